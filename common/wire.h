@@ -1,0 +1,120 @@
+// Wire messages between sluice-agent and sluice-controller.
+//
+// Transport: ZeroMQ, agent DEALER <-> controller ROUTER. Each message is one
+// frame holding a JSON object with a "type" field (this file is the only
+// place that knows the encoding). Agents send, controllers answer:
+//
+//   agent -> controller                 controller -> agent
+//   Hello         (on connect)          RulesSnapshot  (answer to Hello /
+//   SnapshotRequest                                     SnapshotRequest, or
+//   Heartbeat     (every second)                        to any message from
+//   LeaseRequest                                        an unknown agent)
+//                                       RulesDelta     (on every change)
+//                                       Heartbeat      (answer to Heartbeat)
+//                                       LeaseGrant     (answer to LeaseRequest)
+//                                       ErrorMessage
+//
+// Rule-set versions: every change to the rules makes the global version one
+// higher. A RulesDelta from `base_version` to `version` applies only to an
+// agent at `base_version`; an agent that sees any other base, or a Heartbeat
+// whose rules_version differs from its own, sends SnapshotRequest.
+//
+// Encoding details: unknown fields are ignored (a newer peer may add some);
+// every listed field is required. Rules travel in RuleToJson form and must
+// carry id >= 1 and version >= 1. Wildcard values (any bytes a client sent)
+// travel as JSON strings when they are valid UTF-8, else as
+// {"hex": "<hex digits>"}, so they come back byte for byte.
+//
+// Lease expiry travels as a duration (ttl_ms), never as a wall-clock time:
+// hosts' clocks differ. The agent counts the ttl from the moment it SENT the
+// request (it echoes `seq`), so its idea of expiry is never later than the
+// controller's.
+//
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/rule.h"
+#include "common/status.h"
+
+namespace sluice {
+
+constexpr int kProtocolVersion = 1;
+constexpr size_t kMaxWireMessageBytes = 16 * 1024 * 1024;
+
+struct Hello {
+  std::string agent_id;
+  int64_t rules_version = 0;  // what the agent holds (0: nothing)
+  int protocol = kProtocolVersion;
+};
+
+struct SnapshotRequest {};
+
+struct Heartbeat {
+  int64_t rules_version = 0;
+  int64_t agents = 0;  // controller -> agent: agents connected (>= 1)
+};
+
+struct RulesSnapshot {
+  int64_t version = 0;
+  int64_t agents = 0;       // agents connected, for safe shares
+  std::vector<Rule> rules;  // every rule, enabled or not
+};
+
+struct RulesDelta {
+  int64_t base_version = 0;
+  int64_t version = 0;
+  std::vector<Rule> upserts;
+  std::vector<int64_t> deletes;  // rule ids
+};
+
+// One bucket's line in a LeaseRequest.
+struct LeaseWant {
+  int64_t rule_id = 0;
+  std::vector<std::string> values;  // wildcard values, rule match order
+  int64_t want = 0;                 // tokens the agent would like now (>= 0)
+  int64_t admitted = 0;             // tokens admitted since the last report
+  int64_t refused = 0;              // tokens refused since the last report
+  // Tokens admitted WITHOUT a lease since the last report (safe share,
+  // failure mode): the controller charges them to the global bucket.
+  int64_t unleased = 0;
+};
+
+struct LeaseRequest {
+  uint64_t seq = 0;
+  std::vector<LeaseWant> items;
+};
+
+struct LeaseGrantItem {
+  int64_t rule_id = 0;
+  std::vector<std::string> values;
+  int64_t tokens = 0;  // granted now, valid for ttl_ms
+  int64_t ttl_ms = 0;
+};
+
+struct LeaseGrant {
+  uint64_t seq = 0;  // the LeaseRequest this answers
+  std::vector<LeaseGrantItem> items;
+};
+
+struct ErrorMessage {
+  std::string message;
+};
+
+using WireMessage =
+    std::variant<Hello, SnapshotRequest, Heartbeat, RulesSnapshot, RulesDelta,
+                 LeaseRequest, LeaseGrant, ErrorMessage>;
+
+std::string EncodeWireMessage(const WireMessage& message);
+
+// Refuses, with a message saying what was expected: bytes over
+// kMaxWireMessageBytes, malformed JSON, an unknown type, missing or
+// ill-typed fields, rules that fail ValidateRule.
+StatusOr<WireMessage> DecodeWireMessage(std::string_view bytes);
+
+}  // namespace sluice
