@@ -1,0 +1,228 @@
+#include "controller/controller.h"
+
+#include <chrono>
+#include <iostream>
+#include <utility>
+
+#include "platform/endpoint.h"
+#include "platform/log.h"
+#include "platform/system_clock.h"
+
+namespace sluice {
+
+Controller::Controller(ControllerOptions options)
+    : options_(std::move(options)),
+      db_(options_.db),
+      store_(&db_),
+      sync_(&store_, &catalog_, &metrics_),
+      auth_(&db_) {}
+
+Controller::~Controller() { Stop(); }
+
+Status Controller::Start() {
+  if (started_) return Status::FailedPrecondition("the controller is started");
+  if (!IsLoopbackZmqEndpoint(options_.agents)) {
+    if (!options_.insecure) {
+      return Status::FailedPrecondition(
+          "--agents " + options_.agents +
+          " is not a loopback endpoint, and this release cannot encrypt the "
+          "agent channel yet (CurveZMQ keys come in a later release): agents "
+          "and the controller would talk unencrypted and unauthenticated. "
+          "Bind a loopback endpoint such as tcp://127.0.0.1:7070, or pass "
+          "--insecure (SLUICE_INSECURE=1) on a network you trust");
+    }
+    LogWarn("controller", "--insecure: the agent channel on " +
+                              options_.agents +
+                              " is neither encrypted nor authenticated");
+  }
+  if (options_.lease_ttl_ms <= 0) {
+    return Status::InvalidArgument(
+        "--lease-ttl-ms must be a positive number of milliseconds, e.g. 2000",
+        "lease-ttl-ms");
+  }
+  std::string dir = options_.migrations_dir.empty() ? DefaultMigrationsDir()
+                                                    : options_.migrations_dir;
+  if (dir.empty()) {
+    return Status::InvalidArgument(
+        "cannot find the migrations (looked in <bin>/../share/sluice/"
+        "migrations and the source tree); give --migrations DIR",
+        "migrations");
+  }
+  StatusOr<Migrator> migrator = Migrator::FromDirectory(dir);
+  if (!migrator.ok()) return migrator.status();
+  migrator_ = std::make_unique<Migrator>(std::move(migrator).value());
+
+  if (!options_.metrics.empty()) {
+    Status serving = metrics_.Serve(options_.metrics);
+    if (!serving.ok()) return serving;
+  }
+
+  LeaseServerOptions lease;
+  lease.endpoint = options_.agents;
+  lease.lease_ttl_ms = options_.lease_ttl_ms;
+  lease.learning_ms = options_.learning_ms;
+  lease_server_ = std::make_unique<LeaseServer>(
+      lease, &catalog_, &SystemClock::Get(), metrics_.registry());
+
+  AdminApi::Deps deps;
+  deps.store = &store_;
+  deps.catalog = &sync_;
+  deps.auth = &auth_;
+  deps.metrics = &metrics_;
+  deps.readiness = [this] { return Readiness(); };
+  api_ = std::make_unique<AdminApi>(std::move(deps));
+  rest_ = std::make_unique<RestApi>(options_.http, api_.get());
+  Status http = rest_->Start();
+  if (!http.ok()) {
+    rest_.reset();
+    return http;
+  }
+  started_ = true;
+  background_ = std::thread([this] { Background(); });
+  return Status::Ok();
+}
+
+Status Controller::InitializeOnce() {
+  StatusOr<int> applied = migrator_->Apply(&db_);
+  if (!applied.ok()) return applied.status();
+  std::ostream& out =
+      options_.token_out != nullptr ? *options_.token_out : std::cout;
+  Status tokens = auth_.Bootstrap(options_.admin_token, out);
+  if (!tokens.ok()) return tokens;
+  return sync_.Reload();
+}
+
+void Controller::Background() {
+  // 1. Migrations, tokens, rules: retry while PostgreSQL is unreachable.
+  for (;;) {
+    Status init = InitializeOnce();
+    if (init.ok()) break;
+    if (init.code() != Status::Code::kUnavailable) {
+      LogError("controller", "cannot start: " + init.message());
+      std::lock_guard<std::mutex> lock(mu_);
+      fatal_ = init;
+      cv_.notify_all();
+      return;
+    }
+    LogWarn("controller", init.message() + "; retrying in " +
+                              std::to_string(options_.db_retry_ms) + " ms");
+    if (!SleepUnlessStopping(options_.db_retry_ms)) return;
+  }
+  LogInfo("controller",
+          "schema at migration " +
+              FormatMigrationVersion(migrator_->latest_version()) + ", " +
+              std::to_string(catalog_.Get().rules.size()) +
+              " rules at revision " + std::to_string(catalog_.version()));
+
+  // 2. The agent channel, now that there is a rule set to send.
+  Status lease = lease_server_->Start();
+  if (!lease.ok()) {
+    LogError("controller", "cannot start the lease server: " + lease.message());
+    std::lock_guard<std::mutex> lock(mu_);
+    fatal_ = lease;
+    cv_.notify_all();
+    return;
+  }
+  api_->SetServing(true);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_ = true;
+    cv_.notify_all();
+  }
+  LogInfo("controller",
+          "sluice-controller ready: http=" + options_.http +
+              " agents=" + options_.agents +
+              (options_.metrics.empty() ? std::string()
+                                        : " metrics=" + options_.metrics));
+
+  // 3. Keep the catalog and the tokens in step with the database.
+  bool database_up = true;
+  while (SleepUnlessStopping(options_.catalog_sync_ms)) {
+    Status synced = sync_.CatchUp();
+    if (synced.ok()) synced = auth_.Reload();
+    if (!synced.ok() && database_up) {
+      LogWarn("controller",
+              synced.message() +
+                  "; agents keep the rules they have and leasing goes on "
+                  "from memory, API calls get 503 until PostgreSQL is back");
+    } else if (synced.ok() && !database_up) {
+      LogInfo("controller",
+              "PostgreSQL is reachable again; rules at "
+              "revision " +
+                  std::to_string(catalog_.version()));
+    }
+    database_up = synced.ok();
+  }
+}
+
+bool Controller::SleepUnlessStopping(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms),
+               [this] { return stop_requested_; });
+  return !stop_requested_;
+}
+
+std::vector<ReadinessCheck> Controller::Readiness() {
+  std::vector<ReadinessCheck> checks;
+  checks.push_back({"database", db_.Ping()});
+  Status lease = Status::Ok();
+  if (lease_server_ == nullptr || !lease_server_->running()) {
+    bool is_ready;
+    Status fatal;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      is_ready = ready_;
+      fatal = fatal_;
+    }
+    if (!fatal.ok()) {
+      lease = Status::Unavailable("not running: " + fatal.message());
+    } else if (!is_ready) {
+      lease = Status::Unavailable(
+          "not started yet: it starts once migrations are applied and the "
+          "rules are loaded from PostgreSQL");
+    } else {
+      lease = Status::Unavailable("not running on " + options_.agents);
+    }
+  }
+  checks.push_back({"lease_server", lease});
+  return checks;
+}
+
+Status Controller::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return stop_requested_ || !fatal_.ok(); });
+  return fatal_;
+}
+
+Status Controller::WaitUntilReady(int64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+               [this] { return ready_ || !fatal_.ok() || stop_requested_; });
+  if (!fatal_.ok()) return fatal_;
+  if (ready_) return Status::Ok();
+  return Status::Unavailable("the controller was not ready within " +
+                             std::to_string(timeout_ms) +
+                             " ms; see its log for what it waits for");
+}
+
+void Controller::RequestStop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_requested_ = true;
+  cv_.notify_all();
+}
+
+bool Controller::ready() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ready_;
+}
+
+void Controller::Stop() {
+  RequestStop();
+  // No new requests first, then the thread that may be touching the
+  // database, then the agents' channel.
+  if (rest_ != nullptr) rest_->Stop();
+  if (background_.joinable()) background_.join();
+  if (lease_server_ != nullptr) lease_server_->Stop();
+}
+
+}  // namespace sluice

@@ -1,0 +1,120 @@
+// Controller: the sluice-controller daemon as an object, so tests can run it
+// in-process. It owns the database connection, the rule store and catalog,
+// the authenticator, the lease server, the REST API and the metrics.
+//
+// Start() checks the options, binds the HTTP API (and /metrics), and starts
+// a background thread that
+//   1. applies pending migrations, makes sure an admin token exists, and
+//      loads the rules into the catalog, retrying every second (with a log
+//      line) while PostgreSQL is unreachable: /healthz answers meanwhile,
+//      /readyz and /api/v1 answer 503;
+//   2. starts the lease server (agents get the loaded rule set, never an
+//      empty stand-in);
+//   3. every catalog_sync_ms, catches the catalog up with the database
+//      (changes by other controllers, changes missed during an outage) and
+//      reloads the API tokens.
+// A schema newer than the migrations known here, a failing migration, or an
+// agent endpoint that cannot be bound is fatal: Wait() returns it.
+//
+// Thread-safety: Start/Stop/Wait from one thread; RequestStop, ready and
+// the accessors from any.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "controller/admin_api.h"
+#include "controller/auth.h"
+#include "controller/catalog_sync.h"
+#include "controller/controller_metrics.h"
+#include "controller/database.h"
+#include "controller/lease_server.h"
+#include "controller/migrator.h"
+#include "controller/rest_api.h"
+#include "controller/rule_catalog.h"
+#include "controller/rule_store.h"
+
+namespace sluice {
+
+struct ControllerOptions {
+  std::string db;                               // libpq conninfo; "" = PG*
+  std::string http = "127.0.0.1:8080";          // REST API HOST:PORT
+  std::string agents = "tcp://127.0.0.1:7070";  // ZeroMQ endpoint to bind
+  std::string metrics;                          // HOST:PORT; "" = none
+  // Allows a non-loopback agents endpoint without CurveZMQ keys.
+  bool insecure = false;
+  std::string migrations_dir;  // "" = DefaultMigrationsDir()
+  int64_t lease_ttl_ms = 2000;
+  // Grant nothing for this long after the lease server starts (see
+  // LeaseServerOptions::learning_ms); main sets it to lease_ttl_ms.
+  int64_t learning_ms = 0;
+  std::string admin_token;  // SLUICE_ADMIN_TOKEN; "" = none
+  int64_t db_retry_ms = 1000;
+  int64_t catalog_sync_ms = 1000;
+  // Where a generated first admin token is printed; null = std::cout.
+  std::ostream* token_out = nullptr;
+};
+
+class Controller {
+ public:
+  explicit Controller(ControllerOptions options);
+  ~Controller();  // Stop()s
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // See above. Fails (and starts nothing) on bad options, a non-loopback
+  // agents endpoint without insecure, unusable migrations, or an HTTP or
+  // metrics address that cannot be bound.
+  Status Start();
+
+  // Blocks until RequestStop() (returns OK) or a fatal error (returns it).
+  Status Wait();
+  // Blocks until ready, a fatal error (returned) or `timeout_ms` passes
+  // (Unavailable).
+  Status WaitUntilReady(int64_t timeout_ms);
+  // Makes Wait() return. Thread-safe.
+  void RequestStop();
+  // Stops everything; idempotent.
+  void Stop();
+
+  // Migrations applied, rules loaded, lease server running.
+  bool ready() const;
+
+  RuleCatalog* catalog() { return &catalog_; }
+  ControllerMetrics* metrics() { return &metrics_; }
+
+ private:
+  void Background();
+  Status InitializeOnce();
+  // Sleeps up to `ms`; false when a stop was requested.
+  bool SleepUnlessStopping(int64_t ms);
+  std::vector<ReadinessCheck> Readiness();
+
+  const ControllerOptions options_;
+  ControllerMetrics metrics_;
+  Database db_;
+  RuleStore store_;
+  RuleCatalog catalog_;
+  CatalogSync sync_;
+  Authenticator auth_;
+  std::unique_ptr<Migrator> migrator_;
+  std::unique_ptr<LeaseServer> lease_server_;
+  std::unique_ptr<AdminApi> api_;
+  std::unique_ptr<RestApi> rest_;
+  std::thread background_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_requested_ = false;  // GUARDED_BY(mu_)
+  bool ready_ = false;           // GUARDED_BY(mu_)
+  Status fatal_;                 // GUARDED_BY(mu_)
+  bool started_ = false;
+};
+
+}  // namespace sluice

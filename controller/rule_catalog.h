@@ -1,0 +1,43 @@
+// RuleCatalog: the controller's in-memory copy of the committed rule set and
+// its global version. The REST API updates it after each committed change;
+// the lease server reads it to send snapshots and deltas to agents.
+//
+// Thread-safe: every method may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "common/rule.h"
+
+namespace sluice {
+
+class RuleCatalog {
+ public:
+  struct Snapshot {
+    int64_t version = 0;
+    std::vector<Rule> rules;  // sorted by id
+  };
+
+  Snapshot Get() const;
+  // Cheap; lets a reader skip Get() when nothing changed.
+  int64_t version() const { return version_.load(std::memory_order_acquire); }
+
+  // Replaces everything (startup load, reload after a reconnect). Ignored
+  // when `version` is older than the current one.
+  void Replace(int64_t version, std::vector<Rule> rules);
+  // Records one committed change. Ignored when `version` is not newer than
+  // the current one (a reload already covered it).
+  void Upsert(int64_t version, const Rule& rule);
+  void Remove(int64_t version, int64_t rule_id);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<int64_t, Rule> rules_;  // GUARDED_BY(mu_)
+  std::atomic<int64_t> version_{0};
+};
+
+}  // namespace sluice
