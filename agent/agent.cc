@@ -1,0 +1,230 @@
+#include "agent/agent.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <csignal>
+#include <utility>
+
+#include "platform/log.h"
+
+namespace sluice {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::string_view kLog = "agent";
+// Buckets visited per sweep: a tenth of the table (the whole table about
+// once a second at the default interval), at least this many.
+constexpr size_t kMinSweepEntries = 4096;
+
+std::string DefaultAgentId() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return std::string(host[0] != '\0' ? host : "agent") + ":" +
+         std::to_string(::getpid());
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options, const Clock* clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      agent_id_(options_.agent_id.empty() ? DefaultAgentId()
+                                          : options_.agent_id),
+      checker_(options_.max_buckets, options_.timing),
+      handler_(&checker_, [this](std::string* out) { AppendInfo(out); }),
+      flush_timer_(io_),
+      sweep_timer_(io_),
+      signals_(io_) {
+  server_ = std::make_unique<Server>(&io_, options_.server, &handler_, clock_);
+  server_->set_on_batch([this] { OnBatch(); });
+
+  LeaseClientOptions lease_options;
+  lease_options.endpoint = options_.controller;
+  lease_options.agent_id = agent_id_;
+  lease_options.heartbeat_ms = options_.heartbeat_ms;
+  lease_options.reachable_timeout_ms = options_.reachable_timeout_ms;
+  LeaseClientCallbacks callbacks;
+  // The client's thread only posts; the event loop does the work.
+  callbacks.on_rules = [this](std::shared_ptr<const RuleIndex> index) {
+    asio::post(io_, [this, index = std::move(index)]() mutable {
+      OnRules(std::move(index));
+    });
+  };
+  callbacks.on_grant = [this](const LeaseGrant& grant, int64_t sent_at) {
+    asio::post(io_, [this, grant, sent_at] { OnGrant(grant, sent_at); });
+  };
+  callbacks.on_controller = [this](bool reachable, int64_t agents) {
+    asio::post(io_,
+               [this, reachable, agents] { OnController(reachable, agents); });
+  };
+  lease_client_ = std::make_unique<LeaseClient>(std::move(lease_options),
+                                                std::move(callbacks), clock_);
+}
+
+Agent::~Agent() {
+  // No callback may post onto io_ once it is gone.
+  if (lease_client_) lease_client_->Stop();
+  server_->Stop();
+}
+
+Status Agent::Start() {
+  // Until the controller answers, buckets follow their failure mode.
+  checker_.SetLeaseContext(LeaseContext{false, 1});
+  metrics_.SetControllerReachable(false);
+  Status status = server_->Start();
+  if (!status.ok()) return status;
+  if (!options_.metrics.empty()) {
+    status = metrics_.StartExposer(options_.metrics);
+    if (!status.ok()) {
+      server_->Stop();
+      return status;
+    }
+  }
+  status = lease_client_->Start();
+  if (!status.ok()) {
+    server_->Stop();
+    return Status::Unavailable("cannot start the lease client for " +
+                               options_.controller + ": " + status.message());
+  }
+  if (options_.handle_signals) {
+    signals_.add(SIGINT);
+    signals_.add(SIGTERM);
+    signals_.async_wait([this](const error_code& ec, int signo) {
+      if (ec) return;
+      LogInfo(kLog, "signal " + std::to_string(signo) + " received, stopping");
+      DoStop();
+    });
+  }
+  ArmSweep();
+
+  std::string ready =
+      "sluice-agent ready: socket=" + (options_.server.socket_path.empty()
+                                           ? std::string("-")
+                                           : options_.server.socket_path);
+  if (!options_.server.tcp.empty()) {
+    ready += " tcp=" + options_.server.tcp + " (port " +
+             std::to_string(server_->tcp_port()) + ")";
+  }
+  if (!options_.metrics.empty()) {
+    ready += " metrics=" + options_.metrics;
+  }
+  ready += " controller=" + options_.controller + " agent_id=" + agent_id_ +
+           " max_buckets=" + std::to_string(checker_.table().max_buckets());
+  LogInfo(kLog, ready);
+  return Status::Ok();
+}
+
+void Agent::Run() { io_.run(); }
+
+void Agent::Stop() {
+  asio::post(io_, [this] { DoStop(); });
+}
+
+void Agent::DoStop() {
+  if (stopped_) return;
+  stopped_ = true;
+  lease_client_->Stop();
+  server_->Stop();
+  flush_timer_.cancel();
+  sweep_timer_.cancel();
+  error_code ec;
+  signals_.cancel(ec);
+  io_.stop();
+}
+
+void Agent::OnRules(std::shared_ptr<const RuleIndex> index) {
+  if (stopped_) return;
+  // Counters are indexed by the old rule set: publish them first.
+  metrics_.RecordDecisions(*checker_.rules(), checker_.decision_counts());
+  const int64_t before = checker_.rules()->version();
+  checker_.SetRules(std::move(index), clock_->NowNanos());
+  metrics_.SetBuckets(static_cast<int64_t>(checker_.table().size()));
+  LogInfo(kLog, "rules version " + std::to_string(before) + " -> " +
+                    std::to_string(checker_.rules()->version()) + " (" +
+                    std::to_string(checker_.rules()->size()) +
+                    " enabled rules)");
+}
+
+void Agent::OnGrant(const LeaseGrant& grant, int64_t sent_at) {
+  if (stopped_) return;
+  checker_.ApplyGrant(grant, sent_at, clock_->NowNanos());
+}
+
+void Agent::OnController(bool reachable, int64_t agents) {
+  if (stopped_) return;
+  const LeaseContext before = checker_.lease_context();
+  checker_.SetLeaseContext(
+      LeaseContext{reachable, std::max<int64_t>(1, agents)});
+  metrics_.SetControllerReachable(reachable);
+  if (before.controller_reachable != reachable) {
+    if (reachable) {
+      LogInfo(kLog, "controller " + options_.controller + " reachable (" +
+                        std::to_string(agents) + " agents)");
+    } else {
+      LogWarn(kLog, "controller " + options_.controller +
+                        " unreachable: buckets without a valid lease follow "
+                        "their rule's failure_mode");
+    }
+  }
+}
+
+void Agent::OnBatch() {
+  if (flush_armed_ || stopped_ || checker_.pending_leases() == 0) return;
+  flush_armed_ = true;
+  flush_timer_.expires_after(
+      std::chrono::milliseconds(options_.flush_delay_ms));
+  flush_timer_.async_wait([this](const error_code& ec) {
+    flush_armed_ = false;
+    if (!ec && !stopped_) FlushLeases();
+  });
+}
+
+void Agent::FlushLeases() {
+  wants_.clear();
+  checker_.TakeLeaseWants(clock_->NowNanos(), &wants_);
+  Submit(std::move(wants_));
+}
+
+void Agent::Submit(std::vector<LeaseWant> wants) {
+  if (wants.empty()) return;
+  metrics_.AddLeaseRequests(static_cast<int64_t>(wants.size()));
+  lease_client_->Submit(std::move(wants));
+}
+
+void Agent::ArmSweep() {
+  sweep_timer_.expires_after(
+      std::chrono::milliseconds(options_.sweep_interval_ms));
+  sweep_timer_.async_wait([this](const error_code& ec) {
+    if (ec || stopped_) return;
+    Sweep();
+    ArmSweep();
+  });
+}
+
+void Agent::Sweep() {
+  const size_t budget =
+      std::max(kMinSweepEntries, checker_.table().size() / 10);
+  wants_.clear();
+  checker_.Sweep(clock_->NowNanos(), budget, &wants_);
+  Submit(std::move(wants_));
+  metrics_.RecordDecisions(*checker_.rules(), checker_.decision_counts());
+  checker_.ResetDecisionCounts();
+  metrics_.SetBuckets(static_cast<int64_t>(checker_.table().size()));
+}
+
+void Agent::AppendInfo(std::string* out) const {
+  out->append("agent_id:" + agent_id_ + "\r\n");
+  out->append("controller:" + options_.controller + "\r\n");
+  out->append("connections:" + std::to_string(server_->connection_count()) +
+              "\r\n");
+  out->append("connections_accepted:" +
+              std::to_string(server_->connections_accepted()) + "\r\n");
+}
+
+}  // namespace sluice

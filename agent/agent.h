@@ -1,0 +1,113 @@
+// Agent: the sluice-agent daemon, wiring the RESP server, the checker and
+// its buckets, the lease client and the metrics around ONE event loop
+// (a Boost.Asio io_context run by the thread that calls Run()).
+//
+// Threads:
+//   - the event loop owns the checker, the bucket table and the server:
+//     every check, sweep and rule swap runs there, without locks;
+//   - the LeaseClient's thread talks to the controller; its callbacks only
+//     post onto the event loop: a new rule set (swap the index, adopt
+//     changed rules), a grant (ApplyGrant on the named buckets), the
+//     controller's reachability and agent count (the LeaseContext);
+//   - the metrics Exposer's threads read atomic counters.
+// Lease requests: a bucket that needs a lease is queued by the checker;
+// after a batch of reads queues one, a short timer (flush_delay_ms) sends
+// all queued requests in one LeaseClient::Submit. Every sweep_interval_ms a
+// sweep renews leases of buckets not checked lately, evicts idle buckets
+// (a slice of the table per sweep, the whole table about once a second)
+// and publishes the decision counters.
+//
+// Thread-safety: Start() and Run() from one thread; Stop() from any thread
+// (also from a signal handler installed by the agent itself).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "agent/agent_metrics.h"
+#include "agent/checker.h"
+#include "agent/commands.h"
+#include "agent/lease_client.h"
+#include "agent/server.h"
+#include "common/clock.h"
+#include "common/local_bucket.h"
+#include "common/status.h"
+
+namespace sluice {
+
+// Default --max-buckets: one million buckets, about 180 MB at most (see
+// agent/bucket_table.h for the cost of a bucket).
+constexpr size_t kDefaultMaxBuckets = 1000 * 1000;
+
+struct AgentOptions {
+  std::string controller = "tcp://127.0.0.1:7070";  // ZeroMQ endpoint
+  std::string agent_id;                             // empty: hostname:pid
+  // LeaseClient timing (defaults: LeaseClientOptions').
+  int64_t heartbeat_ms = LeaseClientOptions{}.heartbeat_ms;
+  int64_t reachable_timeout_ms = LeaseClientOptions{}.reachable_timeout_ms;
+  ServerOptions server;  // --socket, --tcp, limits
+  std::string metrics;   // HOST:PORT for /metrics; empty: none
+  size_t max_buckets = kDefaultMaxBuckets;
+  LeaseTiming timing;
+  int64_t flush_delay_ms = 2;
+  int64_t sweep_interval_ms = 100;
+  bool handle_signals = true;  // stop on SIGINT/SIGTERM
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options, const Clock* clock);
+  ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Binds the sockets and the metrics endpoint and starts the lease
+  // client. Logs "sluice-agent ready: ..." on success.
+  Status Start();
+  // Runs the event loop until Stop().
+  void Run();
+  // Stops everything and makes Run() return; removes the socket file.
+  void Stop();
+
+  uint16_t tcp_port() const { return server_->tcp_port(); }
+  int metrics_port() const { return metrics_.exposer_port(); }
+  const std::string& agent_id() const { return agent_id_; }
+
+ private:
+  void OnRules(std::shared_ptr<const RuleIndex> index);
+  void OnGrant(const LeaseGrant& grant, int64_t sent_at);
+  void OnController(bool reachable, int64_t agents);
+  void OnBatch();
+  void FlushLeases();
+  void ArmSweep();
+  void Sweep();
+  void Submit(std::vector<LeaseWant> wants);
+  void DoStop();
+  void AppendInfo(std::string* out) const;
+
+  AgentOptions options_;
+  const Clock* clock_;
+  std::string agent_id_;
+  // Declared first, destroyed last: handlers still queued are destroyed
+  // with it, after everything they point to is gone but never run.
+  boost::asio::io_context io_;
+  Checker checker_;
+  CommandHandler handler_;
+  AgentMetrics metrics_;
+  std::unique_ptr<Server> server_;
+  boost::asio::steady_timer flush_timer_;
+  boost::asio::steady_timer sweep_timer_;
+  boost::asio::signal_set signals_;
+  bool flush_armed_ = false;
+  bool stopped_ = false;
+  std::vector<LeaseWant> wants_;
+  // Destroyed first: its thread posts onto io_.
+  std::unique_ptr<LeaseClient> lease_client_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,245 @@
+#include "agent/checker.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "common/bucket_key.h"
+#include "common/clock.h"
+
+namespace sluice {
+namespace {
+
+// True when retry-after `a` is more restrictive than `b` (-1 is "never").
+bool LongerRetry(int64_t a, int64_t b) {
+  if (a < 0) return b >= 0;
+  if (b < 0) return false;
+  return a > b;
+}
+
+}  // namespace
+
+Checker::Checker(size_t max_buckets, LeaseTiming timing)
+    : table_(max_buckets), timing_(timing), index_(RuleIndex::Empty()) {
+  rules_scratch_.reserve(16);
+  matched_.reserve(16);
+  key_scratch_.reserve(256);
+  pending_.reserve(1024);
+}
+
+void Checker::SetRules(std::shared_ptr<const RuleIndex> index, int64_t now) {
+  if (index == nullptr) index = RuleIndex::Empty();
+  // Rules whose buckets must go, and rules whose buckets adopt a change.
+  std::unordered_set<int64_t> drop;
+  std::unordered_map<int64_t, const Rule*> reconfigure;
+  for (const Rule& old_rule : index_->rules()) {
+    const Rule* new_rule = index->Find(old_rule.id);
+    if (new_rule == nullptr || new_rule->domain != old_rule.domain ||
+        new_rule->match != old_rule.match) {
+      drop.insert(old_rule.id);
+    } else if (*new_rule != old_rule) {
+      reconfigure.emplace(old_rule.id, new_rule);
+    }
+  }
+  index_ = std::move(index);
+  counts_.assign(index_->rules().size(), RuleDecisionCounts{});
+  if (drop.empty() && reconfigure.empty()) return;
+
+  ClearPending();  // handles move when buckets are removed
+  for (size_t i = 0; i < table_.size();) {
+    const auto h = static_cast<BucketTable::Handle>(i);
+    const int64_t rule_id = BucketKeyRuleId(table_.key(h));
+    if (drop.count(rule_id) != 0) {
+      table_.Remove(h);  // the last bucket moves into h: visit it next
+      continue;
+    }
+    auto it = reconfigure.find(rule_id);
+    if (it != reconfigure.end()) {
+      table_.bucket(h).Reconfigure(*it->second, now, ctx_);
+    }
+    ++i;
+  }
+}
+
+void Checker::ResetDecisionCounts() {
+  std::fill(counts_.begin(), counts_.end(), RuleDecisionCounts{});
+}
+
+Checker::Result Checker::Check(std::string_view domain, int64_t cost,
+                               const Descriptor& d, int64_t now, Decision* out,
+                               const CheckOptions& options) {
+  index_->Match(domain, d, &rules_scratch_);
+  if (rules_scratch_.empty()) {
+    *out = Decision::NoRule();
+    return Result::kDone;
+  }
+  const bool peek = cost == 0;
+  matched_.clear();
+  bool admitted = true;
+  for (const Rule* rule : rules_scratch_) {
+    BuildBucketKey(*rule, d, &key_scratch_);
+    Matched m{rule, BucketTable::kNone, false, Decision{}};
+    if (peek) {
+      m.handle = table_.Find(key_scratch_);
+      if (m.handle != BucketTable::kNone) {
+        m.can = table_.bucket(m.handle).CanTake(*rule, now, 0, ctx_, &m.d);
+      } else {
+        LocalBucket fresh(*rule, now, ctx_);
+        m.can = fresh.CanTake(*rule, now, 0, ctx_, &m.d);
+      }
+    } else {
+      m.handle = table_.FindOrCreate(key_scratch_, *rule, now, ctx_);
+      if (m.handle == BucketTable::kNone) return Result::kBucketLimit;
+      m.can = table_.bucket(m.handle).CanTake(*rule, now, cost, ctx_, &m.d);
+    }
+    if (!m.can && rule->mode == RuleMode::kEnforce) admitted = false;
+    matched_.push_back(m);
+  }
+
+  if (!peek) {
+    for (Matched& m : matched_) {
+      LocalBucket& bucket = table_.bucket(m.handle);
+      RuleDecisionCounts& counts = counts_[RuleSlot(m.rule)];
+      const bool shadow = m.rule->mode == RuleMode::kShadow;
+      if (admitted && m.can) {
+        bucket.Take(*m.rule, now, cost, ctx_, &m.d);
+        ++counts.allowed;
+      } else {
+        // Refused by this rule, or (admitted) a shadow rule that would
+        // have refused, or (refused) a bucket left untouched by the AND.
+        if (options.report_demand && (!admitted || !m.can)) {
+          bucket.CountRefused(cost);
+        }
+        if (options.count_refusal && !m.can) {
+          ++(shadow ? counts.shadow_refused : counts.refused);
+        }
+      }
+      CollectLease(*m.rule, m.handle, now);
+    }
+  }
+
+  // The reply: the most restrictive enforce rule.
+  const Matched* report = nullptr;
+  for (const Matched& m : matched_) {
+    if (m.rule->mode != RuleMode::kEnforce) continue;
+    if (admitted) {
+      if (report == nullptr || m.d.remaining < report->d.remaining) {
+        report = &m;
+      }
+    } else if (!m.can) {
+      if (report == nullptr ||
+          LongerRetry(m.d.retry_after_ms, report->d.retry_after_ms)) {
+        report = &m;
+      }
+    }
+  }
+  if (report == nullptr) {
+    *out = Decision::NoRule();
+    return Result::kDone;
+  }
+  *out = report->d;
+  out->allowed = admitted;
+  if (admitted) out->retry_after_ms = 0;
+  return Result::kDone;
+}
+
+void Checker::CollectLease(const Rule& rule, BucketTable::Handle h,
+                           int64_t now) {
+  if (!ctx_.controller_reachable) return;
+  uint32_t& flags = table_.flags(h);
+  if ((flags & kPendingFlag) != 0) return;
+  int64_t want = 0;
+  if (!table_.bucket(h).NeedsLease(rule, now, timing_, &want)) return;
+  flags |= kPendingFlag;
+  pending_.push_back(h);
+}
+
+bool Checker::AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
+                      std::vector<LeaseWant>* out) {
+  LocalBucket& bucket = table_.bucket(h);
+  int64_t want = 0;
+  if (!bucket.NeedsLease(rule, now, timing_, &want)) return false;
+  LeaseWant w;
+  int64_t rule_id = 0;
+  if (!ParseBucketKey(table_.key(h), &rule_id, &w.values)) return false;
+  w.rule_id = rule_id;
+  w.want = want;
+  bucket.MarkRequested(now, &w.admitted, &w.refused, &w.unleased);
+  out->push_back(std::move(w));
+  return true;
+}
+
+void Checker::ClearPending() {
+  for (BucketTable::Handle h : pending_) table_.flags(h) &= ~kPendingFlag;
+  pending_.clear();
+}
+
+void Checker::TakeLeaseWants(int64_t now, std::vector<LeaseWant>* out) {
+  if (!ctx_.controller_reachable) {
+    ClearPending();
+    return;
+  }
+  for (BucketTable::Handle h : pending_) {
+    table_.flags(h) &= ~kPendingFlag;
+    const Rule* rule = index_->Find(BucketKeyRuleId(table_.key(h)));
+    if (rule != nullptr) AddWant(*rule, h, now, out);
+  }
+  pending_.clear();
+}
+
+Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
+                                   std::vector<LeaseWant>* out) {
+  TakeLeaseWants(now, out);
+  SweepStats stats;
+  // Visit each bucket at most once: an eviction moves the last bucket into
+  // the cursor's place, and that one still counts against the budget.
+  size_t budget = std::min(max_entries, table_.size());
+  while (budget > 0 && table_.size() > 0) {
+    if (sweep_cursor_ >= table_.size()) sweep_cursor_ = 0;
+    const auto h = static_cast<BucketTable::Handle>(sweep_cursor_);
+    --budget;
+    ++stats.scanned;
+    const Rule* rule = index_->Find(BucketKeyRuleId(table_.key(h)));
+    if (rule == nullptr || table_.bucket(h).Idle(now)) {
+      table_.Remove(h);
+      ++stats.evicted;
+      continue;
+    }
+    if (ctx_.controller_reachable && AddWant(*rule, h, now, out)) {
+      ++stats.wants;
+    }
+    ++sweep_cursor_;
+  }
+  return stats;
+}
+
+size_t Checker::ApplyGrant(const LeaseGrant& grant, int64_t sent_at,
+                           int64_t now) {
+  size_t applied = 0;
+  for (const LeaseGrantItem& item : grant.items) {
+    const BucketTable::Handle h =
+        table_.Find(MakeBucketKey(item.rule_id, item.values));
+    if (h == BucketTable::kNone) continue;
+    // The controller's values are trusted but kept in range (a day at most)
+    // so that the nanosecond arithmetic cannot overflow.
+    constexpr int64_t kMaxTtlMs = 24 * 3600 * 1000;
+    const int64_t ttl_ms = std::clamp<int64_t>(item.ttl_ms, 0, kMaxTtlMs);
+    table_.bucket(h).ApplyGrant(sent_at, std::max<int64_t>(item.tokens, 0),
+                                ttl_ms * kNanosPerMilli, now);
+    ++applied;
+  }
+  return applied;
+}
+
+size_t Checker::CountLeased(int64_t now) const {
+  size_t leased = 0;
+  for (size_t i = 0; i < table_.size(); ++i) {
+    if (table_.bucket(static_cast<BucketTable::Handle>(i)).has_lease(now)) {
+      ++leased;
+    }
+  }
+  return leased;
+}
+
+}  // namespace sluice

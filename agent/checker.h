@@ -1,0 +1,175 @@
+// Checker: RL.CHECK semantics (DESIGN.md "Agent: RESP2 over a Unix
+// socket"), on the agent's rule index and bucket table. Pure: no I/O, time
+// passed in as int64 nanoseconds.
+//
+// One check, Check(domain, cost, descriptor, now):
+//   1. RuleIndex::Match gives the applicable rules (one per match-key group).
+//      None: the reply is [1, -1, -1, 0, 0].
+//   2. For each rule: its bucket key (BuildBucketKey) and LocalBucket, found
+//      or created (a new bucket starts from the rule's safe share).
+//   3. CanTake(cost) on every bucket. The check is admitted when every
+//      enforce rule can take (AND). Then tokens are taken from every enforce
+//      bucket and from every shadow bucket that can take; otherwise from
+//      none (all or nothing), and every bucket counts `cost` as refused
+//      demand (LocalBucket::CountRefused).
+//   4. The reply reports the most restrictive enforce rule: when refused,
+//      the refusing rule with the largest retry_after (-1, "never", counts
+//      as largest); when admitted, the rule with the least remaining tokens
+//      after the take. Ties go to the first rule in match order. Shadow
+//      rules never show in the reply (an application cannot tell them from
+//      no rule), so a check matching only shadow rules replies
+//      [1, -1, -1, 0, 0].
+//   cost 0 is a peek: nothing is taken, counted or created (a bucket not yet
+//   held is reported as a fresh one would be). cost > burst gives
+//   retry_after -1 (LocalBucket::CanTake).
+//
+// Decision counters, per rule of the current index (decision_counts()[i]
+// belongs to rules()->rules()[i]), one per matched rule per check (cost > 0):
+//   allowed        tokens were taken from the rule's bucket;
+//   refused        an enforce rule could not take, so the check was refused;
+//   shadow_refused a shadow rule could not take (it would have refused).
+// An enforce rule that could take, in a check another rule refused, counts
+// nothing: nothing was taken from it and it was not the cause. The counters
+// are plain integers: the agent publishes them to Prometheus periodically
+// (AgentMetrics::RecordDecisions), so the hot path never touches a metric.
+//
+// Leases: after a check, a bucket whose NeedsLease() is true (evaluated only
+// while the controller is reachable) is put on a pending list, at most once.
+// TakeLeaseWants() drains it into LeaseWants (MarkRequested on each); the
+// agent sends them with LeaseClient::Submit. Sweep() does the same for
+// buckets not checked lately and evicts Idle() ones, a bounded slice of the
+// table per call.
+//
+// Allocation: none for a check whose buckets are all known, once the
+// scratch vectors have grown (they are reserved up front) and the pending
+// list has its capacity.
+//
+// Thread-compatible: owned by the agent's event loop.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/bucket_table.h"
+#include "common/decision.h"
+#include "common/descriptor.h"
+#include "common/local_bucket.h"
+#include "common/rule_index.h"
+#include "common/wire.h"
+
+namespace sluice {
+
+struct RuleDecisionCounts {
+  int64_t allowed = 0;
+  int64_t refused = 0;
+  int64_t shadow_refused = 0;
+};
+
+// How a check accounts for a refusal (RL.ACQUIRE retries quietly).
+struct CheckOptions {
+  // Count `cost` as refused demand on the buckets (lease requests).
+  bool report_demand = true;
+  // Count refusals in the decision counters.
+  bool count_refusal = true;
+};
+
+class Checker {
+ public:
+  enum class Result {
+    kDone,         // *out holds the decision
+    kBucketLimit,  // a new bucket was needed and the table is full
+  };
+
+  struct SweepStats {
+    size_t scanned = 0;
+    size_t evicted = 0;
+    size_t wants = 0;
+  };
+
+  Checker(size_t max_buckets, LeaseTiming timing = {});
+
+  // Installs a rule set (an immutable index, swapped whole). Buckets of
+  // rules that are gone, or whose domain or match changed, are dropped;
+  // buckets of rules that changed otherwise adopt them (Reconfigure). The
+  // decision counters restart at zero for the new index: publish them
+  // before calling this.
+  void SetRules(std::shared_ptr<const RuleIndex> index, int64_t now);
+  const std::shared_ptr<const RuleIndex>& rules() const { return index_; }
+
+  // What the agent knows about the controller; applies to later checks.
+  void SetLeaseContext(const LeaseContext& ctx) { ctx_ = ctx; }
+  const LeaseContext& lease_context() const { return ctx_; }
+
+  // See the header comment. `cost` >= 0.
+  Result Check(std::string_view domain, int64_t cost, const Descriptor& d,
+               int64_t now, Decision* out, const CheckOptions& options = {});
+
+  const std::vector<RuleDecisionCounts>& decision_counts() const {
+    return counts_;
+  }
+  void ResetDecisionCounts();
+
+  // Buckets waiting on the pending list.
+  size_t pending_leases() const { return pending_.size(); }
+  // Drains the pending list: appends a LeaseWant for each bucket that
+  // still NeedsLease (and marks it requested). While the controller is
+  // unreachable the list is dropped without marking anything, so the
+  // buckets' reports wait for the next request.
+  void TakeLeaseWants(int64_t now, std::vector<LeaseWant>* out);
+
+  // Drains the pending list, then visits up to `max_entries` buckets from
+  // where the last sweep stopped (wrapping around, each at most once per
+  // call): evicts Idle() ones and buckets of unknown rules, and appends a
+  // LeaseWant for those that NeedsLease.
+  SweepStats Sweep(int64_t now, size_t max_entries,
+                   std::vector<LeaseWant>* out);
+
+  // Applies a grant to the buckets it names (ApplyGrant with the time its
+  // request was sent). Items for buckets no longer held are ignored (their
+  // tokens expire unused). Returns the items applied.
+  size_t ApplyGrant(const LeaseGrant& grant, int64_t sent_at, int64_t now);
+
+  // Buckets holding a valid lease at `now`; visits every bucket.
+  size_t CountLeased(int64_t now) const;
+
+  const BucketTable& table() const { return table_; }
+  BucketTable& table() { return table_; }
+  const LeaseTiming& timing() const { return timing_; }
+
+ private:
+  static constexpr uint32_t kPendingFlag = 1;
+
+  struct Matched {
+    const Rule* rule;
+    BucketTable::Handle handle;  // kNone for a peek at an unknown bucket
+    bool can;
+    Decision d;
+  };
+
+  void CollectLease(const Rule& rule, BucketTable::Handle h, int64_t now);
+  // Appends a want for the bucket at `h` if it NeedsLease; true if so.
+  bool AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
+               std::vector<LeaseWant>* out);
+  void ClearPending();
+  size_t RuleSlot(const Rule* rule) const {
+    return static_cast<size_t>(rule - index_->rules().data());
+  }
+
+  BucketTable table_;
+  LeaseTiming timing_;
+  LeaseContext ctx_;
+  std::shared_ptr<const RuleIndex> index_;
+  std::vector<RuleDecisionCounts> counts_;
+  std::vector<BucketTable::Handle> pending_;
+  size_t sweep_cursor_ = 0;
+  // Scratch, reused by every check.
+  std::vector<const Rule*> rules_scratch_;
+  std::vector<Matched> matched_;
+  std::string key_scratch_;
+};
+
+}  // namespace sluice

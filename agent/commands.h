@@ -1,0 +1,89 @@
+// CommandHandler: executes one parsed RESP request and appends its reply.
+// No I/O: the server (agent/server.h) owns sockets and timers; this owns the
+// meaning of each command (DESIGN.md "Agent: RESP2 over a Unix socket").
+//
+// Commands:
+//   RL.CHECK <domain> <cost> <key> <value> [<key> <value> ...]
+//       -> [allowed, limit, remaining, reset_after_ms, retry_after_ms]
+//   RL.ACQUIRE <domain> <cost> <timeout_ms> <key> <value> [...]
+//       -> the same reply, once the tokens were taken or the timeout passed.
+//       When the first attempt is refused, Execute returns kWait with the
+//       time of the next attempt; the server calls ResumeAcquire then, with
+//       the same arguments, until it no longer returns kWait. A refusal
+//       that can never turn into an admission (retry_after -1) is answered
+//       at once. Only the last refused attempt counts as a refusal in the
+//       decision counters; the first one reports the demand.
+//   RL.INFO -> a bulk string of "name:value" lines (Redis INFO style).
+//   PING [message], ECHO message, QUIT, HELLO [2 [AUTH u p] [SETNAME n]],
+//   COMMAND [...] (an empty array, or 0 for COMMAND COUNT),
+//   CONFIG GET <parameter> [...] (save and appendonly, for
+//   redis-benchmark), CLIENT SETNAME|SETINFO (accepted and ignored).
+// Command names are case-insensitive. Errors say what was expected; the
+// connection stays usable after any of them.
+//
+// Allocation: none for RL.CHECK/RL.ACQUIRE on known buckets once the
+// descriptor scratch and the output buffer have their capacity.
+//
+// Thread-compatible: used by the agent's event loop only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/checker.h"
+#include "common/descriptor.h"
+
+namespace sluice {
+
+class CommandHandler {
+ public:
+  enum class Action {
+    kContinue,  // reply appended; go on with the next request
+    kClose,     // reply appended; close the connection once it is written
+    kWait,      // nothing appended; call ResumeAcquire at wake_at
+  };
+  struct Outcome {
+    Action action = Action::kContinue;
+    int64_t wake_at = 0;   // kWait: when to try again (clock nanoseconds)
+    int64_t deadline = 0;  // kWait: when RL.ACQUIRE gives up
+  };
+
+  // Lines appended to RL.INFO after the checker's ("name:value\r\n" each).
+  using InfoExtra = std::function<void(std::string* out)>;
+
+  explicit CommandHandler(Checker* checker, InfoExtra info_extra = nullptr);
+
+  // Executes `args` (args[0] is the command name; at least one element)
+  // for connection `connection_id` at `now`, appending the reply to *out.
+  Outcome Execute(const std::vector<std::string_view>& args, int64_t now,
+                  uint64_t connection_id, std::string* out);
+
+  // Another attempt of an RL.ACQUIRE that returned kWait (same arguments,
+  // the deadline it returned).
+  Outcome ResumeAcquire(const std::vector<std::string_view>& args, int64_t now,
+                        int64_t deadline, std::string* out);
+
+  // The RL.INFO text.
+  std::string Info(int64_t now) const;
+
+ private:
+  Outcome Check(const std::vector<std::string_view>& args, int64_t now,
+                std::string* out);
+  Outcome Acquire(const std::vector<std::string_view>& args, int64_t now,
+                  bool first, int64_t deadline, std::string* out);
+  // Fills descriptor_ from the pairs args[first..] (an even count).
+  void FillDescriptor(const std::vector<std::string_view>& args, size_t first);
+  bool RunCheck(std::string_view domain, int64_t cost, int64_t now,
+                const CheckOptions& options, Decision* decision,
+                std::string* out);
+
+  Checker* checker_;
+  InfoExtra info_extra_;
+  Descriptor descriptor_;
+};
+
+}  // namespace sluice
