@@ -1,0 +1,262 @@
+// The whole agent (server, checker, lease client, metrics) against the real
+// LeaseServer over real ZeroMQ, driven by a real Redis client (hiredis).
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/lease_server.h"
+#include "controller/rule_catalog.h"
+#include "platform/system_clock.h"
+#include "tests/support/free_port.h"
+
+namespace sluice {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+struct RedisFree {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+struct ReplyFree {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Redis = std::unique_ptr<redisContext, RedisFree>;
+using Reply = std::unique_ptr<redisReply, ReplyFree>;
+
+Reply Command(redisContext* c, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  return Reply(static_cast<redisReply*>(redisCommandArgv(
+      c, static_cast<int>(args.size()), argv.data(), lens.data())));
+}
+
+std::vector<long long> Integers(const redisReply* r) {
+  std::vector<long long> out;
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return out;
+  for (size_t i = 0; i < r->elements; ++i) {
+    out.push_back(r->element[i]->integer);
+  }
+  return out;
+}
+
+std::string Info(redisContext* c) {
+  Reply r = Command(c, {"RL.INFO"});
+  if (r == nullptr || r->type != REDIS_REPLY_STRING) return "";
+  return std::string(r->str, r->len);
+}
+
+template <typename Predicate>
+bool Eventually(Predicate predicate,
+                milliseconds timeout = milliseconds(3000)) {
+  const auto deadline = SteadyClock::now() + timeout;
+  while (SteadyClock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return predicate();
+}
+
+// GET /metrics from 127.0.0.1:port.
+std::string HttpGetMetrics(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request =
+        "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) {
+        out.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+Rule ClientRule(int64_t version, int64_t limit, int64_t burst) {
+  Rule rule;
+  rule.id = 1;
+  rule.version = version;
+  rule.name = "per-client";
+  rule.domain = "api";
+  rule.match = {{"client_id", "*"}};
+  rule.limit = limit;
+  rule.period_ms = 1000;
+  rule.burst = burst;
+  return rule;
+}
+
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-agent-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    socket_path_ = dir_ + "/agent.sock";
+  }
+
+  void TearDown() override {
+    StopAgent();
+    if (lease_server_) lease_server_->Stop();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  void StartController() {
+    LeaseServerOptions options;
+    options.endpoint = endpoint_;
+    lease_server_ =
+        std::make_unique<LeaseServer>(options, &catalog_, &clock_, nullptr);
+    Status started = lease_server_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString();
+  }
+
+  void StartAgent(const std::string& metrics = "") {
+    AgentOptions options;
+    options.controller = endpoint_;
+    options.agent_id = "agent-test";
+    options.server.socket_path = socket_path_;
+    options.metrics = metrics;
+    options.handle_signals = false;
+    options.heartbeat_ms = 50;
+    options.reachable_timeout_ms = 500;
+    agent_ = std::make_unique<Agent>(options, &clock_);
+    Status started = agent_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    thread_ = std::thread([this] { agent_->Run(); });
+  }
+
+  void StopAgent() {
+    if (!agent_) return;
+    agent_->Stop();
+    thread_.join();
+    agent_.reset();
+  }
+
+  Redis Connect() {
+    Redis c(redisConnectUnix(socket_path_.c_str()));
+    EXPECT_TRUE(c != nullptr && c->err == 0);
+    return c;
+  }
+
+  const std::string endpoint_ =
+      "tcp://127.0.0.1:" + std::to_string(testing::PickFreePort());
+  SystemClock clock_;
+  RuleCatalog catalog_;
+  std::unique_ptr<LeaseServer> lease_server_;
+  std::string dir_;
+  std::string socket_path_;
+  std::unique_ptr<Agent> agent_;
+  std::thread thread_;
+};
+
+TEST_F(AgentTest, AnswersWithoutAController) {
+  StartAgent();  // nobody listens on the endpoint
+  Redis c = Connect();
+  EXPECT_EQ(std::string(Command(c.get(), {"PING"})->str), "PONG");
+  EXPECT_EQ(
+      Integers(
+          Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "1"}).get()),
+      (std::vector<long long>{1, -1, -1, 0, 0}));
+  const std::string info = Info(c.get());
+  EXPECT_NE(info.find("controller_reachable:0"), std::string::npos) << info;
+  EXPECT_NE(info.find("agent_id:agent-test"), std::string::npos) << info;
+  EXPECT_NE(info.find("controller:" + endpoint_), std::string::npos) << info;
+}
+
+TEST_F(AgentTest, StopRemovesTheSocketFile) {
+  StartAgent();
+  struct stat st;
+  ASSERT_EQ(::lstat(socket_path_.c_str(), &st), 0);
+  StopAgent();
+  EXPECT_NE(::lstat(socket_path_.c_str(), &st), 0);
+}
+
+TEST_F(AgentTest, EnforcesTheControllersRulesAndFollowsChanges) {
+  catalog_.Replace(3, {ClientRule(1, 10, 5)});
+  StartController();
+  StartAgent("127.0.0.1:0");
+  Redis c = Connect();
+  ASSERT_TRUE(Eventually([&] {
+    const std::string info = Info(c.get());
+    return info.find("rules_version:3") != std::string::npos &&
+           info.find("controller_reachable:1") != std::string::npos;
+  })) << Info(c.get());
+
+  // One pipelined batch: decided at one instant, before any lease answer.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(redisAppendCommand(c.get(), "RL.CHECK api 1 client_id a"),
+              REDIS_OK);
+  }
+  int allowed = 0;
+  for (int i = 0; i < 20; ++i) {
+    void* raw = nullptr;
+    ASSERT_EQ(redisGetReply(c.get(), &raw), REDIS_OK);
+    Reply r(static_cast<redisReply*>(raw));
+    std::vector<long long> v = Integers(r.get());
+    ASSERT_EQ(v.size(), 5u);
+    EXPECT_EQ(v[1], 10);
+    allowed += static_cast<int>(v[0]);
+  }
+  EXPECT_EQ(allowed, 5);  // the safe share of the only agent: the burst
+
+  // The agent asked for a lease in the background, and got an answer.
+  ASSERT_TRUE(Eventually([&] {
+    const std::string metrics = HttpGetMetrics(agent_->metrics_port());
+    return metrics.find("sluice_agent_lease_requests_total") !=
+               std::string::npos &&
+           metrics.find("sluice_agent_lease_requests_total 0") ==
+               std::string::npos &&
+           metrics.find(
+               "sluice_agent_decisions_total{result=\"allowed\","
+               "rule=\"per-client\"} 5") != std::string::npos &&
+           metrics.find(
+               "sluice_agent_decisions_total{result=\"refused\","
+               "rule=\"per-client\"} 15") != std::string::npos &&
+           metrics.find("sluice_agent_controller_reachable 1") !=
+               std::string::npos;
+  })) << HttpGetMetrics(agent_->metrics_port());
+  ASSERT_TRUE(Eventually([&] {
+    return Info(c.get()).find("leases:1\r\n") != std::string::npos;
+  })) << Info(c.get());
+
+  // A rule change reaches the agent's decisions within a second.
+  const auto changed = SteadyClock::now();
+  catalog_.Upsert(4, ClientRule(2, 1000, 1000));
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::vector<long long> v = Integers(
+            Command(c.get(), {"RL.CHECK", "api", "0", "client_id", "b"}).get());
+        return v.size() == 5 && v[1] == 1000;
+      },
+      milliseconds(1000)))
+      << Info(c.get());
+  EXPECT_LT(SteadyClock::now() - changed, milliseconds(1000));
+}
+
+}  // namespace
+}  // namespace sluice

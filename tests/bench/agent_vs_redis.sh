@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Side-by-side throughput and latency of:
+#   agent  RL.CHECK over 100k random per-client buckets (sluice-agent)
+#   ping   Redis PING (the cost of a no-op on the same socket type)
+#   lua    Redis Lua token bucket (EVALSHA) over 100k keys
+# all driven by the same redis-benchmark over Unix sockets, alternating
+# A B C A B C ... in one run, for each configuration (clients x pipeline).
+# Prints medians and the ratios. Runs on demand, not in deploy/test.sh.
+#
+#   tests/bench/agent_vs_redis.sh [ROUNDS] [REQUESTS]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+source "$ROOT/deploy/lib.sh"
+ROUNDS="${1:-5}"
+N="${2:-400000}"
+BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
+[ -x "$BUILD/agent/sluice-agent" ] || build_tree "$BUILD" Release
+
+WORK="$(mktemp -d /tmp/sluice-bench.XXXXXX)"; chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pg_stop "$WORK/pg"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PG_PORT="$(free_port)"; HTTP_PORT="$(free_port)"; ZMQ_PORT="$(free_port)"
+pg_start "$WORK/pg" "$PG_PORT" "$WORK/pgsock" fast
+DB="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
+TOKEN=bench-token
+SLUICE_ADMIN_TOKEN=$TOKEN "$BUILD/controller/sluice-controller" --db "$DB" \
+  --http "127.0.0.1:$HTTP_PORT" --agents "tcp://127.0.0.1:$ZMQ_PORT" \
+  >"$WORK/controller.log" 2>&1 &
+PIDS+=($!)
+wait_for controller 30 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" || { cat "$WORK/controller.log"; exit 1; }
+"$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
+  --socket "$WORK/agent.sock" >"$WORK/agent.log" 2>&1 &
+PIDS+=($!)
+redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' \
+  --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+PIDS+=($!)
+wait_for agent 10 redis-cli -s "$WORK/agent.sock" PING
+wait_for redis 10 redis-cli -s "$WORK/redis.sock" PING
+
+# Per client: 1000/s, burst 1000, so most checks are admitted, as in the Lua case.
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -d '{"name":"bench","domain":"api","match":{"client":"*"},"limit":1000,"period":"1s"}' \
+  "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
+wait_for rule 5 sh -c "redis-cli -s '$WORK/agent.sock' RL.CHECK api 0 client 1 | sed -n 2p | grep -qx 1000"
+SHA="$(redis-cli -s "$WORK/redis.sock" SCRIPT LOAD "$(cat "$ROOT/tests/bench/token_bucket.lua")")"
+
+RESULTS="$WORK/results.csv"
+run_case() {  # name clients pipeline
+  local name="$1" c="$2" p="$3" line
+  case "$name" in
+    agent) line="$(redis-benchmark -s "$WORK/agent.sock" -c "$c" -P "$p" -n "$N" -r 100000 --csv RL.CHECK api 1 client __rand_int__ | tail -1)" ;;
+    ping)  line="$(redis-benchmark -s "$WORK/redis.sock" -c "$c" -P "$p" -n "$N" --csv PING | tail -1)" ;;
+    lua)   line="$(redis-benchmark -s "$WORK/redis.sock" -c "$c" -P "$p" -n "$N" -r 100000 --csv EVALSHA "$SHA" 1 tb:__rand_int__ 1000 1000 1 | tail -1)" ;;
+  esac
+  echo "$name,$c,$p,$line" >>"$RESULTS"
+}
+
+for conf in "50 16" "50 1" "1 1"; do
+  set -- $conf
+  n_saved="$N"
+  [ "$1" = 1 ] && N=$((N / 8))   # one client is slow; keep the run bounded
+  for round in $(seq "$ROUNDS"); do
+    for name in agent ping lua; do run_case "$name" "$1" "$2"; done
+  done
+  N="$n_saved"
+done
+
+/usr/bin/python3 - "$RESULTS" <<'PY'
+import csv, statistics, sys
+rows = {}
+for r in csv.reader(open(sys.argv[1])):
+    name, c, p = r[0], r[1], r[2]
+    rps, p99 = float(r[4]), float(r[9])
+    rows.setdefault((c, p), {}).setdefault(name, []).append((rps, p99))
+print(f"{'clients':>7} {'pipe':>4} {'case':>6} {'median rps':>12} {'median p99 ms':>14}")
+for (c, p), cases in rows.items():
+    med = {}
+    for name in ("agent", "ping", "lua"):
+        v = cases.get(name, [])
+        med[name] = (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
+        print(f"{c:>7} {p:>4} {name:>6} {med[name][0]:>12.0f} {med[name][1]:>14.3f}")
+    print(f"        ratios: agent/ping = {med['agent'][0]/med['ping'][0]:.2f}x   agent/lua = {med['agent'][0]/med['lua'][0]:.2f}x   p99 agent/lua = {med['agent'][1]/med['lua'][1]:.2f}")
+PY

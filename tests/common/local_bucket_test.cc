@@ -1,0 +1,544 @@
+#include "common/local_bucket.h"
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "tests/common/test_rule.h"
+
+namespace sluice {
+namespace {
+
+using testing_rules::MakeRule;
+
+constexpr int64_t kMs = kNanosPerMilli;
+constexpr int64_t kSec = kNanosPerSecond;
+
+// 10 tokens per second, burst 20.
+Rule TestRule(FailureMode failure_mode = FailureMode::kLocal) {
+  Rule rule = MakeRule(1, "api", {{"client_id", "*"}}, 10, 1000, 20);
+  rule.failure_mode = failure_mode;
+  return rule;
+}
+
+LeaseContext Reachable(int64_t agents = 2) {
+  return LeaseContext{true, agents};
+}
+LeaseContext Unreachable(int64_t agents = 2) {
+  return LeaseContext{false, agents};
+}
+
+struct Counters {
+  int64_t admitted = 0, refused = 0, unleased = 0;
+};
+
+Counters Report(LocalBucket* bucket, int64_t now) {
+  Counters c;
+  bucket->MarkRequested(now, &c.admitted, &c.refused, &c.unleased);
+  return c;
+}
+
+// CanTake, then Take when allowed (as the agent does), else CountRefused.
+Decision Check(LocalBucket* bucket, const Rule& rule, int64_t now, int64_t cost,
+               const LeaseContext& ctx) {
+  Decision d;
+  if (bucket->CanTake(rule, now, cost, ctx, &d)) {
+    bucket->Take(rule, now, cost, ctx, &d);
+  } else {
+    bucket->CountRefused(cost);
+  }
+  return d;
+}
+
+// --- Safe share ---
+
+TEST(LocalBucketTest, ColdBucketAnswersFromTheSafeShare) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(2));  // share: 10 tokens, 5/s
+  Decision d;
+  ASSERT_TRUE(bucket.CanTake(rule, 0, 1, Reachable(2), &d));
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.limit, 10);
+  EXPECT_EQ(d.remaining, 10);
+  EXPECT_EQ(d.reset_after_ms, 0);
+  EXPECT_EQ(d.retry_after_ms, 0);
+  bucket.Take(rule, 0, 1, Reachable(2), &d);
+  EXPECT_EQ(d.remaining, 9);
+  EXPECT_EQ(d.reset_after_ms, 200);  // one token at 5/s
+
+  d = Check(&bucket, rule, 0, 9, Reachable(2));
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.remaining, 0);
+  EXPECT_EQ(d.reset_after_ms, 2000);
+
+  d = Check(&bucket, rule, 0, 1, Reachable(2));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.remaining, 0);
+  EXPECT_EQ(d.retry_after_ms, 200);
+
+  d = Check(&bucket, rule, 200 * kMs, 1, Reachable(2));
+  EXPECT_TRUE(d.allowed);
+
+  Counters c = Report(&bucket, 200 * kMs);
+  EXPECT_EQ(c.admitted, 11);
+  EXPECT_EQ(c.refused, 1);
+  EXPECT_EQ(c.unleased, 11);  // all of it without a lease
+  c = Report(&bucket, 200 * kMs);
+  EXPECT_EQ(c.admitted + c.refused + c.unleased, 0);  // reset
+}
+
+TEST(LocalBucketTest, SafeShareIsTheWholeBucketForOneAgent) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  EXPECT_TRUE(Check(&bucket, rule, 0, 20, Reachable(1)).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
+}
+
+TEST(LocalBucketTest, ZeroAgentsCountAsOne) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(0));
+  EXPECT_TRUE(Check(&bucket, rule, 0, 20, Reachable(0)).allowed);
+}
+
+TEST(LocalBucketTest, SafeShareFollowsTheNumberOfAgents) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));  // 20 tokens
+  // Four agents now: the share shrinks to 5 tokens at 2.5/s.
+  Decision d;
+  EXPECT_TRUE(bucket.CanTake(rule, 0, 5, Reachable(4), &d));
+  EXPECT_EQ(d.remaining, 5);
+  EXPECT_FALSE(bucket.CanTake(rule, 0, 6, Reachable(4), &d));
+  EXPECT_EQ(d.retry_after_ms, 2400);  // 6 tokens at 10/4 per second
+}
+
+TEST(LocalBucketTest, CostAboveTheSafeShareWaitsForALease) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(2));  // share holds 10
+  Decision d;
+  EXPECT_FALSE(bucket.CanTake(rule, 0, 15, Reachable(2), &d));
+  EXPECT_EQ(d.retry_after_ms, 3000);  // 15 tokens at 5/s, not "never"
+}
+
+TEST(LocalBucketTest, CostAboveBurstIsNeverAllowed) {
+  Rule rule = TestRule(FailureMode::kOpen);
+  LocalBucket bucket(rule, 0, Reachable(1));
+  Decision d;
+  EXPECT_FALSE(bucket.CanTake(rule, 0, 21, Reachable(1), &d));
+  EXPECT_EQ(d.retry_after_ms, -1);
+  // Also with a lease, and also when failing open.
+  bucket.ApplyGrant(0, 20, 10 * kSec, 0);
+  EXPECT_FALSE(bucket.CanTake(rule, 0, 21, Reachable(1), &d));
+  EXPECT_EQ(d.retry_after_ms, -1);
+  LocalBucket open(rule, 0, Unreachable(1));
+  EXPECT_FALSE(open.CanTake(rule, 0, 21, Unreachable(1), &d));
+  EXPECT_EQ(d.retry_after_ms, -1);
+  Rule closed_rule = TestRule(FailureMode::kClosed);
+  LocalBucket closed(closed_rule, 0, Unreachable(1));
+  EXPECT_FALSE(closed.CanTake(closed_rule, 0, 21, Unreachable(1), &d));
+  EXPECT_EQ(d.retry_after_ms, -1);
+}
+
+TEST(LocalBucketTest, ZeroCostTakesNothingAndReportsTheBucket) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(2));
+  ASSERT_TRUE(Check(&bucket, rule, 0, 4, Reachable(2)).allowed);
+  Decision d = Check(&bucket, rule, 0, 0, Reachable(2));
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.remaining, 6);
+  EXPECT_EQ(Check(&bucket, rule, 0, 0, Reachable(2)).remaining, 6);
+  EXPECT_EQ(Report(&bucket, 0).admitted, 4);
+}
+
+// --- Leases ---
+
+TEST(LocalBucketTest, SpendsLeaseTokensBeforeTheSafeShare) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(2));
+  bucket.ApplyGrant(0, 8, 2 * kSec, 0);
+  ASSERT_TRUE(bucket.has_lease(0));
+  EXPECT_EQ(bucket.lease_tokens(), 8);
+
+  Decision d;
+  ASSERT_TRUE(bucket.CanTake(rule, 0, 3, Reachable(2), &d));
+  EXPECT_EQ(d.remaining, 8);
+  EXPECT_EQ(d.reset_after_ms, 1200);  // 12 tokens short of burst, at 10/s
+  bucket.Take(rule, 0, 3, Reachable(2), &d);
+  EXPECT_EQ(d.remaining, 5);
+  EXPECT_EQ(d.reset_after_ms, 1500);
+
+  d = Check(&bucket, rule, 0, 5, Reachable(2));
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(d.remaining, 0);
+
+  // Out of lease tokens: refused although the safe share is untouched.
+  d = Check(&bucket, rule, 0, 1, Reachable(2));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.remaining, 0);
+  EXPECT_EQ(d.retry_after_ms, 200);  // 1 token at rate/agents = 5/s
+  EXPECT_EQ(d.reset_after_ms, 2000);
+
+  Counters c = Report(&bucket, 0);
+  EXPECT_EQ(c.admitted, 8);
+  EXPECT_EQ(c.refused, 1);
+  EXPECT_EQ(c.unleased, 0);
+}
+
+TEST(LocalBucketTest, SafeShareSpentWhileRequestInFlightIsNettedFromGrant) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));  // share: the whole 20
+  ASSERT_TRUE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
+  Counters first = Report(&bucket, 0);  // the request carries 1 unleased
+  EXPECT_EQ(first.unleased, 1);
+  // Three more from the safe share before the grant arrives.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Check(&bucket, rule, kMs, 1, Reachable(1)).allowed);
+  }
+  bucket.ApplyGrant(0, 5, 2 * kSec, 2 * kMs);
+  // 5 granted, 3 of them already spent in the grant's window.
+  EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 2);
+  Counters next = Report(&bucket, 3 * kMs);
+  EXPECT_EQ(next.unleased, 0);
+  EXPECT_EQ(next.admitted, 3);
+}
+
+TEST(LocalBucketTest, NettingNeverTakesMoreThanTheGrant) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  Report(&bucket, 0);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(Check(&bucket, rule, kMs, 1, Reachable(1)).allowed);
+  }
+  bucket.ApplyGrant(0, 1, 2 * kSec, 2 * kMs);
+  EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 0);
+  EXPECT_EQ(Report(&bucket, 3 * kMs).unleased, 3);  // still owed
+}
+
+TEST(LocalBucketTest, LeaseTokensDoNotRefillLocally) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  bucket.ApplyGrant(0, 2, 10 * kSec, 0);
+  EXPECT_TRUE(Check(&bucket, rule, 0, 2, Reachable(1)).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 5 * kSec, 1, Reachable(1)).allowed);
+}
+
+TEST(LocalBucketTest, LeaseTokensDieAtExpiry) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(2));
+  // Requested at 100 ms, granted at 300 ms, ttl 1 s: valid until 1100 ms.
+  bucket.ApplyGrant(100 * kMs, 8, kSec, 300 * kMs);
+  EXPECT_TRUE(bucket.has_lease(1099 * kMs));
+  EXPECT_EQ(bucket.LeaseTokens(1099 * kMs), 8);
+  EXPECT_FALSE(bucket.has_lease(1100 * kMs));
+  EXPECT_EQ(bucket.LeaseTokens(1100 * kMs), 0);
+  // After expiry the bucket is back on its safe share (10 tokens).
+  Decision d = Check(&bucket, rule, 1100 * kMs, 10, Reachable(2));
+  EXPECT_TRUE(d.allowed);
+  EXPECT_EQ(Report(&bucket, 1100 * kMs).unleased, 10);
+}
+
+TEST(LocalBucketTest, GrantThatExpiredInFlightAddsNothing) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(2));
+  bucket.ApplyGrant(0, 8, kSec, 2 * kSec);
+  EXPECT_FALSE(bucket.has_lease(2 * kSec));
+  EXPECT_EQ(bucket.LeaseTokens(2 * kSec), 0);
+}
+
+TEST(LocalBucketTest, PreviousLeaseTokensAreKeptUntilTheirOwnExpiry) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  bucket.ApplyGrant(0, 5, kSec, 0);                  // 5 until 1.0 s
+  bucket.ApplyGrant(400 * kMs, 3, kSec, 500 * kMs);  // 3 until 1.4 s
+  EXPECT_EQ(bucket.LeaseTokens(500 * kMs), 8);
+  EXPECT_EQ(bucket.lease_expiry(), 1400 * kMs);
+  // Spending takes the older tokens first.
+  ASSERT_TRUE(Check(&bucket, rule, 500 * kMs, 2, Reachable(1)).allowed);
+  EXPECT_EQ(bucket.LeaseTokens(999 * kMs), 6);
+  // The older grant's remaining 3 die at 1.0 s; the newer 3 live on.
+  EXPECT_EQ(bucket.LeaseTokens(1000 * kMs), 3);
+  EXPECT_TRUE(Check(&bucket, rule, 1000 * kMs, 3, Reachable(1)).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 1000 * kMs, 1, Reachable(1)).allowed);
+}
+
+TEST(LocalBucketTest, LateGrantForAnOlderRequestNeverOutlivesItsWindow) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  bucket.ApplyGrant(500 * kMs, 4, kSec, 600 * kMs);  // until 1.5 s
+  bucket.ApplyGrant(0, 6, kSec, 700 * kMs);          // older: until 1.0 s
+  EXPECT_EQ(bucket.lease_expiry(), 1500 * kMs);
+  EXPECT_EQ(bucket.LeaseTokens(700 * kMs), 10);
+  EXPECT_EQ(bucket.LeaseTokens(1000 * kMs), 4);
+}
+
+TEST(LocalBucketTest, ZeroTokenGrantRefusesUntilExpiry) {
+  // The controller had nothing to give: the safe share must not be used.
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  bucket.ApplyGrant(0, 0, kSec, 0);
+  EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, kSec, 1, Reachable(1)).allowed);
+}
+
+// --- Controller unreachable ---
+
+TEST(LocalBucketTest, UnreachableSpendsLeasesUntilExpiry) {
+  for (FailureMode fm :
+       {FailureMode::kOpen, FailureMode::kClosed, FailureMode::kLocal}) {
+    Rule rule = TestRule(fm);
+    LocalBucket bucket(rule, 0, Unreachable(1));
+    bucket.ApplyGrant(0, 2, kSec, 0);
+    EXPECT_TRUE(Check(&bucket, rule, 0, 2, Unreachable(1)).allowed);
+    EXPECT_FALSE(Check(&bucket, rule, 0, 1, Unreachable(1)).allowed)
+        << FailureModeName(fm);
+  }
+}
+
+TEST(LocalBucketTest, UnreachableOpenAdmitsEverything) {
+  Rule rule = TestRule(FailureMode::kOpen);
+  LocalBucket bucket(rule, 0, Unreachable(2));
+  for (int i = 0; i < 100; ++i) {
+    Decision d = Check(&bucket, rule, 0, 20, Unreachable(2));
+    ASSERT_TRUE(d.allowed);
+    EXPECT_EQ(d.remaining, 20);
+    EXPECT_EQ(d.reset_after_ms, 0);
+    EXPECT_EQ(d.retry_after_ms, 0);
+  }
+  Counters c = Report(&bucket, 0);
+  EXPECT_EQ(c.admitted, 2000);
+  EXPECT_EQ(c.unleased, 2000);  // charged to the global bucket later
+}
+
+TEST(LocalBucketTest, UnreachableClosedRefusesEverything) {
+  Rule rule = TestRule(FailureMode::kClosed);
+  LocalBucket bucket(rule, 0, Unreachable(2));
+  Decision d = Check(&bucket, rule, 0, 1, Unreachable(2));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.limit, 10);
+  EXPECT_EQ(d.remaining, 0);
+  EXPECT_EQ(d.retry_after_ms, 1000);
+  EXPECT_FALSE(Check(&bucket, rule, 0, 0, Unreachable(2)).allowed);
+  // Reachable again: the safe share answers.
+  EXPECT_TRUE(Check(&bucket, rule, 0, 1, Reachable(2)).allowed);
+}
+
+TEST(LocalBucketTest, UnreachableLocalEnforcesTheSafeShare) {
+  Rule rule = TestRule(FailureMode::kLocal);
+  LocalBucket bucket(rule, 0, Unreachable(2));
+  EXPECT_TRUE(Check(&bucket, rule, 0, 10, Unreachable(2)).allowed);
+  Decision d = Check(&bucket, rule, 0, 1, Unreachable(2));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after_ms, 200);
+  EXPECT_TRUE(Check(&bucket, rule, kSec, 5, Unreachable(2)).allowed);
+}
+
+TEST(LocalBucketTest, ReachableIgnoresTheFailureMode) {
+  for (FailureMode fm : {FailureMode::kOpen, FailureMode::kClosed}) {
+    Rule rule = TestRule(fm);
+    LocalBucket bucket(rule, 0, Reachable(2));
+    EXPECT_TRUE(Check(&bucket, rule, 0, 10, Reachable(2)).allowed);
+    EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(2)).allowed);
+  }
+}
+
+// --- NeedsLease ---
+
+TEST(LocalBucketTest, UnusedBucketNeedsNoLease) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable());
+  int64_t want = -1;
+  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kSec, LeaseTiming(), &want));
+  Check(&bucket, rule, 0, 0, Reachable());  // cost 0 is no demand
+  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+}
+
+TEST(LocalBucketTest, UsedBucketWithoutLeaseNeedsOne) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable());
+  Check(&bucket, rule, 0, 1, Reachable());
+  int64_t want = -1;
+  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  // 1 token in the minimum window of 100 ms is 10/s; times 2 * 500 ms.
+  EXPECT_EQ(want, 10);
+}
+
+TEST(LocalBucketTest, RefusedDemandAlsoCounts) {
+  Rule rule = TestRule(FailureMode::kClosed);
+  LocalBucket bucket(rule, 0, Unreachable());
+  Check(&bucket, rule, 0, 1, Unreachable());
+  int64_t want = -1;
+  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+}
+
+TEST(LocalBucketTest, WantIsDemandRateTimesTwiceTheRefreshMargin) {
+  Rule rule = MakeRule(1, "api", {}, 1000, 1000, 1000);
+  LocalBucket bucket(rule, 0, Reachable(1));
+  for (int i = 0; i < 30; ++i) Check(&bucket, rule, 0, 1, Reachable(1));
+  int64_t want = 0;
+  // 30 tokens in 2 s: 15/s, times 1 s.
+  ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, LeaseTiming(), &want));
+  EXPECT_EQ(want, 15);
+  LeaseTiming timing;
+  timing.refresh_margin_ns = 2 * kSec;  // times 4 s
+  ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, timing, &want));
+  EXPECT_EQ(want, 60);
+}
+
+TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
+  Rule rule = TestRule();  // burst 20
+  LocalBucket bucket(rule, 0, Reachable(1));
+  Check(&bucket, rule, 0, 7, Reachable(1));
+  int64_t want = 0;
+  // 7 tokens in 100 s is almost nothing, but the last cost was 7.
+  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kSec, LeaseTiming(), &want));
+  EXPECT_EQ(want, 7);
+  // 7 tokens in the minimum 100 ms window: 70 per second, capped at burst.
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  EXPECT_EQ(want, 20);
+}
+
+TEST(LocalBucketTest, NoSecondRequestWhileOneIsInFlight) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable());
+  LeaseTiming timing;  // timeout 1 s
+  Check(&bucket, rule, 0, 1, Reachable());
+  int64_t want = 0;
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, timing, &want));
+  Report(&bucket, 0);
+  Check(&bucket, rule, 10 * kMs, 1, Reachable());
+  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 999 * kMs, timing, &want));
+  // The answer never came: after the timeout, ask again.
+  EXPECT_TRUE(bucket.NeedsLease(rule, 1000 * kMs, timing, &want));
+}
+
+TEST(LocalBucketTest, GrantEndsTheRequestInFlight) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable());
+  LeaseTiming timing;  // min interval 50 ms
+  Check(&bucket, rule, 0, 1, Reachable());
+  Report(&bucket, 0);
+  bucket.ApplyGrant(0, 0, 10 * kSec, 5 * kMs);  // nothing granted
+  Check(&bucket, rule, 10 * kMs, 1, Reachable());
+  int64_t want = 0;
+  // Not in flight any more, but the last request is only 10 ms old.
+  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, &want));
+}
+
+TEST(LocalBucketTest, GrantForAnOlderRequestLeavesTheNewOneInFlight) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable());
+  LeaseTiming timing;
+  Check(&bucket, rule, 0, 1, Reachable());
+  Report(&bucket, 0);
+  Check(&bucket, rule, 2 * kSec, 1, Reachable());
+  Report(&bucket, 2 * kSec);  // the first timed out; a second is sent
+  bucket.ApplyGrant(0, 0, 10 * kSec, 2100 * kMs);  // answers the first
+  Check(&bucket, rule, 2200 * kMs, 1, Reachable());
+  int64_t want = 0;
+  EXPECT_FALSE(bucket.NeedsLease(rule, 2200 * kMs, timing, &want));
+}
+
+// A bucket with a fresh, full lease and some use since the last report.
+struct LeasedBucket {
+  Rule rule = TestRule();
+  LocalBucket bucket{rule, 0, Reachable(1)};
+  LeasedBucket() {
+    Check(&bucket, rule, 0, 1, Reachable(1));
+    Report(&bucket, 0);
+    bucket.ApplyGrant(0, 10, 2 * kSec, 0);  // 10 tokens until 2 s
+  }
+};
+
+TEST(LocalBucketTest, HealthyLeaseNeedsNoRenewal) {
+  LeasedBucket b;
+  Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 9 left
+  int64_t want = 0;
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+}
+
+TEST(LocalBucketTest, LeaseExpiringWithinTheMarginIsRenewed) {
+  LeasedBucket b;
+  Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));
+  int64_t want = 0;
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1499 * kMs, LeaseTiming(), &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
+}
+
+TEST(LocalBucketTest, LeaseBelowHalfOfTheLastGrantIsRenewed) {
+  LeasedBucket b;
+  Check(&b.bucket, b.rule, 100 * kMs, 5, Reachable(1));  // 5 left: half
+  int64_t want = 0;
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+  Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 4 left
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+}
+
+TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
+  LeasedBucket b;
+  // A refused check of 12 makes the last cost 12, more than the 10 held.
+  Check(&b.bucket, b.rule, 100 * kMs, 12, Reachable(1));
+  int64_t want = 0;
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+  EXPECT_GE(want, 12);
+}
+
+TEST(LocalBucketTest, LeaseWithoutUseIsNotRenewed) {
+  LeasedBucket b;
+  int64_t want = 0;
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1900 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 5 * kSec, LeaseTiming(), &want));
+}
+
+// --- Idle and Reconfigure ---
+
+TEST(LocalBucketTest, FreshBucketIsIdle) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable());
+  EXPECT_TRUE(bucket.Idle(0));
+}
+
+TEST(LocalBucketTest, BucketIsIdleOnlyWhenNothingDistinguishesIt) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(2));  // share: 10 at 5/s
+  Check(&bucket, rule, 0, 5, Reachable(2));
+  EXPECT_FALSE(bucket.Idle(0));  // counters to report
+  Report(&bucket, 0);
+  EXPECT_FALSE(bucket.Idle(0));  // safe share not full
+  EXPECT_FALSE(bucket.Idle(999 * kMs));
+  EXPECT_TRUE(bucket.Idle(1000 * kMs));  // refilled
+  bucket.ApplyGrant(1000 * kMs, 3, kSec, 1000 * kMs);
+  EXPECT_FALSE(bucket.Idle(1500 * kMs));  // holds a valid lease
+  EXPECT_TRUE(bucket.Idle(2000 * kMs));
+  bucket.CountRefused(1);
+  EXPECT_FALSE(bucket.Idle(3000 * kMs));
+}
+
+TEST(LocalBucketTest, ReconfigureRescalesTheSafeShare) {
+  Rule rule = TestRule();  // burst 20
+  LocalBucket bucket(rule, 0, Reachable(1));
+  Rule smaller = rule;
+  smaller.burst = 4;
+  smaller.limit = 4;
+  smaller.version = 2;
+  bucket.Reconfigure(smaller, 0, Reachable(1));
+  Decision d;
+  EXPECT_FALSE(bucket.CanTake(smaller, 0, 5, Reachable(1), &d));
+  EXPECT_EQ(d.retry_after_ms, -1);  // more than the new burst
+  EXPECT_TRUE(bucket.CanTake(smaller, 0, 4, Reachable(1), &d));
+  EXPECT_EQ(d.limit, 4);
+  EXPECT_EQ(d.remaining, 4);
+}
+
+TEST(LocalBucketTest, ReconfigureGivesUpLeasedTokensBeyondTheNewBurst) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  bucket.ApplyGrant(0, 15, kSec, 0);
+  Rule smaller = rule;
+  smaller.burst = 5;
+  bucket.Reconfigure(smaller, 0, Reachable(1));
+  EXPECT_EQ(bucket.LeaseTokens(0), 5);
+}
+
+}  // namespace
+}  // namespace sluice

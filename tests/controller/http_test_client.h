@@ -1,0 +1,76 @@
+// A small blocking HTTP client for tests of the REST API (cpprestsdk's
+// http_client), returning status, headers and the body parsed as JSON.
+#pragma once
+
+#include <cpprest/http_client.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace sluice::testing {
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  nlohmann::json json;  // null when the body is not JSON
+  web::http::http_headers headers;
+
+  std::string Header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+  // The "code" / "field" of an error body, or "".
+  std::string ErrorCode() const { return ErrorPart("code"); }
+  std::string ErrorField() const { return ErrorPart("field"); }
+  std::string ErrorPart(const std::string& key) const {
+    if (!json.is_object() || !json.contains("error") ||
+        !json["error"].is_object()) {
+      return "";
+    }
+    return json["error"].value(key, "");
+  }
+};
+
+class HttpTestClient {
+ public:
+  explicit HttpTestClient(const std::string& base_url)
+      : client_(web::uri(base_url)) {}
+
+  void set_token(const std::string& token) { token_ = token; }
+
+  HttpResult Send(const web::http::method& method, const std::string& path,
+                  const std::string& body = "", bool with_token = true) {
+    web::http::http_request request(method);
+    request.set_request_uri(web::uri(path));
+    if (with_token && !token_.empty()) {
+      request.headers().add("Authorization", "Bearer " + token_);
+    }
+    if (!body.empty()) request.set_body(body, "application/json");
+    web::http::http_response response = client_.request(request).get();
+    HttpResult result;
+    result.status = response.status_code();
+    result.headers = response.headers();
+    result.body = response.extract_utf8string(true).get();
+    result.json = nlohmann::json::parse(result.body, nullptr, false);
+    if (result.json.is_discarded()) result.json = nullptr;
+    return result;
+  }
+  HttpResult Get(const std::string& path) {
+    return Send(web::http::methods::GET, path);
+  }
+  HttpResult Post(const std::string& path, const std::string& body) {
+    return Send(web::http::methods::POST, path, body);
+  }
+  HttpResult Put(const std::string& path, const std::string& body) {
+    return Send(web::http::methods::PUT, path, body);
+  }
+  HttpResult Delete(const std::string& path) {
+    return Send(web::http::methods::DEL, path);
+  }
+
+ private:
+  web::http::client::http_client client_;
+  std::string token_;
+};
+
+}  // namespace sluice::testing

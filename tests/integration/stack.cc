@@ -1,0 +1,145 @@
+#include "tests/integration/stack.h"
+
+#include <cpprest/http_client.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/free_port.h"
+
+namespace sluice::testing {
+
+RedisClient::RedisClient(const std::string& socket_path) {
+  ctx_ = redisConnectUnix(socket_path.c_str());
+}
+
+RedisClient::~RedisClient() {
+  if (ctx_ != nullptr) redisFree(ctx_);
+}
+
+std::unique_ptr<redisReply, void (*)(void*)> RedisClient::Command(
+    const std::vector<std::string>& argv) {
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  void* reply = nullptr;
+  if (connected()) {
+    reply = redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(),
+                             lens.data());
+  }
+  return {static_cast<redisReply*>(reply), freeReplyObject};
+}
+
+CheckReply RedisClient::Check(const std::vector<std::string>& argv) {
+  CheckReply out;
+  auto reply = Command(argv);
+  if (!reply) {
+    out.error = "no reply (connection broken)";
+    return out;
+  }
+  if (reply->type == REDIS_REPLY_ERROR) {
+    out.error = reply->str;
+    return out;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5) {
+    out.error = "not a 5-element array";
+    return out;
+  }
+  int64_t* fields[] = {&out.allowed, &out.limit, &out.remaining,
+                       &out.reset_after_ms, &out.retry_after_ms};
+  for (size_t i = 0; i < 5; ++i) {
+    if (reply->element[i]->type != REDIS_REPLY_INTEGER) {
+      out.error = "element " + std::to_string(i) + " is not an integer";
+      return out;
+    }
+    *fields[i] = reply->element[i]->integer;
+  }
+  return out;
+}
+
+bool Eventually(std::chrono::milliseconds timeout,
+                const std::function<bool()>& condition) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+Stack::Stack() {
+  char tmpl[] = "/tmp/sluice-it.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+  dir_ = tmpl;
+  socket_path_ = dir_ + "/agent.sock";
+  http_port_ = PickFreePort();
+  agents_port_ = PickFreePort();
+}
+
+Stack::~Stack() {
+  agent_.Stop();
+  controller_.Stop();
+  std::string cmd = "rm -rf '" + dir_ + "'";
+  int ignored = std::system(cmd.c_str());
+  (void)ignored;
+}
+
+std::string Stack::http_base() const {
+  return "http://127.0.0.1:" + std::to_string(http_port_);
+}
+
+void Stack::StartController() {
+  controller_.Start(
+      {BuiltBinary("controller/sluice-controller"), "--db", db_.conninfo(),
+       "--http", "127.0.0.1:" + std::to_string(http_port_), "--agents",
+       "tcp://127.0.0.1:" + std::to_string(agents_port_)},
+      {{"SLUICE_ADMIN_TOKEN", kToken}}, dir_ + "/controller.log");
+  bool ready = Eventually(std::chrono::seconds(20), [&] {
+    return controller_.Running() && Http("GET", "/readyz").status == 200;
+  });
+  if (!ready) {
+    throw std::runtime_error("controller not ready:\n" + controller_.LogTail());
+  }
+}
+
+void Stack::StartAgent() {
+  agent_.Start({BuiltBinary("agent/sluice-agent"), "--controller",
+                "tcp://127.0.0.1:" + std::to_string(agents_port_), "--socket",
+                socket_path_, "--agent-id", "it-agent"},
+               {}, dir_ + "/agent.log");
+  bool up = Eventually(std::chrono::seconds(10), [&] {
+    if (!agent_.Running()) return false;
+    RedisClient client(socket_path_);
+    auto reply = client.Command({"PING"});
+    return reply && reply->type == REDIS_REPLY_STATUS;
+  });
+  if (!up) throw std::runtime_error("agent not up:\n" + agent_.LogTail());
+}
+
+HttpResult Stack::Http(const std::string& method, const std::string& path,
+                       const std::string& body) {
+  HttpResult result;
+  try {
+    web::http::client::http_client_config config;
+    config.set_timeout(std::chrono::seconds(5));
+    web::http::client::http_client client(http_base(), config);
+    web::http::http_request request(method);
+    request.set_request_uri(path);
+    request.headers().add("Authorization", std::string("Bearer ") + kToken);
+    if (!body.empty()) request.set_body(body, "application/json");
+    auto response = client.request(request).get();
+    result.status = response.status_code();
+    result.body = response.extract_utf8string(true).get();
+  } catch (const web::http::http_exception& e) {
+    result.status = 0;
+    result.body = e.what();
+  }
+  return result;
+}
+
+}  // namespace sluice::testing
