@@ -34,7 +34,7 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 install_deps
-build_tree "$BUILD_DIR" Release
+build_tree "$BUILD_DIR" Release -DSLUICE_BUILD_TESTS=OFF
 
 mkdir -p "$VAR/log"
 chmod 755 "$VAR"
