@@ -14,7 +14,7 @@ SLUICE_PACKAGES=(
   clang libclang-rt-14-dev
 )
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2 || true; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {

@@ -24,6 +24,9 @@ PG_STARTED=""
 
 stop_all() {
   trap - INT TERM EXIT
+  # Whatever our output is piped into may be gone already (Ctrl-C reaches
+  # the whole pipeline): never let a write kill the cleanup.
+  trap '' PIPE
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
