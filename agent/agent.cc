@@ -49,6 +49,9 @@ Agent::Agent(AgentOptions options, const Clock* clock)
   lease_options.agent_id = agent_id_;
   lease_options.heartbeat_ms = options_.heartbeat_ms;
   lease_options.reachable_timeout_ms = options_.reachable_timeout_ms;
+  lease_options.curve_public_key = options_.curve_public_key;
+  lease_options.curve_secret_key = options_.curve_secret_key;
+  lease_options.controller_public_key = options_.controller_public_key;
   LeaseClientCallbacks callbacks;
   // The client's thread only posts; the event loop does the work.
   callbacks.on_rules = [this](std::shared_ptr<const RuleIndex> index) {
@@ -57,7 +60,10 @@ Agent::Agent(AgentOptions options, const Clock* clock)
     });
   };
   callbacks.on_grant = [this](const LeaseGrant& grant, int64_t sent_at) {
-    asio::post(io_, [this, grant, sent_at] { OnGrant(grant, sent_at); });
+    // The bucket keys are worked out here, off the event loop.
+    asio::post(io_, [this, keyed = Checker::KeyGrant(grant), sent_at] {
+      OnGrant(keyed, sent_at);
+    });
   };
   callbacks.on_controller = [this](bool reachable, int64_t agents) {
     asio::post(io_,
@@ -151,7 +157,7 @@ void Agent::OnRules(std::shared_ptr<const RuleIndex> index) {
                     " enabled rules)");
 }
 
-void Agent::OnGrant(const LeaseGrant& grant, int64_t sent_at) {
+void Agent::OnGrant(const Checker::KeyedGrant& grant, int64_t sent_at) {
   if (stopped_) return;
   checker_.ApplyGrant(grant, sent_at, clock_->NowNanos());
 }
@@ -187,6 +193,7 @@ void Agent::OnBatch() {
 
 void Agent::FlushLeases() {
   wants_.clear();
+  wants_.reserve(checker_.pending_leases());  // it was moved away: no regrowth
   checker_.TakeLeaseWants(clock_->NowNanos(), &wants_);
   Submit(std::move(wants_));
 }

@@ -40,7 +40,7 @@
 
 namespace sluice {
 
-// Default --max-buckets: one million buckets, about 180 MB at most (see
+// Default --max-buckets: one million buckets, about 105 MB at most (see
 // agent/bucket_table.h for the cost of a bucket).
 constexpr size_t kDefaultMaxBuckets = 1000 * 1000;
 
@@ -50,6 +50,10 @@ struct AgentOptions {
   // LeaseClient timing (defaults: LeaseClientOptions').
   int64_t heartbeat_ms = LeaseClientOptions{}.heartbeat_ms;
   int64_t reachable_timeout_ms = LeaseClientOptions{}.reachable_timeout_ms;
+  // CurveZMQ keys, Z85 (see LeaseClientOptions): all set or all empty.
+  std::string curve_public_key;
+  std::string curve_secret_key;
+  std::string controller_public_key;
   ServerOptions server;  // --socket, --tcp, limits
   std::string metrics;   // HOST:PORT for /metrics; empty: none
   size_t max_buckets = kDefaultMaxBuckets;
@@ -80,7 +84,7 @@ class Agent {
 
  private:
   void OnRules(std::shared_ptr<const RuleIndex> index);
-  void OnGrant(const LeaseGrant& grant, int64_t sent_at);
+  void OnGrant(const Checker::KeyedGrant& grant, int64_t sent_at);
   void OnController(bool reachable, int64_t agents);
   void OnBatch();
   void FlushLeases();

@@ -25,24 +25,34 @@ Checker::Checker(size_t max_buckets, LeaseTiming timing)
   rules_scratch_.reserve(16);
   matched_.reserve(16);
   key_scratch_.reserve(256);
+  prepared_.reserve(kMaxPrepared);
+  prep_rules_.reserve(kMaxPrepared);
+  prep_keys_.reserve(kMaxPrepared);
+  prep_hashes_.reserve(kMaxPrepared);
+  prep_key_bytes_.reserve(kMaxPrepared * 32);
   pending_.reserve(1024);
 }
 
 void Checker::SetRules(std::shared_ptr<const RuleIndex> index, int64_t now) {
   if (index == nullptr) index = RuleIndex::Empty();
+  ClearPrepared();  // prepared checks point into the old index
   // Rules whose buckets must go, and rules whose buckets adopt a change.
   std::unordered_set<int64_t> drop;
-  std::unordered_map<int64_t, const Rule*> reconfigure;
+  // id -> (old version, new version): the bucket refills at the old rate
+  // up to now, then adopts the new one.
+  std::unordered_map<int64_t, std::pair<const Rule*, const Rule*>> reconfigure;
   for (const Rule& old_rule : index_->rules()) {
     const Rule* new_rule = index->Find(old_rule.id);
     if (new_rule == nullptr || new_rule->domain != old_rule.domain ||
         new_rule->match != old_rule.match) {
       drop.insert(old_rule.id);
     } else if (*new_rule != old_rule) {
-      reconfigure.emplace(old_rule.id, new_rule);
+      reconfigure.emplace(old_rule.id, std::make_pair(&old_rule, new_rule));
     }
   }
-  index_ = std::move(index);
+  // The old index stays alive until the buckets have adopted the new one.
+  const std::shared_ptr<const RuleIndex> old_index =
+      std::exchange(index_, std::move(index));
   counts_.assign(index_->rules().size(), RuleDecisionCounts{});
   if (drop.empty() && reconfigure.empty()) return;
 
@@ -56,7 +66,7 @@ void Checker::SetRules(std::shared_ptr<const RuleIndex> index, int64_t now) {
     }
     auto it = reconfigure.find(rule_id);
     if (it != reconfigure.end()) {
-      table_.bucket(h).Reconfigure(*it->second, now, ctx_);
+      table_.bucket(h).Reconfigure(*it->second.first, *it->second.second, now);
     }
     ++i;
   }
@@ -66,22 +76,123 @@ void Checker::ResetDecisionCounts() {
   std::fill(counts_.begin(), counts_.end(), RuleDecisionCounts{});
 }
 
+bool Checker::Prepared::Is(std::string_view domain, const Descriptor& d) const {
+  // The same bytes of the same buffer: the same request.
+  return domain_data == domain.data() && domain_size == domain.size() &&
+         pairs == d.size() &&
+         (d.empty() || (first_value == d.front().second.data() &&
+                        last_value == d.back().second.data()));
+}
+
+void Checker::Prepare(std::string_view domain, const Descriptor& d) {
+  if (prepared_.size() >= kMaxPrepared) return;
+  index_->Match(domain, d, &rules_scratch_);
+  Prepared p;
+  p.domain_data = domain.data();
+  p.domain_size = domain.size();
+  p.pairs = d.size();
+  p.first_value = d.empty() ? nullptr : d.front().second.data();
+  p.last_value = d.empty() ? nullptr : d.back().second.data();
+  p.first = static_cast<uint32_t>(prep_rules_.size());
+  p.count = static_cast<uint32_t>(rules_scratch_.size());
+  for (const Rule* rule : rules_scratch_) {
+    BuildBucketKey(*rule, d, &key_scratch_);
+    const uint64_t hash = BucketTable::HashOf(key_scratch_);
+    prep_rules_.push_back(rule);
+    prep_keys_.push_back(KeySpan{static_cast<uint32_t>(prep_key_bytes_.size()),
+                                 static_cast<uint32_t>(key_scratch_.size())});
+    prep_key_bytes_ += key_scratch_;
+    prep_hashes_.push_back(hash);
+  }
+  prepared_.push_back(p);
+}
+
+void Checker::PrefetchPrepared() const {
+  // The first buckets of the batch; Check() keeps the window moving. (All
+  // of a large batch at once would evict the first before they are used.)
+  const size_t n = prep_hashes_.size();
+  for (size_t i = 0; i < n && i < 2 * kPrefetchAhead; ++i) {
+    table_.Prefetch(prep_hashes_[i], 0);
+  }
+  for (size_t i = 0; i < n && i < kPrefetchAhead; ++i) {
+    table_.Prefetch(prep_hashes_[i], 1);
+  }
+}
+
+void Checker::ClearPrepared() {
+  prepared_.clear();
+  prep_rules_.clear();
+  prep_keys_.clear();
+  prep_key_bytes_.clear();
+  prep_hashes_.clear();
+  next_prepared_ = 0;
+}
+
+const Checker::Prepared* Checker::TakePrepared(std::string_view domain,
+                                               const Descriptor& d) {
+  // In order, but a request prepared and then not checked (its connection
+  // went away, an RL.ACQUIRE parked it) is stepped over.
+  constexpr size_t kMaxSkip = 16;
+  const size_t end = std::min(prepared_.size(), next_prepared_ + kMaxSkip);
+  for (size_t i = next_prepared_; i < end; ++i) {
+    if (prepared_[i].Is(domain, d)) {
+      next_prepared_ = i + 1;
+      // Keep loading ahead: index slots 2 * kPrefetchAhead buckets ahead,
+      // entries (whose slots are loaded by now) kPrefetchAhead ahead.
+      const Prepared& p = prepared_[i];
+      for (size_t k = p.first; k < p.first + p.count; ++k) {
+        if (k + 2 * kPrefetchAhead < prep_hashes_.size()) {
+          table_.Prefetch(prep_hashes_[k + 2 * kPrefetchAhead], 0);
+        }
+        if (k + kPrefetchAhead < prep_hashes_.size()) {
+          table_.Prefetch(prep_hashes_[k + kPrefetchAhead], 1);
+        }
+      }
+      return &p;
+    }
+  }
+  return nullptr;
+}
+
 Checker::Result Checker::Check(std::string_view domain, int64_t cost,
                                const Descriptor& d, int64_t now, Decision* out,
                                const CheckOptions& options) {
-  index_->Match(domain, d, &rules_scratch_);
-  if (rules_scratch_.empty()) {
+  // The rules, bucket keys and key hashes: from Prepare(), or worked out
+  // now.
+  const Prepared* prep = prepared_.empty() ? nullptr : TakePrepared(domain, d);
+  size_t rule_count;
+  if (prep != nullptr) {
+    rule_count = prep->count;
+  } else {
+    index_->Match(domain, d, &rules_scratch_);
+    rule_count = rules_scratch_.size();
+  }
+  if (rule_count == 0) {
     *out = Decision::NoRule();
     return Result::kDone;
   }
   const bool peek = cost == 0;
   matched_.clear();
   bool admitted = true;
-  for (const Rule* rule : rules_scratch_) {
-    BuildBucketKey(*rule, d, &key_scratch_);
+  for (size_t i = 0; i < rule_count; ++i) {
+    const Rule* rule;
+    std::string_view key;
+    uint64_t hash;
+    if (prep != nullptr) {
+      const size_t at = prep->first + i;
+      rule = prep_rules_[at];
+      key = std::string_view(prep_key_bytes_)
+                .substr(prep_keys_[at].offset, prep_keys_[at].size);
+      hash = prep_hashes_[at];
+    } else {
+      rule = rules_scratch_[i];
+      BuildBucketKey(*rule, d, &key_scratch_);
+      key = key_scratch_;
+      hash = BucketTable::HashOf(key);
+    }
     Matched m{rule, BucketTable::kNone, false, Decision{}};
     if (peek) {
-      m.handle = table_.Find(key_scratch_);
+      m.handle = table_.Find(key);
       if (m.handle != BucketTable::kNone) {
         m.can = table_.bucket(m.handle).CanTake(*rule, now, 0, ctx_, &m.d);
       } else {
@@ -89,7 +200,7 @@ Checker::Result Checker::Check(std::string_view domain, int64_t cost,
         m.can = fresh.CanTake(*rule, now, 0, ctx_, &m.d);
       }
     } else {
-      m.handle = table_.FindOrCreate(key_scratch_, *rule, now, ctx_);
+      m.handle = table_.FindOrCreate(key, hash, *rule, now, ctx_);
       if (m.handle == BucketTable::kNone) return Result::kBucketLimit;
       m.can = table_.bucket(m.handle).CanTake(*rule, now, cost, ctx_, &m.d);
     }
@@ -201,7 +312,7 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
     --budget;
     ++stats.scanned;
     const Rule* rule = index_->Find(BucketKeyRuleId(table_.key(h)));
-    if (rule == nullptr || table_.bucket(h).Idle(now)) {
+    if (rule == nullptr || table_.bucket(h).Idle(*rule, now)) {
       table_.Remove(h);
       ++stats.evicted;
       continue;
@@ -216,10 +327,44 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
 
 size_t Checker::ApplyGrant(const LeaseGrant& grant, int64_t sent_at,
                            int64_t now) {
-  size_t applied = 0;
+  return ApplyGrant(KeyGrant(grant), sent_at, now);
+}
+
+Checker::KeyedGrant Checker::KeyGrant(const LeaseGrant& grant) {
+  KeyedGrant keyed;
+  keyed.items.reserve(grant.items.size());
+  std::string key;
   for (const LeaseGrantItem& item : grant.items) {
-    const BucketTable::Handle h =
-        table_.Find(MakeBucketKey(item.rule_id, item.values));
+    MakeBucketKey(item.rule_id, item.values, &key);
+    keyed.items.push_back(
+        KeyedGrant::Item{static_cast<uint32_t>(keyed.keys.size()),
+                         static_cast<uint32_t>(key.size()),
+                         BucketTable::HashOf(key), item.tokens, item.ttl_ms});
+    keyed.keys += key;
+  }
+  return keyed;
+}
+
+size_t Checker::ApplyGrant(const KeyedGrant& grant, int64_t sent_at,
+                           int64_t now) {
+  const std::vector<KeyedGrant::Item>& items = grant.items;
+  // Buckets of a grant are spread over the table: load them ahead (see
+  // kPrefetchAhead).
+  for (size_t i = 0; i < items.size() && i < 2 * kPrefetchAhead; ++i) {
+    table_.Prefetch(items[i].hash, 0);
+  }
+  size_t applied = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i + 2 * kPrefetchAhead < items.size()) {
+      table_.Prefetch(items[i + 2 * kPrefetchAhead].hash, 0);
+    }
+    if (i + kPrefetchAhead < items.size()) {
+      table_.Prefetch(items[i + kPrefetchAhead].hash, 1);
+    }
+    const KeyedGrant::Item& item = items[i];
+    const BucketTable::Handle h = table_.Find(
+        std::string_view(grant.keys).substr(item.key_offset, item.key_size),
+        item.hash);
     if (h == BucketTable::kNone) continue;
     // The controller's values are trusted but kept in range (a day at most)
     // so that the nanosecond arithmetic cannot overflow.

@@ -108,6 +108,24 @@ class Checker {
   Result Check(std::string_view domain, int64_t cost, const Descriptor& d,
                int64_t now, Decision* out, const CheckOptions& options = {});
 
+  // Pipelines: the server may Prepare() the checks of a batch of requests,
+  // in order, then PrefetchPrepared(), then run them with Check() in the
+  // same order, then ClearPrepared(). Prepare() works out what Check()
+  // needs (rules, bucket keys) and starts loading the buckets from memory,
+  // so that the memory loads of a whole batch overlap instead of stalling
+  // each check in turn; it changes nothing a check can see. Check() uses
+  // what was prepared for the same request (the same bytes of the same
+  // buffer: `domain` and the descriptor's values must be views of it) and
+  // works everything out itself otherwise. At most kMaxPrepared checks
+  // are prepared per batch; the rest are simply not.
+  static constexpr size_t kMaxPrepared = 1024;
+  // How far ahead of the check being run buckets are loaded (measured:
+  // 16 to 64 buckets in flight work best; thousands evict each other).
+  static constexpr size_t kPrefetchAhead = 16;
+  void Prepare(std::string_view domain, const Descriptor& d);
+  void PrefetchPrepared() const;
+  void ClearPrepared();
+
   const std::vector<RuleDecisionCounts>& decision_counts() const {
     return counts_;
   }
@@ -133,6 +151,25 @@ class Checker {
   // tokens expire unused). Returns the items applied.
   size_t ApplyGrant(const LeaseGrant& grant, int64_t sent_at, int64_t now);
 
+  // A grant with each item's bucket key and key hash worked out, which any
+  // thread can do (KeyGrant is pure and thread-safe): the agent's lease
+  // thread does, so that the event loop only looks the buckets up
+  // (prefetching ahead) and nothing of the grant is allocated or freed
+  // there item by item. ApplyGrant(KeyGrant(g), ...) is ApplyGrant(g, ...).
+  struct KeyedGrant {
+    struct Item {
+      uint32_t key_offset;  // in `keys`
+      uint32_t key_size;
+      uint64_t hash;
+      int64_t tokens;
+      int64_t ttl_ms;
+    };
+    std::string keys;
+    std::vector<Item> items;
+  };
+  static KeyedGrant KeyGrant(const LeaseGrant& grant);
+  size_t ApplyGrant(const KeyedGrant& grant, int64_t sent_at, int64_t now);
+
   // Buckets holding a valid lease at `now`; visits every bucket.
   size_t CountLeased(int64_t now) const;
 
@@ -149,6 +186,25 @@ class Checker {
     bool can;
     Decision d;
   };
+
+  // A request Prepare()d: its rules, keys and hashes are entries
+  // [first, first + count) of prep_rules_, prep_keys_ and prep_hashes_.
+  struct Prepared {
+    const char* domain_data;
+    size_t domain_size;
+    size_t pairs;
+    const char* first_value;
+    const char* last_value;
+    uint32_t first;
+    uint32_t count;
+    bool Is(std::string_view domain, const Descriptor& d) const;
+  };
+  struct KeySpan {
+    uint32_t offset;  // in prep_key_bytes_
+    uint32_t size;
+  };
+  // The next prepared request if it is this one (see Prepare), else null.
+  const Prepared* TakePrepared(std::string_view domain, const Descriptor& d);
 
   void CollectLease(const Rule& rule, BucketTable::Handle h, int64_t now);
   // Appends a want for the bucket at `h` if it NeedsLease; true if so.
@@ -170,6 +226,13 @@ class Checker {
   std::vector<const Rule*> rules_scratch_;
   std::vector<Matched> matched_;
   std::string key_scratch_;
+  // Prepared checks of the current batch (see Prepare).
+  std::vector<Prepared> prepared_;
+  size_t next_prepared_ = 0;
+  std::vector<const Rule*> prep_rules_;
+  std::vector<KeySpan> prep_keys_;
+  std::string prep_key_bytes_;
+  std::vector<uint64_t> prep_hashes_;
 };
 
 }  // namespace sluice

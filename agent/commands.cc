@@ -1,6 +1,8 @@
 #include "agent/commands.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cstring>
 
 #include "agent/resp_writer.h"
 #include "common/clock.h"
@@ -75,13 +77,50 @@ void AppendArityError(std::string* out, std::string_view command,
                            "' command: expected " + std::string(usage));
 }
 
+// ":<value>\r\n" at p; returns the end.
+char* PutRespInteger(char* p, int64_t value) {
+  *p++ = ':';
+  if (value >= 0 && value < 10) {  // allowed, and often retry_after
+    *p++ = static_cast<char>('0' + value);
+  } else {
+    p = std::to_chars(p, p + 20, value).ptr;
+  }
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+// The reply of RL.CHECK/RL.ACQUIRE, formatted on the stack and appended in
+// one go (it is on every check's path).
 void AppendDecision(std::string* out, const Decision& d) {
-  AppendRespArrayHeader(out, 5);
-  AppendRespInteger(out, d.allowed ? 1 : 0);
-  AppendRespInteger(out, d.limit);
-  AppendRespInteger(out, d.remaining);
-  AppendRespInteger(out, d.reset_after_ms);
-  AppendRespInteger(out, d.retry_after_ms);
+  char buf[4 + 5 * 23];
+  char* p = buf;
+  std::memcpy(p, "*5\r\n", 4);
+  p += 4;
+  p = PutRespInteger(p, d.allowed ? 1 : 0);
+  p = PutRespInteger(p, d.limit);
+  p = PutRespInteger(p, d.remaining);
+  p = PutRespInteger(p, d.reset_after_ms);
+  p = PutRespInteger(p, d.retry_after_ms);
+  out->append(buf, static_cast<size_t>(p - buf));
+}
+
+// EqualsIgnoreCase(name, "RL.CHECK"), in a few instructions: the command
+// every check sends.
+bool IsRlCheck(std::string_view name) {
+  if (name.size() != 8) return false;
+  // Folds case on the letters only (the '.' at byte 2 must match exactly):
+  // for a letter, c | 0x20 is its lower case, and only its two cases map
+  // there.
+  static constexpr char kFoldBytes[8] = {0x20, 0x20, 0,    0x20,
+                                         0x20, 0x20, 0x20, 0x20};
+  uint64_t word;
+  uint64_t fold;
+  uint64_t expected;
+  std::memcpy(&word, name.data(), 8);
+  std::memcpy(&fold, kFoldBytes, 8);
+  std::memcpy(&expected, "rl.check", 8);
+  return (word | fold) == expected;
 }
 
 void AppendInfoLine(std::string* out, std::string_view name, int64_t value) {
@@ -104,6 +143,14 @@ void CommandHandler::FillDescriptor(const std::vector<std::string_view>& args,
   for (size_t i = first; i + 1 < args.size(); i += 2) {
     descriptor_.emplace_back(args[i], args[i + 1]);
   }
+}
+
+void CommandHandler::Prepare(const std::vector<std::string_view>& args) {
+  if (!IsRlCheck(args[0]) || args.size() < 5 || (args.size() - 3) % 2 != 0) {
+    return;
+  }
+  FillDescriptor(args, 3);
+  checker_->Prepare(args[1], descriptor_);
 }
 
 bool CommandHandler::RunCheck(std::string_view domain, int64_t cost,
@@ -168,8 +215,12 @@ CommandHandler::Outcome CommandHandler::Acquire(
   const bool last = now >= deadline;
   FillDescriptor(args, 4);
   CheckOptions options;
-  options.report_demand = first;  // the demand is reported once
-  options.count_refusal = last;   // a refusal counts once, at the end
+  // Every attempt reports its demand, as a client retrying at retry_after
+  // would: while it waits, the agent keeps asking the controller for tokens
+  // (reported once, a first grant that fell short was never followed up,
+  // and the wait always ran into its timeout).
+  options.report_demand = true;
+  options.count_refusal = last;  // a refusal counts once, at the end
   Decision decision;
   if (!RunCheck(args[1], cost, now, options, &decision, out)) return {};
   if (!decision.allowed && !last && decision.retry_after_ms < 0) {
@@ -222,7 +273,7 @@ CommandHandler::Outcome CommandHandler::Execute(
     const std::vector<std::string_view>& args, int64_t now,
     uint64_t connection_id, std::string* out) {
   const std::string_view name = args[0];
-  if (EqualsIgnoreCase(name, "RL.CHECK")) return Check(args, now, out);
+  if (IsRlCheck(name)) return Check(args, now, out);
   if (EqualsIgnoreCase(name, "RL.ACQUIRE")) {
     return Acquire(args, now, /*first=*/true, 0, out);
   }

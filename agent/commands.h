@@ -12,7 +12,7 @@
 //       the same arguments, until it no longer returns kWait. A refusal
 //       that can never turn into an admission (retry_after -1) is answered
 //       at once. Only the last refused attempt counts as a refusal in the
-//       decision counters; the first one reports the demand.
+//       decision counters; every attempt reports its demand (for leases).
 //   RL.INFO -> a bulk string of "name:value" lines (Redis INFO style).
 //   PING [message], ECHO message, QUIT, HELLO [2 [AUTH u p] [SETNAME n]],
 //   COMMAND [...] (an empty array, or 0 for COMMAND COUNT),
@@ -66,6 +66,15 @@ class CommandHandler {
   // the deadline it returned).
   Outcome ResumeAcquire(const std::vector<std::string_view>& args, int64_t now,
                         int64_t deadline, std::string* out);
+
+  // Pipelines (see Checker::Prepare): the server may Prepare() each request
+  // of a batch, in order, then PrepareDone(), then Execute() them in the
+  // same order (with the same argument views), then ClearPrepared(). Only
+  // RL.CHECK is prepared; nothing is executed or answered by Prepare(), and
+  // Execute() gives the same replies either way.
+  void Prepare(const std::vector<std::string_view>& args);
+  void PrepareDone() { checker_->PrefetchPrepared(); }
+  void ClearPrepared() { checker_->ClearPrepared(); }
 
   // The RL.INFO text.
   std::string Info(int64_t now) const;

@@ -14,6 +14,8 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "agent/curve_handshake_watch.h"
+#include "platform/curve_keys.h"
 #include "platform/log.h"
 
 namespace sluice {
@@ -28,6 +30,9 @@ constexpr int kReconnectIvlMs = 100;
 constexpr int kReconnectIvlMaxMs = 1000;
 constexpr int kHighWaterMark = 1000;
 constexpr int kMaxMessagesPerTick = 1000;
+// Buckets in one LeaseRequest (about 100 bytes of JSON each, so a few
+// hundred KB at most, well under kMaxWireMessageBytes).
+constexpr size_t kMaxItemsPerRequest = 4096;
 // At most one SnapshotRequest per this interval.
 constexpr int64_t kSnapshotRequestIntervalNanos = 250 * kNanosPerMilli;
 // A request unanswered for this long is forgotten; its grant, if it ever
@@ -90,7 +95,12 @@ class LeaseClient::Impl {
     zmq::socket_t dealer{context, zmq::socket_type::dealer};
     zmq::socket_t wake_recv{context, zmq::socket_type::pair};
     zmq::socket_t wake_send{context, zmq::socket_type::pair};  // under mu_
+    // CurveZMQ only: reconnects after a refused handshake.
+    std::unique_ptr<CurveHandshakeWatch> handshake_watch;
   };
+  // CurveZMQ client keys on the DEALER and the handshake watch (nothing
+  // when no keys are given).
+  Status ConfigureCurve(Sockets* sockets);
 
   void Tick();
   void HandleFrames(std::vector<zmq::message_t>* parts, int64_t now);
@@ -146,6 +156,39 @@ class LeaseClient::Impl {
   int64_t warnings_suppressed_ = 0;
 };
 
+Status LeaseClient::Impl::ConfigureCurve(Sockets* sockets) {
+  const bool any = !options_.curve_public_key.empty() ||
+                   !options_.curve_secret_key.empty() ||
+                   !options_.controller_public_key.empty();
+  if (!any) return Status::Ok();
+  const bool all = !options_.curve_public_key.empty() &&
+                   !options_.curve_secret_key.empty() &&
+                   !options_.controller_public_key.empty();
+  if (!all) {
+    return Status::InvalidArgument(
+        "CurveZMQ needs this agent's keypair (--curve-secret-key-file) and "
+        "the controller's public key (--controller-public-key) together; "
+        "give both, or neither for a plain loopback channel",
+        "controller-public-key");
+  }
+  StatusOr<std::string> server =
+      DecodeCurveKey(options_.controller_public_key, "controller-public-key");
+  if (!server.ok()) return server.status();
+  StatusOr<std::string> public_key =
+      DecodeCurveKey(options_.curve_public_key, "the agent's public key");
+  if (!public_key.ok()) return public_key.status();
+  StatusOr<std::string> secret_key =
+      DecodeCurveKey(options_.curve_secret_key, "the agent's secret key");
+  if (!secret_key.ok()) return secret_key.status();
+  zmq::socket_t& dealer = sockets->dealer;
+  dealer.set(zmq::sockopt::curve_serverkey, *server);
+  dealer.set(zmq::sockopt::curve_publickey, *public_key);
+  dealer.set(zmq::sockopt::curve_secretkey, *secret_key);
+  sockets->handshake_watch = std::make_unique<CurveHandshakeWatch>(
+      sockets->context, &dealer, options_.endpoint, options_.curve_public_key);
+  return Status::Ok();
+}
+
 Status LeaseClient::Impl::Open() {
   auto sockets = std::make_unique<Sockets>();
   try {
@@ -162,6 +205,8 @@ Status LeaseClient::Impl::Open() {
     dealer.set(zmq::sockopt::maxmsgsize,
                static_cast<int64_t>(kMaxWireMessageBytes));
     // CurveZMQ client keys are configured here, before connect.
+    Status curve = ConfigureCurve(sockets.get());
+    if (!curve.ok()) return curve;
     sockets->wake_recv.set(zmq::sockopt::linger, 0);
     sockets->wake_send.set(zmq::sockopt::linger, 0);
     sockets->wake_recv.bind(kWakeEndpoint);
@@ -263,6 +308,7 @@ void LeaseClient::Impl::Tick() {
     }
   }
   const int64_t now = clock_->NowNanos();
+  if (sockets_->handshake_watch) sockets_->handshake_watch->Poll(now);
   CheckReachable(now);
   if (hello_pending_) SendHello();
   if (now - last_heartbeat_ >= options_.heartbeat_ms * kNanosPerMilli) {
@@ -388,19 +434,33 @@ void LeaseClient::Impl::FlushSubmits(int64_t now) {
     wake_pending_ = false;
   }
   int64_t dropped = 0;
-  for (std::vector<LeaseWant>& items : batch) {
-    if (!reachable_) {
-      ++dropped;
-      continue;
-    }
-    LeaseRequest request;
+  LeaseRequest request;
+  auto send = [&] {
     request.seq = next_seq_++;
-    request.items = std::move(items);
     pending_[request.seq] = clock_->NowNanos();
     if (!Send(request)) {
       pending_.erase(request.seq);
       ++dropped;
     }
+    request.items.clear();
+  };
+  // One request per Submit(), split only when it is very large (a sweep
+  // of a big table) to keep messages well under kMaxWireMessageBytes.
+  for (std::vector<LeaseWant>& items : batch) {
+    if (!reachable_) {
+      ++dropped;
+      continue;
+    }
+    if (items.size() <= kMaxItemsPerRequest) {
+      request.items.swap(items);
+      send();
+      continue;
+    }
+    for (LeaseWant& want : items) {
+      request.items.push_back(std::move(want));
+      if (request.items.size() == kMaxItemsPerRequest) send();
+    }
+    if (!request.items.empty()) send();
   }
   if (dropped > 0) {
     Warn(now, "dropped " + std::to_string(dropped) +

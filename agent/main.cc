@@ -3,6 +3,8 @@
 //   sluice-agent --controller ZMQ_ENDPOINT --socket PATH [--tcp HOST:PORT]
 //                [--agent-id ID] [--metrics HOST:PORT] [--insecure]
 //                [--max-buckets N]
+//                [--curve-secret-key-file PATH --controller-public-key Z85]
+//   sluice-agent keygen      prints a new CurveZMQ keypair (a key file)
 //
 // Each flag also reads an environment variable (SLUICE_CONTROLLER, ...);
 // the command line wins.
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "platform/curve_keys.h"
 #include "platform/endpoint.h"
 #include "platform/flags.h"
 #include "platform/log.h"
@@ -24,6 +27,23 @@ constexpr char kDefaultSocket[] = "/run/sluice/agent.sock";
 int Fail(const std::string& message) {
   sluice::LogError("agent", message);
   return 2;
+}
+
+// `sluice-agent keygen`: a key file on stdout, what to do with it on stderr.
+int Keygen() {
+  sluice::StatusOr<sluice::CurveKeyPair> pair = sluice::GenerateCurveKeyPair();
+  if (!pair.ok()) return Fail(pair.status().message());
+  std::cout << sluice::FormatCurveKeyFile(
+      *pair,
+      "sluice-agent CurveZMQ keypair. Secret: keep this file mode 0600.\n"
+      "Use: sluice-agent --curve-secret-key-file FILE "
+      "--controller-public-key KEY");
+  std::cout.flush();
+  std::cerr << "Save it privately: (umask 077; sluice-agent keygen > "
+               "agent.key)\nThen allow the agent at the controller: POST "
+               "/api/v1/agent-keys {\"name\": \"...\", \"public_key\": \""
+            << pair->public_key << "\"}\n";
+  return std::cout.good() ? 0 : 1;
 }
 
 }  // namespace
@@ -45,10 +65,17 @@ int main(int argc, char** argv) {
                   "serve Prometheus /metrics on HOST:PORT (off by default)");
   flags.AddBool("insecure", "SLUICE_INSECURE",
                 "allow a non-loopback --controller without CurveZMQ keys");
+  flags.AddString("curve-secret-key-file", "SLUICE_CURVE_SECRET_KEY_FILE", "",
+                  "this agent's CurveZMQ keypair, a file from `sluice-agent "
+                  "keygen` (mode 0600); with --controller-public-key the "
+                  "channel is encrypted and authenticated");
+  flags.AddString("controller-public-key", "SLUICE_CONTROLLER_PUBLIC_KEY", "",
+                  "the controller's CurveZMQ public key (Z85: the public= "
+                  "line of its key file)");
   flags.AddString("max-buckets", "SLUICE_MAX_BUCKETS",
                   std::to_string(sluice::kDefaultMaxBuckets),
                   "most buckets held at once; beyond it RL.CHECK for a new "
-                  "bucket is answered with an error (about 180 bytes each)");
+                  "bucket is answered with an error (about 105 bytes each)");
 
   sluice::Status status = flags.Parse(argc, argv);
   if (!status.ok()) return Fail(status.message());
@@ -56,9 +83,13 @@ int main(int argc, char** argv) {
     std::cout << flags.Usage();
     return 0;
   }
+  if (flags.positional().size() == 1 && flags.positional()[0] == "keygen") {
+    return Keygen();
+  }
   if (!flags.positional().empty()) {
     return Fail("unexpected argument '" + flags.positional().front() +
-                "'; run sluice-agent --help for the flags");
+                "'; the only subcommand is keygen, run sluice-agent --help "
+                "for the flags");
   }
 
   sluice::AgentOptions options;
@@ -68,18 +99,51 @@ int main(int argc, char** argv) {
   options.server.tcp = flags.Get("tcp");
   options.metrics = flags.Get("metrics");
 
+  const std::string& key_file = flags.Get("curve-secret-key-file");
+  const std::string& controller_key = flags.Get("controller-public-key");
+  if (key_file.empty() != controller_key.empty()) {
+    return Fail(
+        "CurveZMQ needs both --curve-secret-key-file (this agent's keypair, "
+        "from sluice-agent keygen) and --controller-public-key (the public= "
+        "line of the controller's key file); got only " +
+        std::string(key_file.empty() ? "--controller-public-key"
+                                     : "--curve-secret-key-file"));
+  }
+  const bool curve = !key_file.empty();
+  if (curve) {
+    sluice::StatusOr<sluice::CurveKeyPair> pair =
+        sluice::ReadCurveKeyFile(key_file);
+    if (!pair.ok()) return Fail(pair.status().message());
+    sluice::Status valid =
+        sluice::ValidateCurveKey(controller_key, "--controller-public-key");
+    if (!valid.ok()) return Fail(valid.message());
+    if (controller_key == pair->public_key) {
+      return Fail(
+          "--controller-public-key is this agent's own public key; give the "
+          "public= line of the controller's key file");
+    }
+    options.curve_public_key = pair->public_key;
+    options.curve_secret_key = pair->secret_key;
+    options.controller_public_key = controller_key;
+    sluice::LogInfo(
+        "agent", "CurveZMQ on: this agent's public key is " + pair->public_key +
+                     "; the controller admits it once an admin adds it "
+                     "(POST /api/v1/agent-keys)");
+  }
+
   if (options.controller.empty()) {
     return Fail(
         "--controller is empty: give the controller's ZeroMQ "
         "endpoint, e.g. tcp://127.0.0.1:7070");
   }
-  if (!sluice::IsLoopbackZmqEndpoint(options.controller)) {
+  if (!curve && !sluice::IsLoopbackZmqEndpoint(options.controller)) {
     if (!flags.GetBool("insecure")) {
       return Fail("refusing the non-loopback controller endpoint " +
                   options.controller +
-                  " without encryption: CurveZMQ keys are not supported "
-                  "yet, so the channel would be unauthenticated and in "
-                  "clear text. Use a loopback endpoint, or pass --insecure "
+                  " without CurveZMQ keys: the channel would be "
+                  "unauthenticated and in clear text. Give "
+                  "--curve-secret-key-file and --controller-public-key, use "
+                  "a loopback endpoint, or pass --insecure "
                   "(SLUICE_INSECURE=1) to accept that on a trusted network");
     }
     sluice::LogWarn("agent", "--insecure: the channel to " +

@@ -108,9 +108,83 @@ RespParser::Result RespParser::FindHeaderEnd(std::string_view input,
   return Result::kIncomplete;
 }
 
+namespace {
+
+// Reads "<digits>\r\n" at *p (before `end`): at most 9 digits, no sign.
+// Advances *p past the CRLF. False when it is not that (the state machine
+// then decides what it is).
+inline bool ReadSmallNumber(const char** p, const char* end, size_t* out) {
+  const char* q = *p;
+  // One or two digits, the usual case, without a loop.
+  if (end - q >= 4) {
+    const unsigned d0 = static_cast<unsigned char>(q[0]) - '0';
+    const unsigned d1 = static_cast<unsigned char>(q[1]) - '0';
+    if (d0 <= 9 && q[1] == '\r' && q[2] == '\n') {
+      *out = d0;
+      *p = q + 3;
+      return true;
+    }
+    if (d0 <= 9 && d1 <= 9 && q[2] == '\r' && q[3] == '\n') {
+      *out = d0 * 10 + d1;
+      *p = q + 4;
+      return true;
+    }
+  }
+  constexpr size_t kMaxDigits = 9;
+  size_t value = 0;
+  const char* digits = q;
+  while (q < end && *q >= '0' && *q <= '9') {
+    value = value * 10 + static_cast<size_t>(*q - '0');
+    if (static_cast<size_t>(++q - digits) > kMaxDigits) return false;
+  }
+  if (q == digits || end - q < 2 || q[0] != '\r' || q[1] != '\n') {
+    return false;
+  }
+  *out = value;
+  *p = q + 2;
+  return true;
+}
+
+}  // namespace
+
+bool RespParser::ParseWhole(std::string_view input) {
+  const char* const begin = input.data();
+  const char* const end = begin + input.size();
+  const char* p = begin + 1;  // after '*'
+  size_t count = 0;
+  if (!ReadSmallNumber(&p, end, &count)) return false;
+  if (count == 0 || count > options_.max_args) return false;
+  args_.clear();
+  for (size_t i = 0; i < count; ++i) {
+    if (p >= end || *p != '$') return false;
+    ++p;
+    size_t len = 0;
+    if (!ReadSmallNumber(&p, end, &len)) return false;
+    if (static_cast<size_t>(end - p) < len + 2 || p[len] != '\r' ||
+        p[len + 1] != '\n') {
+      return false;
+    }
+    args_.emplace_back(p, len);
+    p += len + 2;
+  }
+  // The state machine's bound: the request, framing included, within
+  // max_request_bytes. (Checked once: the size only grows, so every
+  // prefix is within it too.)
+  if (static_cast<size_t>(p - begin) > options_.max_request_bytes) {
+    return false;
+  }
+  consumed_ = static_cast<size_t>(p - begin);
+  return true;
+}
+
 RespParser::Result RespParser::Next(std::string_view input) {
   if (failed_) return Result::kError;
   consumed_ = 0;
+  // The common case: a whole multibulk request at the start of the input.
+  if (phase_ == Phase::kStart && pos_ == 0 && !input.empty() &&
+      input[0] == '*' && ParseWhole(input)) {
+    return Result::kRequest;
+  }
   for (;;) {
     switch (phase_) {
       case Phase::kStart: {

@@ -89,6 +89,12 @@ class RespParser {
     uint32_t size;
   };
 
+  // A whole, well-formed multibulk request at the start of `input` (which
+  // starts with '*'), parsed straight into args_ and consumed_. False when
+  // it is incomplete, malformed, over a limit or unusual (long numbers,
+  // "*0"): the state machine then parses it from the start and reports
+  // any error. Same results as the state machine whenever it is true.
+  bool ParseWhole(std::string_view input);
   Result Fail(std::string message);
   // Looks for the "\r\n" ending a header line ("*3", "$5") that starts at
   // pos_. Returns kRequest with *cr set when found, kIncomplete, or kError

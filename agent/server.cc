@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,9 @@ namespace {
 constexpr std::string_view kLog = "agent.server";
 // Read at least this much per read call.
 constexpr size_t kMinReadRoom = 4096;
+// Requests parsed ahead per Server::Drain(), across connections (about
+// Checker::kMaxPrepared: beyond it checks are simply not prefetched).
+constexpr size_t kMaxAhead = 1024;
 // Buffers that grew past this are given back when they empty.
 constexpr size_t kKeepCapacity = 64 * 1024;
 
@@ -49,6 +53,43 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
 
   void Start() { Read(); }
 
+  // Server::Drain(), first pass: parses the complete requests read so far
+  // ahead of running them, into the server's batch, and prepares them
+  // (CommandHandler::Prepare). Runs nothing.
+  void ParseAhead() {
+    ahead_next_ = ahead_end_ = server_->ahead_.size();
+    if (closed_ || closing_ || waiting_) return;
+    size_t pos = in_begin_;
+    while (server_->ahead_.size() < kMaxAhead) {
+      const RespParser::Result r =
+          parser_.Next(std::string_view(in_.data() + pos, in_end_ - pos));
+      pos += parser_.consumed();
+      // An incomplete request stays in the parser, an error is sticky:
+      // Process() meets either again once it reaches them.
+      if (r != RespParser::Result::kRequest) break;
+      const std::vector<std::string_view>& args = parser_.args();
+      server_->ahead_.push_back(
+          Ahead{server_->ahead_args_.size(), args.size(), pos});
+      server_->ahead_args_.insert(server_->ahead_args_.end(), args.begin(),
+                                  args.end());
+      server_->handler_->Prepare(args);
+    }
+    ahead_end_ = server_->ahead_.size();
+    ahead_resume_ = pos;
+  }
+
+  // Server::Drain(), second pass: runs what was read and answers it.
+  void ProcessRead(int64_t now) {
+    if (!closed_) {
+      Process(now);
+      if (!closed_) {
+        Flush();
+        Read();
+      }
+    }
+    ahead_next_ = ahead_end_ = 0;
+  }
+
   void Close() {
     if (closed_) return;
     closed_ = true;
@@ -59,6 +100,13 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  // True once a Unix-socket peer closed both directions (POLLHUP); a
+  // half-closed peer (shutdown SHUT_WR) still reads. TCP cannot tell.
+  bool PeerHungUp() {
+    pollfd p{socket_.native_handle(), 0, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0;
+  }
+
   bool OutputOverLimit() const {
     return out_.size() + writing_.size() > server_->options_.max_output_bytes;
   }
@@ -81,9 +129,21 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     return true;
   }
 
+  // Reads on while an RL.ACQUIRE waits (the requests behind it are only
+  // buffered), so that a client hanging up is noticed at once.
   void Read() {
-    if (reading_ || closing_ || closed_ || waiting_) return;
+    if (reading_ || closing_ || closed_) return;
+    if (eof_) {
+      // The client is done sending: once no RL.ACQUIRE waits, close after
+      // the last reply. (Asio would not report the end a second time.)
+      if (!waiting_) {
+        closing_ = true;
+        Flush();
+      }
+      return;
+    }
     if (!EnsureRoom()) {
+      if (waiting_) return;  // full behind an RL.ACQUIRE: read after it
       Fail("Protocol error: request larger than the buffer");
       return;
     }
@@ -100,26 +160,42 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     if (ec) {
       if (ec == asio::error::eof) {
-        // The client is done sending: answer what it sent, then close.
-        closing_ = true;
-        Flush();
+        if (PeerHungUp()) {
+          Close();  // nobody left to read the replies
+        } else {
+          eof_ = true;  // answer what it sent, then close
+          Read();
+        }
       } else {
         Close();
       }
       return;
     }
     in_end_ += n;
-    const int64_t now = server_->clock_->NowNanos();
-    Process(now);
-    if (closed_) return;
-    Flush();
-    if (server_->on_batch_) server_->on_batch_();
-    Read();
+    // Run together with the other connections read in this round
+    // (Server::Drain), so that their checks' memory loads overlap.
+    server_->Ready(shared_from_this());
   }
 
   // Executes every complete request in the read buffer, in order.
   void Process(int64_t now) {
-    CommandHandler* handler = server_->handler_;
+    // First the requests ParseAhead() parsed (in this Drain()), ...
+    while (ahead_next_ < ahead_end_ && !waiting_ && !closing_) {
+      const Ahead& a = server_->ahead_[ahead_next_++];
+      // After the last one the parser continues where ParseAhead stopped.
+      in_begin_ = ahead_next_ == ahead_end_ ? ahead_resume_ : a.end;
+      std::vector<std::string_view>& args = server_->ahead_run_;
+      args.assign(server_->ahead_args_.begin() + a.first_arg,
+                  server_->ahead_args_.begin() + a.first_arg + a.arg_count);
+      if (!Run(args, now)) return;
+    }
+    if (ahead_next_ < ahead_end_) {
+      // Stopped early (an RL.ACQUIRE waits, or the client quit): the rest
+      // is parsed again from in_begin_ when its turn comes.
+      ahead_next_ = ahead_end_;
+      parser_.Reset();
+    }
+    // ... then whatever else is in the buffer.
     while (!waiting_ && !closing_) {
       const RespParser::Result r = parser_.Next(
           std::string_view(in_.data() + in_begin_, in_end_ - in_begin_));
@@ -130,24 +206,30 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
         closing_ = true;
         break;
       }
-      const CommandHandler::Outcome outcome =
-          handler->Execute(parser_.args(), now, id_, &out_);
-      if (outcome.action == CommandHandler::Action::kClose) {
-        closing_ = true;
-      } else if (outcome.action == CommandHandler::Action::kWait) {
-        Wait(parser_.args(), now, outcome);
-      }
-      if (OutputOverLimit()) {
-        LogWarn(kLog, "dropping connection " + std::to_string(id_) + ": " +
-                          std::to_string(out_.size() + writing_.size()) +
-                          " bytes of replies unread, over the limit of " +
-                          std::to_string(server_->options_.max_output_bytes) +
-                          " (a client must read its replies)");
-        Close();
-        return;
-      }
+      if (!Run(parser_.args(), now)) return;
     }
     if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+  }
+
+  // Executes one request; false when that dropped the connection.
+  bool Run(const std::vector<std::string_view>& args, int64_t now) {
+    const CommandHandler::Outcome outcome =
+        server_->handler_->Execute(args, now, id_, &out_);
+    if (outcome.action == CommandHandler::Action::kClose) {
+      closing_ = true;
+    } else if (outcome.action == CommandHandler::Action::kWait) {
+      Wait(args, now, outcome);
+    }
+    if (OutputOverLimit()) {
+      LogWarn(kLog, "dropping connection " + std::to_string(id_) + ": " +
+                        std::to_string(out_.size() + writing_.size()) +
+                        " bytes of replies unread, over the limit of " +
+                        std::to_string(server_->options_.max_output_bytes) +
+                        " (a client must read its replies)");
+      Close();
+      return false;
+    }
+    return true;
   }
 
   // Parks an RL.ACQUIRE: keeps its arguments (the read buffer moves on)
@@ -192,19 +274,44 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   // nothing left to write.
   void Flush() {
     if (closed_ || writing_active_) return;
-    if (out_.empty()) {
-      if (closing_ && !waiting_) {
-        error_code ec;
-        socket_.shutdown(asio::socket_base::shutdown_send, ec);
-        Close();
+    if (!out_.empty()) {
+      // Straight to the socket: one send(), no asynchronous operation to
+      // allocate and complete (as Redis does) ...
+      const size_t sent = SendNow();
+      if (closed_) return;
+      if (sent < out_.size()) {
+        // ... and what the socket would not take yet, asynchronously.
+        std::swap(out_, writing_);
+        writing_active_ = true;
+        asio::async_write(
+            socket_,
+            asio::buffer(writing_.data() + sent, writing_.size() - sent),
+            [self = shared_from_this()](const error_code& ec, size_t) {
+              self->OnWrite(ec);
+            });
+        return;
       }
-      return;
+      out_.clear();
+      if (out_.capacity() > kKeepCapacity) std::string().swap(out_);
     }
-    std::swap(out_, writing_);
-    writing_active_ = true;
-    asio::async_write(socket_, asio::buffer(writing_),
-                      [self = shared_from_this()](
-                          const error_code& ec, size_t) { self->OnWrite(ec); });
+    if (closing_ && !waiting_) {
+      error_code ec;
+      socket_.shutdown(asio::socket_base::shutdown_send, ec);
+      Close();
+    }
+  }
+
+  // Sends what it can of out_ without blocking; closes the connection on
+  // an error other than a full socket buffer. Returns the bytes sent.
+  size_t SendNow() {
+    for (;;) {
+      const ssize_t n = ::send(socket_.native_handle(), out_.data(),
+                               out_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) Close();
+      return 0;
+    }
   }
 
   void OnWrite(const error_code& ec) {
@@ -236,9 +343,16 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   size_t in_end_ = 0;
   std::string out_;      // replies not yet handed to the socket
   std::string writing_;  // replies being written
+  // This connection's requests in the server's batch (ParseAhead):
+  // server_->ahead_[ahead_next_, ahead_end_) are still to run; the parser
+  // continues at ahead_resume_ after them.
+  size_t ahead_next_ = 0;
+  size_t ahead_end_ = 0;
+  size_t ahead_resume_ = 0;
   bool reading_ = false;
   bool writing_active_ = false;
   bool closing_ = false;  // no more requests; close after the last write
+  bool eof_ = false;      // the client shut down its sending side
   bool closed_ = false;
   // A parked RL.ACQUIRE.
   asio::steady_timer timer_;
@@ -439,6 +553,39 @@ void Server::Accept(Acceptor* acceptor) {
 }
 
 void Server::Forget(uint64_t id) { connections_.erase(id); }
+
+void Server::Ready(std::shared_ptr<Connection> connection) {
+  ready_.push_back(std::move(connection));
+  if (drain_posted_) return;
+  drain_posted_ = true;
+  // Posted: the reads completed in this round of the event loop are
+  // queued before it, so it sees all of them. (The token: a server
+  // destroyed meanwhile is not touched.)
+  asio::post(*io_, [this, alive = std::weak_ptr<char>(alive_)] {
+    if (!alive.expired()) Drain();
+  });
+}
+
+void Server::Drain() {
+  drain_posted_ = false;
+  if (stopped_) {
+    ready_.clear();
+    return;
+  }
+  draining_.swap(ready_);
+  const int64_t now = clock_->NowNanos();
+  // Parse every connection's requests and prepare their checks, so that
+  // the buckets of all of them are loaded from memory at once ...
+  ahead_.clear();
+  ahead_args_.clear();
+  for (const auto& connection : draining_) connection->ParseAhead();
+  handler_->PrepareDone();
+  // ... then run them, connection by connection, and answer.
+  for (const auto& connection : draining_) connection->ProcessRead(now);
+  handler_->ClearPrepared();
+  draining_.clear();
+  if (on_batch_) on_batch_();
+}
 
 void Server::Stop() {
   if (stopped_) return;

@@ -15,7 +15,9 @@
 //   - replies waiting to be written are bounded (max_output_bytes): a client
 //     that keeps sending but never reads is dropped;
 //   - RL.ACQUIRE that must wait arms a timer; the requests pipelined after
-//     it wait for it (replies stay in order), other connections go on.
+//     it wait for it (replies stay in order), other connections go on. The
+//     connection is still read meanwhile: a Unix-socket client that hangs
+//     up is dropped at once (one that only half-closes gets its replies).
 // Beyond max_connections, a new connection gets "-ERR max number of clients
 // reached" and is closed.
 //
@@ -33,7 +35,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "agent/commands.h"
 #include "agent/resp_parser.h"
@@ -92,6 +96,20 @@ class Server {
   Status ListenTcp();
   void Accept(Acceptor* acceptor);
   void Forget(uint64_t id);
+  // A connection read new bytes: Drain() (posted once per round of the
+  // event loop) runs the requests of every connection read in that round
+  // as one batch.
+  void Ready(std::shared_ptr<Connection> connection);
+  void Drain();
+
+  // A request parsed ahead by Drain(): its arguments are
+  // ahead_args_[first_arg, first_arg + arg_count); it ends at offset `end`
+  // of its connection's buffer.
+  struct Ahead {
+    size_t first_arg;
+    size_t arg_count;
+    size_t end;
+  };
 
   boost::asio::io_context* io_;
   ServerOptions options_;
@@ -107,6 +125,14 @@ class Server {
   bool stopped_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;
+  // Expires with the server (see Ready()).
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
+  std::vector<std::shared_ptr<Connection>> ready_;
+  std::vector<std::shared_ptr<Connection>> draining_;
+  bool drain_posted_ = false;
+  std::vector<Ahead> ahead_;
+  std::vector<std::string_view> ahead_args_;
+  std::vector<std::string_view> ahead_run_;  // one request's, for Execute
 };
 
 }  // namespace sluice

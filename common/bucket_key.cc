@@ -1,11 +1,19 @@
 #include "common/bucket_key.h"
 
+#include <cstring>
+
 namespace sluice {
 namespace {
 
 void AppendLe(uint64_t value, int bytes, std::string* out) {
   for (int i = 0; i < bytes; ++i) {
     out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  }
+}
+
+void PutLe(uint64_t value, int bytes, char* out) {
+  for (int i = 0; i < bytes; ++i) {
+    out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
   }
 }
 
@@ -26,26 +34,60 @@ void AppendValue(std::string_view value, std::string* out) {
 }  // namespace
 
 void BuildBucketKey(const Rule& rule, const Descriptor& d, std::string* out) {
-  out->clear();
-  AppendLe(static_cast<uint64_t>(rule.id), 8, out);
+  // On every check's path: sized once, then written in place.
+  static constexpr std::string_view kAbsent;
+  constexpr size_t kMaxWildcards = 16;            // rule_json.h's kMaxMatchKeys
+  const std::string_view* values[kMaxWildcards];  // set before each use
+  size_t count = 0;
+  size_t size = 8;
   for (const auto& [key, value] : rule.match) {
     if (value != kWildcard) continue;
+    if (count == kMaxWildcards) {  // not a rule the index holds: the slow way
+      out->clear();
+      AppendLe(static_cast<uint64_t>(rule.id), 8, out);
+      for (const auto& [k, val] : rule.match) {
+        if (val != kWildcard) continue;
+        const std::string_view* f = FindDescriptorValue(d, k);
+        AppendValue(f != nullptr ? *f : kAbsent, out);
+      }
+      return;
+    }
     const std::string_view* found = FindDescriptorValue(d, key);
     // Precondition: found. An absent key is written as an empty value so the
     // key stays well-formed.
-    AppendValue(found != nullptr ? *found : std::string_view(), out);
+    values[count] = found != nullptr ? found : &kAbsent;
+    size += 4 + values[count]->size();
+    ++count;
+  }
+  out->resize(size);
+  char* p = out->data();
+  PutLe(static_cast<uint64_t>(rule.id), 8, p);
+  p += 8;
+  for (size_t i = 0; i < count; ++i) {
+    const std::string_view v = *values[i];
+    PutLe(v.size(), 4, p);
+    p += 4;
+    if (!v.empty()) std::memcpy(p, v.data(), v.size());
+    p += v.size();
   }
 }
 
 std::string MakeBucketKey(int64_t rule_id,
                           const std::vector<std::string>& wildcard_values) {
   std::string out;
+  MakeBucketKey(rule_id, wildcard_values, &out);
+  return out;
+}
+
+void MakeBucketKey(int64_t rule_id,
+                   const std::vector<std::string>& wildcard_values,
+                   std::string* out) {
+  out->clear();
   size_t size = 8;
   for (const auto& value : wildcard_values) size += 4 + value.size();
-  out.reserve(size);
-  AppendLe(static_cast<uint64_t>(rule_id), 8, &out);
-  for (const auto& value : wildcard_values) AppendValue(value, &out);
-  return out;
+  out->reserve(size);
+  AppendLe(static_cast<uint64_t>(rule_id), 8, out);
+  for (const auto& value : wildcard_values) AppendValue(value, out);
 }
 
 bool ParseBucketKey(std::string_view key, int64_t* rule_id,

@@ -27,6 +27,11 @@ void BuildBucketKey(const Rule& rule, const Descriptor& d, std::string* out);
 // The key from its parts: wildcard values in the rule's match order.
 std::string MakeBucketKey(int64_t rule_id,
                           const std::vector<std::string>& wildcard_values);
+// The same into *out (cleared first); allocation-free once *out has the
+// capacity.
+void MakeBucketKey(int64_t rule_id,
+                   const std::vector<std::string>& wildcard_values,
+                   std::string* out);
 
 // Splits a key into its parts; false if it is not a well-formed key.
 bool ParseBucketKey(std::string_view key, int64_t* rule_id,

@@ -11,6 +11,9 @@ namespace {
 
 constexpr int64_t kClosedRetryMillis = 1000;
 constexpr int64_t kMinDemandWindowNanos = 100 * kNanosPerMilli;
+// A contended bucket spreads each grant over this long (the agent's refresh
+// cadence, LeaseTiming::min_interval_ns by default): see UsableLeaseTokens.
+constexpr int64_t kLeasePaceNanos = 50 * kNanosPerMilli;
 // Floating-point slack: amounts this close to a whole count are that count.
 constexpr double kEpsilon = 1e-6;
 
@@ -48,19 +51,32 @@ int64_t NanosToMillis(int64_t nanos) {
   return (nanos - 1000 + kNanosPerMilli - 1) / kNanosPerMilli;
 }
 
-void SafeShareSize(const Rule& rule, int64_t agents, double* capacity,
-                   double* rate) {
-  *capacity = static_cast<double>(rule.burst) / static_cast<double>(agents);
-  *rate = rule.RatePerNano() / static_cast<double>(agents);
+// The rule's whole bucket: the safe share of one agent out of `agents` is
+// 1/agents of it (the header's "at the rule's scale").
+TokenBucketShape RuleShape(const Rule& rule) {
+  return TokenBucketShape{static_cast<double>(std::max<int64_t>(0, rule.burst)),
+                          rule.RatePerNano()};
+}
+
+uint32_t ClampCount(int64_t value) {
+  return static_cast<uint32_t>(
+      std::clamp<int64_t>(value, 0, LocalBucket::kMaxCount));
 }
 
 }  // namespace
 
-LocalBucket::LocalBucket(const Rule& rule, int64_t now, const LeaseContext& ctx)
-    : agents_(Agents(ctx)), demand_since_(now) {
-  double capacity, rate;
-  SafeShareSize(rule, agents_, &capacity, &rate);
-  safe_share_ = TokenBucket(capacity, rate, now);
+LocalBucket::LocalBucket(const Rule& rule, int64_t now,
+                         const LeaseContext& /*ctx*/)
+    : share_(RuleShape(rule), now),
+      window_start_(now),
+      old_gap_micros_(0),
+      contended_(0),
+      in_flight_(0),
+      requested_(0) {}
+
+void LocalBucket::AddCount(uint32_t* counter, int64_t amount) {
+  if (amount <= 0) return;
+  *counter = ClampCount(int64_t{*counter} + std::min(amount, kMaxCount));
 }
 
 LocalBucket::Source LocalBucket::SourceFor(const Rule& rule, int64_t now,
@@ -73,65 +89,84 @@ LocalBucket::Source LocalBucket::SourceFor(const Rule& rule, int64_t now,
                                                  : Source::kClosed;
 }
 
-void LocalBucket::SyncAgents(const Rule& rule, int64_t now,
-                             const LeaseContext& ctx) {
-  int64_t agents = Agents(ctx);
-  if (agents == agents_) return;
-  agents_ = agents;
-  double capacity, rate;
-  SafeShareSize(rule, agents_, &capacity, &rate);
-  safe_share_.Reconfigure(capacity, rate, now);
-}
-
 int64_t LocalBucket::LeaseTokens(int64_t now) const {
   int64_t tokens = 0;
-  if (now < old_expiry_) tokens += old_tokens_;
+  if (now < old_expiry()) tokens += old_tokens_;
   if (now < lease_expiry_) tokens += lease_tokens_;
   return tokens;
 }
 
+int64_t LocalBucket::UsableLeaseTokens(int64_t now) const {
+  const int64_t tokens = LeaseTokens(now);
+  // Only while the bucket refuses (its demand exceeds what it is granted),
+  // and once the grant for the last request is in.
+  if ((refused_ == 0 && !contended_) || in_flight_ || !requested_) {
+    return tokens;
+  }
+  const int64_t elapsed = now - window_start_;
+  if (elapsed < 0 || elapsed >= kLeasePaceNanos) return tokens;
+  const int64_t locked =
+      static_cast<int64_t>(static_cast<double>(last_grant_) *
+                           static_cast<double>(kLeasePaceNanos - elapsed) /
+                           static_cast<double>(kLeasePaceNanos));
+  return std::max<int64_t>(0, tokens - locked);
+}
+
 void LocalBucket::SpendLease(int64_t now, int64_t cost) {
-  if (now < old_expiry_) {
-    int64_t from_old = std::min(cost, old_tokens_);
-    old_tokens_ -= from_old;
+  if (now < old_expiry()) {
+    const int64_t from_old = std::min<int64_t>(cost, old_tokens_);
+    old_tokens_ -= static_cast<uint32_t>(from_old);
     cost -= from_old;
   }
-  if (now < lease_expiry_) {
-    lease_tokens_ = std::max<int64_t>(0, lease_tokens_ - cost);
-  }
+  if (now < lease_expiry_) lease_tokens_ = ClampCount(lease_tokens_ - cost);
+}
+
+void LocalBucket::SetOldLease(int64_t tokens, int64_t expiry) {
+  old_tokens_ = 0;
+  old_gap_micros_ = 0;
+  if (tokens <= 0) return;
+  // Rounded up: the earlier tokens may die up to 1 us early, never late.
+  const int64_t gap_micros = (lease_expiry_ - expiry + 999) / 1000;
+  if (gap_micros < 0 || gap_micros > kMaxOldGapMicros) return;  // dropped
+  old_tokens_ = ClampCount(tokens);
+  old_gap_micros_ = static_cast<uint32_t>(gap_micros);
 }
 
 bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
                           const LeaseContext& ctx, Decision* d) {
-  SyncAgents(rule, now, ctx);
-  if (cost > 0) last_cost_ = std::max<int64_t>(1, std::min(cost, rule.burst));
+  const int64_t agents = Agents(ctx);
+  if (cost > 0) {
+    last_cost_ = ClampCount(std::max<int64_t>(1, std::min(cost, rule.burst)));
+  }
   d->limit = rule.limit;
   d->retry_after_ms = 0;
   bool allowed = false;
   switch (SourceFor(rule, now, ctx)) {
     case Source::kLease: {
-      int64_t tokens = LeaseTokens(now);
+      int64_t tokens = UsableLeaseTokens(now);
       allowed = cost <= tokens;
       d->remaining = tokens;
       d->reset_after_ms =
           MillisToAccrue(static_cast<double>(rule.burst - tokens), rule, 1);
       if (!allowed) {
         d->retry_after_ms = std::max<int64_t>(
-            1, MillisToAccrue(static_cast<double>(cost), rule, agents_));
+            1, MillisToAccrue(static_cast<double>(cost), rule, agents));
       }
       break;
     }
     case Source::kSafeShare: {
-      double c = static_cast<double>(cost);
-      int64_t wait = safe_share_.NanosUntilAvailable(now, c);
+      const TokenBucketShape shape = RuleShape(rule);
+      const double share = static_cast<double>(agents);
+      const double c = static_cast<double>(cost);
+      const int64_t wait = share_.NanosUntilAvailable(shape, now, c * share);
       allowed = wait == 0;
-      d->remaining = WholeTokens(safe_share_.Available(now));
-      d->reset_after_ms =
-          std::max<int64_t>(0, NanosToMillis(safe_share_.NanosUntilFull(now)));
+      d->remaining = WholeTokens(share_.Available(shape, now) / share);
+      d->reset_after_ms = std::max<int64_t>(
+          0, NanosToMillis(share_.NanosUntilFull(shape, now)));
       if (!allowed) {
         // More than the safe share can ever hold: only a lease can admit it.
         int64_t millis =
-            wait > 0 ? NanosToMillis(wait) : MillisToAccrue(c, rule, agents_);
+            wait > 0 ? NanosToMillis(wait) : MillisToAccrue(c, rule, agents);
         d->retry_after_ms = std::max<int64_t>(1, millis);
       }
       break;
@@ -159,29 +194,31 @@ bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
 
 void LocalBucket::Take(const Rule& rule, int64_t now, int64_t cost,
                        const LeaseContext& ctx, Decision* d) {
-  SyncAgents(rule, now, ctx);
   if (cost <= 0) return;
   switch (SourceFor(rule, now, ctx)) {
     case Source::kLease: {
       SpendLease(now, cost);
-      admitted_ += cost;
-      int64_t tokens = LeaseTokens(now);
+      AddCount(&admitted_, cost);
+      int64_t tokens = UsableLeaseTokens(now);
       d->remaining = tokens;
       d->reset_after_ms =
           MillisToAccrue(static_cast<double>(rule.burst - tokens), rule, 1);
       break;
     }
-    case Source::kSafeShare:
-      safe_share_.Debit(now, static_cast<double>(cost));
-      admitted_ += cost;
-      unleased_ += cost;
-      d->remaining = WholeTokens(safe_share_.Available(now));
-      d->reset_after_ms =
-          std::max<int64_t>(0, NanosToMillis(safe_share_.NanosUntilFull(now)));
+    case Source::kSafeShare: {
+      const TokenBucketShape shape = RuleShape(rule);
+      const double share = static_cast<double>(Agents(ctx));
+      share_.Debit(shape, now, static_cast<double>(cost) * share);
+      AddCount(&admitted_, cost);
+      AddCount(&unleased_, cost);
+      d->remaining = WholeTokens(share_.Available(shape, now) / share);
+      d->reset_after_ms = std::max<int64_t>(
+          0, NanosToMillis(share_.NanosUntilFull(shape, now)));
       break;
+    }
     case Source::kOpen:
-      admitted_ += cost;
-      unleased_ += cost;
+      AddCount(&admitted_, cost);
+      AddCount(&unleased_, cost);
       d->remaining = rule.burst;
       break;
     case Source::kClosed:
@@ -189,39 +226,38 @@ void LocalBucket::Take(const Rule& rule, int64_t now, int64_t cost,
   }
 }
 
-void LocalBucket::Reconfigure(const Rule& rule, int64_t now,
-                              const LeaseContext& ctx) {
-  agents_ = Agents(ctx);
-  double capacity, rate;
-  SafeShareSize(rule, agents_, &capacity, &rate);
-  safe_share_.Reconfigure(capacity, rate, now);
+void LocalBucket::Reconfigure(const Rule& before, const Rule& after,
+                              int64_t now) {
+  share_.Reshape(RuleShape(before), RuleShape(after), now);
   // Leased tokens beyond the new burst are given up (older ones first).
-  int64_t excess = lease_tokens_ + old_tokens_ - rule.burst;
+  const int64_t excess =
+      int64_t{lease_tokens_} + int64_t{old_tokens_} - after.burst;
   if (excess > 0) {
-    int64_t from_old = std::min(excess, old_tokens_);
-    old_tokens_ -= from_old;
-    lease_tokens_ -= excess - from_old;
+    const int64_t from_old = std::min<int64_t>(excess, old_tokens_);
+    old_tokens_ -= static_cast<uint32_t>(from_old);
+    lease_tokens_ = ClampCount(lease_tokens_ - (excess - from_old));
   }
-  last_cost_ = std::max<int64_t>(1, std::min(last_cost_, rule.burst));
+  last_cost_ = ClampCount(
+      std::max<int64_t>(1, std::min<int64_t>(last_cost_, after.burst)));
 }
 
 bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
                              const LeaseTiming& timing, int64_t* want) const {
-  const int64_t demand = admitted_ + refused_;
+  const int64_t demand = int64_t{admitted_} + int64_t{refused_};
   if (demand <= 0) return false;
-  if (requested_at_ >= 0 && now - requested_at_ < timing.request_timeout_ns) {
+  if (in_flight_ && now - window_start_ < timing.request_timeout_ns) {
     return false;
   }
-  if (last_request_ >= 0 && now - last_request_ < timing.min_interval_ns) {
+  if (requested_ && now - window_start_ < timing.min_interval_ns) {
     return false;
   }
   const int64_t tokens = LeaseTokens(now);
-  const bool low = !has_lease(now) ||
-                   lease_expiry_ - now <= timing.refresh_margin_ns ||
-                   tokens * 2 < last_grant_ || tokens < last_cost_;
+  const bool low =
+      !has_lease(now) || lease_expiry_ - now <= timing.refresh_margin_ns ||
+      tokens * 2 < int64_t{last_grant_} || tokens < int64_t{last_cost_};
   if (!low) return false;
   const double window =
-      static_cast<double>(std::max(now - demand_since_, kMinDemandWindowNanos));
+      static_cast<double>(std::max(now - window_start_, kMinDemandWindowNanos));
   double wanted = std::ceil(static_cast<double>(demand) / window * 2.0 *
                                 static_cast<double>(timing.refresh_margin_ns) -
                             kEpsilon);
@@ -236,17 +272,18 @@ void LocalBucket::MarkRequested(int64_t now, int64_t* admitted,
   *admitted = admitted_;
   *refused = refused_;
   *unleased = unleased_;
+  contended_ = refused_ > 0 ? 1 : 0;
   admitted_ = refused_ = unleased_ = 0;
-  requested_at_ = now;
-  last_request_ = now;
-  demand_since_ = now;
+  window_start_ = now;
+  in_flight_ = 1;
+  requested_ = 1;
 }
 
 void LocalBucket::ApplyGrant(int64_t requested_at, int64_t tokens,
                              int64_t ttl_ns, int64_t now) {
-  if (requested_at == requested_at_) requested_at_ = -1;
-  tokens = std::max<int64_t>(0, tokens);
-  last_grant_ = tokens;
+  if (in_flight_ && requested_at >= window_start_) in_flight_ = 0;
+  tokens = std::clamp<int64_t>(tokens, 0, kMaxCount);
+  last_grant_ = static_cast<uint32_t>(tokens);
   if (ttl_ns <= 0 ||
       requested_at > std::numeric_limits<int64_t>::max() - ttl_ns) {
     return;
@@ -258,22 +295,24 @@ void LocalBucket::ApplyGrant(int64_t requested_at, int64_t tokens,
   // are paid for out of the grant: they were admitted in the grant's window,
   // and netting them here keeps a single agent exact instead of admitting
   // the safe share on top of the lease.
-  const int64_t netted = std::min(tokens, unleased_);
+  const int64_t netted = std::min<int64_t>(tokens, unleased_);
   tokens -= netted;
-  unleased_ -= netted;
+  unleased_ -= static_cast<uint32_t>(netted);
 
   struct Slot {
     int64_t tokens;
     int64_t expiry;
   };
-  Slot slots[3] = {{old_tokens_, old_expiry_},
+  // An empty earlier slot is no slot (its gap is meaningless).
+  Slot slots[3] = {{old_tokens_, old_tokens_ > 0 ? old_expiry() : 0},
                    {lease_tokens_, lease_expiry_},
                    {tokens, expiry}};
-  // The slot that expires last becomes the lease; whatever is left of the
-  // others is kept under the earliest of their expiries, so no token
-  // outlives the window it was granted for.
+  // The slot that expires last becomes the lease (on a tie, the later
+  // slot: the earlier one never outlives the lease, invariant 1); whatever
+  // is left of the others is kept under the earliest of their expiries, so
+  // no token outlives the window it was granted for.
   int latest = 2;
-  for (int i = 0; i < 2; ++i) {
+  for (int i : {1, 0}) {
     if (slots[i].expiry > slots[latest].expiry) latest = i;
   }
   int64_t merged_tokens = 0;
@@ -287,15 +326,17 @@ void LocalBucket::ApplyGrant(int64_t requested_at, int64_t tokens,
                         ? slots[i].expiry
                         : std::min(merged_expiry, slots[i].expiry);
   }
-  lease_tokens_ = slots[latest].tokens;
+  lease_tokens_ = ClampCount(slots[latest].tokens);
   lease_expiry_ = slots[latest].expiry;
-  old_tokens_ = merged_tokens;
-  old_expiry_ = merged_expiry;
+  SetOldLease(merged_tokens, merged_expiry);
 }
 
-bool LocalBucket::Idle(int64_t now) {
+bool LocalBucket::Idle(const Rule& rule, int64_t now) {
   return !has_lease(now) && admitted_ == 0 && refused_ == 0 && unleased_ == 0 &&
-         safe_share_.NanosUntilFull(now) == 0;
+         share_.NanosUntilFull(RuleShape(rule), now) == 0;
 }
+
+static_assert(sizeof(LocalBucket) == 64,
+              "LocalBucket is sized for agent/bucket_table.h's entries");
 
 }  // namespace sluice

@@ -5,6 +5,15 @@
 //   1. A valid lease (now < lease expiry): `lease_tokens` granted by the
 //      controller. They do not refill locally; they are spent, then the
 //      lease is renewed in the background. They die at expiry.
+//      Pacing: while the bucket is contended (it refused a check since its
+//      last report, or the last report had refusals), the grant for its
+//      last request is released evenly over 50 ms from that request (the
+//      refresh cadence of a contended bucket), instead of all at once: a
+//      contended agent gets small grants (its fair share of the refill
+//      since it last asked, common/allocator.h) and would otherwise admit
+//      them in one lump and refuse until the next, so its admitted rate
+//      would swing by a whole grant between short windows. An uncontended
+//      bucket is never paced (bursts stay bursts).
 //   2. No valid lease:
 //      - controller reachable, or unreachable with failure_mode `local`:
 //        the safe share, a local token bucket of burst/agents capacity
@@ -16,7 +25,8 @@
 //        (retry_after 1000 ms, the reconnect cadence).
 //
 // Reply fields (CanTake/Take) by source:
-//   lease:      remaining = valid lease tokens; reset_after = time for the
+//   lease:      remaining = valid lease tokens (released ones, when paced);
+//               reset_after = time for the
 //               rule's global rate to refill burst - remaining; when
 //               refused, retry_after = time for `cost` tokens at
 //               rate/agents (at least 1 ms).
@@ -33,6 +43,43 @@
 // once, then rate/agents), so all agents together at most `burst` at once
 // plus `rate`; the controller charges it back, so it is not admitted twice
 // over long windows.
+//
+// Compact state (64 bytes: an agent holds up to millions of buckets, see
+// agent/bucket_table.h). Nothing the rule already says is stored, so every
+// call passes the rule (the one the bucket was built or last reconfigured
+// with) and the LeaseContext:
+//   - The safe share is kept at the rule's scale: a TokenBucketState of
+//     capacity `burst` refilled at limit/period, of which this agent's share
+//     is 1/agents (the agents of each call's LeaseContext). A change in the
+//     number of agents therefore rescales the share in proportion: a full
+//     share stays full, a share half spent stays half spent.
+//   - Lease tokens, the last grant, the last cost and the report counters
+//     (admitted, refused, unleased since the last report) are 32-bit and
+//     saturate at 2^32-1 (kMaxCount), always in the strict direction:
+//       * a grant above kMaxCount tokens is held as kMaxCount (the rest dies
+//         unused, as granted-but-unused tokens do at expiry);
+//       * a counter stops at kMaxCount between two reports. The controller
+//         charges unleased tokens into a debt of at most one burst, so for
+//         rules with burst <= 2^31 nothing it acts on is lost;
+//       * the last cost stops at kMaxCount (it is at most burst anyway).
+//     So rules up to 2^32-1 tokens behave exactly; beyond, an agent holds
+//     at most kMaxCount leased tokens per bucket.
+//   - The earlier lease's expiry is kept as a gap before the latest lease's
+//     expiry, in whole microseconds rounded up: earlier tokens die up to
+//     1 us early, never late. A gap above kMaxOldGapMicros (about 8.9
+//     minutes, far beyond any lease ttl) drops the earlier tokens.
+//   - One time serves as the start of the report window, the time of the
+//     last request and the time of the request in flight (all three are
+//     MarkRequested's `now`; a new bucket's window starts at creation).
+//
+// Invariants:
+//   1. old expiry <= lease expiry (the gap is >= 0); old tokens are 0 when
+//      there is no earlier lease.
+//   2. in flight implies requested; once requested, the window start is the
+//      time of the last MarkRequested.
+//   3. The safe share's tokens lie in [-burst, burst] of the rule last
+//      passed to the constructor or Reconfigure (its debt is bounded like a
+//      TokenBucket's).
 //
 // Thread-compatible: the agent's event loop owns its LocalBuckets.
 #pragma once
@@ -60,6 +107,14 @@ struct LeaseTiming {
 
 class LocalBucket {
  public:
+  // Saturation bound of the 32-bit token counts (see the header comment).
+  static constexpr int64_t kMaxCount = UINT32_MAX;
+  // The largest gap kept between the earlier and the latest lease expiry.
+  static constexpr int64_t kMaxOldGapMicros = (int64_t{1} << 29) - 1;
+
+  // A fresh bucket: full safe share, no lease, nothing to report. The
+  // share is stored at the rule's scale, so `ctx` does not change the state
+  // (it is accepted for callers that build buckets from a check's context).
   LocalBucket(const Rule& rule, int64_t now, const LeaseContext& ctx);
 
   // Whether `cost` tokens could be taken at `now`, without taking them.
@@ -75,10 +130,13 @@ class LocalBucket {
             const LeaseContext& ctx, Decision* d);
 
   // Counts `cost` as refused (for demand reports).
-  void CountRefused(int64_t cost) { refused_ += cost; }
+  void CountRefused(int64_t cost) { AddCount(&refused_, cost); }
 
-  // Adopts a new version of the rule: rescales the safe share.
-  void Reconfigure(const Rule& rule, int64_t now, const LeaseContext& ctx);
+  // Adopts `after`, a new version of the rule the bucket follows
+  // (`before`): tokens accrued until `now` at before's rate, then the safe
+  // share keeps its tokens clamped to the new burst; leased tokens beyond
+  // the new burst are given up.
+  void Reconfigure(const Rule& before, const Rule& after, int64_t now);
 
   // --- Leasing (called by the agent's lease logic) ---
 
@@ -105,17 +163,21 @@ class LocalBucket {
   // are spent first and die no later than their own expiry. A grant that
   // has already expired at `now` adds nothing. Unleased tokens not yet
   // reported (admitted from the safe share while the request was in flight)
-  // are netted against the grant first. Clears the request in flight when
-  // `requested_at` is its time.
+  // are netted against the grant first. Ends the request in flight when
+  // `requested_at` is at or after its MarkRequested time (the agent stamps
+  // a request when it leaves, a little after MarkRequested); a grant for an
+  // earlier request leaves it in flight.
   void ApplyGrant(int64_t requested_at, int64_t tokens, int64_t ttl_ns,
                   int64_t now);
 
   // True when the bucket is indistinguishable from a fresh one at `now`
   // (no valid lease, nothing to report, safe share full): it may be evicted.
-  bool Idle(int64_t now);
+  bool Idle(const Rule& rule, int64_t now);
 
   // Tokens held under leases, valid or not (see has_lease()).
-  int64_t lease_tokens() const { return lease_tokens_ + old_tokens_; }
+  int64_t lease_tokens() const {
+    return int64_t{lease_tokens_} + int64_t{old_tokens_};
+  }
   // Tokens under leases valid at `now`.
   int64_t LeaseTokens(int64_t now) const;
   // When the latest lease expires (0: never leased).
@@ -126,28 +188,36 @@ class LocalBucket {
   enum class Source { kLease, kSafeShare, kOpen, kClosed };
   Source SourceFor(const Rule& rule, int64_t now,
                    const LeaseContext& ctx) const;
-  // Rescales the safe share when the number of agents changed.
-  void SyncAgents(const Rule& rule, int64_t now, const LeaseContext& ctx);
+  // Lease tokens a check may take at `now` (see "Pacing" above).
+  int64_t UsableLeaseTokens(int64_t now) const;
   // Spends lease tokens, the earliest-expiring first.
   void SpendLease(int64_t now, int64_t cost);
+  int64_t old_expiry() const {
+    return lease_expiry_ - int64_t{old_gap_micros_} * 1000;
+  }
+  // Keeps `tokens` of earlier leases until `expiry` (<= lease_expiry_).
+  void SetOldLease(int64_t tokens, int64_t expiry);
+  static void AddCount(uint32_t* counter, int64_t amount);
 
-  TokenBucket safe_share_;
-  int64_t agents_ = 1;  // the safe share is sized for this many agents
-  // The latest lease. Invariant: lease_expiry_ >= old_expiry_.
-  int64_t lease_tokens_ = 0;
-  int64_t lease_expiry_ = 0;  // 0: never leased
+  // The safe share at the rule's scale (capacity burst, rate limit/period).
+  TokenBucketState share_;
+  // The latest lease: its tokens die at lease_expiry_ (0: never leased).
+  int64_t lease_expiry_ = 0;
+  // Start of the report window; once requested_, the last request's time.
+  int64_t window_start_;
+  uint32_t lease_tokens_ = 0;
   // What is left of earlier leases still valid at the last grant; dies at
-  // old_expiry_.
-  int64_t old_tokens_ = 0;
-  int64_t old_expiry_ = 0;
-  int64_t last_grant_ = 0;
-  int64_t admitted_ = 0;
-  int64_t refused_ = 0;
-  int64_t unleased_ = 0;
-  int64_t last_cost_ = 1;      // the last cost > 0 seen, at most burst
-  int64_t demand_since_ = 0;   // start of the current report window
-  int64_t requested_at_ = -1;  // -1: no request in flight
-  int64_t last_request_ = -1;  // when the last request was sent
+  // old_expiry().
+  uint32_t old_tokens_ = 0;
+  uint32_t last_grant_ = 0;
+  uint32_t admitted_ = 0;
+  uint32_t refused_ = 0;
+  uint32_t unleased_ = 0;
+  uint32_t last_cost_ = 1;        // the last cost > 0 seen, at most burst
+  uint32_t old_gap_micros_ : 29;  // old_expiry() = lease_expiry_ - gap
+  uint32_t contended_ : 1;        // the last report had refusals
+  uint32_t in_flight_ : 1;        // a request was sent, no answer yet
+  uint32_t requested_ : 1;        // a request was ever sent
 };
 
 }  // namespace sluice

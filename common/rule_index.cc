@@ -10,15 +10,19 @@ namespace sluice {
 namespace {
 
 // Hash of the values at `positions` of `values`.
-uint64_t HashValues(const std::string_view* values,
+uint64_t HashValues(const std::string_view* const* values,
                     const std::vector<uint8_t>& positions) {
   uint64_t h = 0x243f6a8885a308d3ULL;
   for (uint8_t pos : positions) {
-    uint64_t v = std::hash<std::string_view>()(values[pos]);
+    uint64_t v = std::hash<std::string_view>()(*values[pos]);
     h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   }
   return h;
 }
+
+// Domains looked up by a linear scan up to this many (cheaper than a
+// binary search of string comparisons), by binary search beyond.
+constexpr size_t kLinearDomains = 8;
 
 // Match keys sorted and unique, and few enough for Match's fixed buffer.
 bool WellFormedMatch(const Rule& rule) {
@@ -61,7 +65,9 @@ std::shared_ptr<const RuleIndex> RuleIndex::Build(std::vector<Rule> rules,
     domains[rule.domain][std::move(keys)][mask].push_back(&rule);
   }
 
-  std::string_view values[kMaxMatchKeys];
+  std::string_view storage[kMaxMatchKeys];
+  const std::string_view* values[kMaxMatchKeys];
+  for (size_t i = 0; i < kMaxMatchKeys; ++i) values[i] = &storage[i];
   for (auto& [name, groups] : domains) {
     Domain domain;
     domain.name = name;
@@ -78,7 +84,7 @@ std::shared_ptr<const RuleIndex> RuleIndex::Build(std::vector<Rule> rules,
         pattern.exact_count = static_cast<int>(pattern.exact_positions.size());
         for (const Rule* rule : members) {
           for (size_t i = 0; i < rule->match.size(); ++i) {
-            values[i] = rule->match[i].second;
+            storage[i] = rule->match[i].second;
           }
           pattern.entries.emplace_back(
               HashValues(values, pattern.exact_positions), rule);
@@ -112,22 +118,33 @@ const Rule* RuleIndex::Find(int64_t id) const {
 
 void RuleIndex::Match(std::string_view domain, const Descriptor& d,
                       std::vector<const Rule*>* out) const {
+  // On every check's path: no allocation, no initialised scratch.
   out->clear();
-  auto dom = std::lower_bound(
-      domains_.begin(), domains_.end(), domain,
-      [](const Domain& a, std::string_view name) { return a.name < name; });
-  if (dom == domains_.end() || dom->name != domain) return;
+  const Domain* dom = nullptr;
+  if (domains_.size() <= kLinearDomains) {
+    for (const Domain& candidate : domains_) {
+      if (candidate.name == domain) {
+        dom = &candidate;
+        break;
+      }
+    }
+  } else {
+    auto it = std::lower_bound(
+        domains_.begin(), domains_.end(), domain,
+        [](const Domain& a, std::string_view name) { return a.name < name; });
+    if (it != domains_.end() && it->name == domain) dom = &*it;
+  }
+  if (dom == nullptr) return;
 
-  std::string_view values[kMaxMatchKeys];
+  const std::string_view* values[kMaxMatchKeys];  // set before each use
   for (const Group& group : dom->groups) {
     bool present = true;
     for (size_t i = 0; i < group.keys.size(); ++i) {
-      const std::string_view* value = FindDescriptorValue(d, group.keys[i]);
-      if (value == nullptr) {
+      values[i] = FindDescriptorValue(d, group.keys[i]);
+      if (values[i] == nullptr) {
         present = false;
         break;
       }
-      values[i] = *value;
     }
     if (!present) continue;
 
@@ -136,6 +153,16 @@ void RuleIndex::Match(std::string_view domain, const Descriptor& d,
     int best_exact = -1;
     for (const Pattern& pattern : group.patterns) {
       if (pattern.exact_count < best_exact) break;
+      if (pattern.exact_count == 0) {
+        // Wildcards only: every rule of the pattern applies, and the first
+        // entry has the lowest id (one hash, ties in id order).
+        const Rule* rule = pattern.entries.front().second;
+        if (best == nullptr || rule->id < best->id) {
+          best = rule;
+          best_exact = 0;
+        }
+        continue;
+      }
       uint64_t h = HashValues(values, pattern.exact_positions);
       auto it = std::lower_bound(
           pattern.entries.begin(), pattern.entries.end(), h,
@@ -144,7 +171,7 @@ void RuleIndex::Match(std::string_view domain, const Descriptor& d,
         const Rule* rule = it->second;
         bool equal = true;
         for (uint8_t pos : pattern.exact_positions) {
-          if (rule->match[pos].second != values[pos]) {
+          if (rule->match[pos].second != *values[pos]) {
             equal = false;
             break;
           }

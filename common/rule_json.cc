@@ -280,7 +280,7 @@ Status ReadPeriod(const json& j, Rule* rule) {
   return Status::Ok();
 }
 
-Status ReadModes(const json& j, Rule* rule) {
+Status ReadMode(const json& j, Rule* rule) {
   if (const json* v = Member(j, "mode", true)) {
     if (!v->is_string() ||
         !ParseRuleMode(v->get_ref<const std::string&>(), &rule->mode)) {
@@ -290,6 +290,10 @@ Status ReadModes(const json& j, Rule* rule) {
           "mode");
     }
   }
+  return Status::Ok();
+}
+
+Status ReadFailureMode(const json& j, Rule* rule) {
   if (const json* v = Member(j, "failure_mode", true)) {
     if (!v->is_string() || !ParseFailureMode(v->get_ref<const std::string&>(),
                                              &rule->failure_mode)) {
@@ -299,6 +303,10 @@ Status ReadModes(const json& j, Rule* rule) {
           "failure_mode");
     }
   }
+  return Status::Ok();
+}
+
+Status ReadEnabled(const json& j, Rule* rule) {
   if (const json* v = Member(j, "enabled", true)) {
     if (!v->is_boolean()) {
       return Status::InvalidArgument(
@@ -310,23 +318,34 @@ Status ReadModes(const json& j, Rule* rule) {
   return Status::Ok();
 }
 
+Status ReadModes(const json& j, Rule* rule) {
+  Status st = ReadMode(j, rule);
+  if (st.ok()) st = ReadFailureMode(j, rule);
+  if (st.ok()) st = ReadEnabled(j, rule);
+  return st;
+}
+
+Status NotAnObject(const json& j) {
+  return Status::InvalidArgument(
+      "a rule must be a JSON object like {\"name\": \"search\", "
+      "\"domain\": \"api\", \"limit\": 100, \"period\": \"1s\"}, got " +
+      json_util::Describe(j));
+}
+
+Status UnknownField(const std::string& key) {
+  return Status::InvalidArgument(
+      "unknown field " + text::Quote(key) +
+          "; a rule has only id, version, name, domain, match, limit, "
+          "period, burst, mode, failure_mode and enabled",
+      key);
+}
+
 }  // namespace
 
 StatusOr<Rule> RuleFromJson(const json& j) {
-  if (!j.is_object()) {
-    return Status::InvalidArgument(
-        "a rule must be a JSON object like {\"name\": \"search\", "
-        "\"domain\": \"api\", \"limit\": 100, \"period\": \"1s\"}, got " +
-        json_util::Describe(j));
-  }
+  if (!j.is_object()) return NotAnObject(j);
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!IsKnownField(it.key())) {
-      return Status::InvalidArgument(
-          "unknown field " + text::Quote(it.key()) +
-              "; a rule has only id, version, name, domain, match, limit, "
-              "period, burst, mode, failure_mode and enabled",
-          it.key());
-    }
+    if (!IsKnownField(it.key())) return UnknownField(it.key());
   }
   Rule rule;
   Status st = ReadRevision(j, "id", &rule.id);
@@ -346,6 +365,35 @@ StatusOr<Rule> RuleFromJson(const json& j) {
   if (st.ok()) st = ReadModes(j, &rule);
   if (!st.ok()) return st;
   return rule;
+}
+
+std::vector<Status> RuleJsonProblems(const json& j) {
+  std::vector<Status> problems;
+  if (!j.is_object()) {
+    problems.push_back(NotAnObject(j));
+    return problems;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!IsKnownField(it.key())) problems.push_back(UnknownField(it.key()));
+  }
+  Rule rule;
+  auto add = [&problems](const Status& st) {
+    if (!st.ok()) problems.push_back(st);
+  };
+  add(ReadRevision(j, "id", &rule.id));
+  add(ReadRevision(j, "version", &rule.version));
+  add(ReadName(j, "name", &rule.name));
+  add(ReadName(j, "domain", &rule.domain));
+  add(ReadMatch(j, &rule));
+  add(ReadCount(j, "limit", &rule.limit));
+  add(ReadPeriod(j, &rule));
+  if (Member(j, "burst", true) != nullptr) {
+    add(ReadCount(j, "burst", &rule.burst));
+  }
+  add(ReadMode(j, &rule));
+  add(ReadFailureMode(j, &rule));
+  add(ReadEnabled(j, &rule));
+  return problems;
 }
 
 Status ValidateRule(const Rule& rule) {

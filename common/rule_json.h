@@ -9,6 +9,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "common/rule.h"
 #include "common/status.h"
@@ -35,6 +36,12 @@ constexpr size_t kMaxMatchValueBytes = 256;
 // control characters or spaces; limit and burst are integers in
 // [1, 2^53]; period parses with ParseDurationMillis.
 StatusOr<Rule> RuleFromJson(const nlohmann::json& j);
+
+// Every problem RuleFromJson would find in `j`, not only the first: each
+// unknown field, and the first problem of each known field (in the order
+// RuleFromJson checks them). Empty exactly when RuleFromJson(j) is OK. For
+// listing all problems of a document at once (PUT /api/v1/config).
+std::vector<Status> RuleJsonProblems(const nlohmann::json& j);
 
 // Validates a Rule built in code, with the same checks and messages as
 // RuleFromJson, plus: match sorted by key with unique keys, match keys and

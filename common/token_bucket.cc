@@ -20,25 +20,30 @@ int64_t CeilNanos(double nanos) {
   return c < 0 ? 0 : static_cast<int64_t>(c);
 }
 
+TokenBucketShape Sanitized(double capacity, double rate_per_nano) {
+  return TokenBucketShape{std::max(capacity, 0.0),
+                          std::max(rate_per_nano, 0.0)};
+}
+
 }  // namespace
 
-TokenBucket::TokenBucket(double capacity, double rate_per_nano, int64_t now)
-    : capacity_(std::max(capacity, 0.0)),
-      rate_(std::max(rate_per_nano, 0.0)),
-      tokens_(capacity_),
-      last_nanos_(now) {}
+// --- TokenBucketState ---
 
-void TokenBucket::Refill(int64_t now) {
+TokenBucketState::TokenBucketState(const TokenBucketShape& shape, int64_t now)
+    : tokens_(shape.capacity), last_nanos_(now) {}
+
+void TokenBucketState::Refill(const TokenBucketShape& shape, int64_t now) {
   if (now <= last_nanos_) return;  // invariant 3: time never runs backwards
-  if (tokens_ < capacity_) {
+  if (tokens_ < shape.capacity) {
     double elapsed = static_cast<double>(now - last_nanos_);
-    tokens_ = std::min(capacity_, tokens_ + elapsed * rate_);
+    tokens_ = std::min(shape.capacity, tokens_ + elapsed * shape.rate_per_nano);
   }
   last_nanos_ = now;
 }
 
-bool TokenBucket::TryTake(int64_t now, double cost) {
-  Refill(now);
+bool TokenBucketState::TryTake(const TokenBucketShape& shape, int64_t now,
+                               double cost) {
+  Refill(shape, now);
   if (!(cost > 0)) return true;
   if (tokens_ + kEpsilon < cost) return false;
   tokens_ -= cost;
@@ -46,14 +51,16 @@ bool TokenBucket::TryTake(int64_t now, double cost) {
   return true;
 }
 
-void TokenBucket::Debit(int64_t now, double amount) {
-  Refill(now);
+void TokenBucketState::Debit(const TokenBucketShape& shape, int64_t now,
+                             double amount) {
+  Refill(shape, now);
   if (!(amount > 0)) return;
-  tokens_ = std::max(tokens_ - amount, -capacity_);
+  tokens_ = std::max(tokens_ - amount, -shape.capacity);
 }
 
-double TokenBucket::TakeUpTo(int64_t now, double want) {
-  Refill(now);
+double TokenBucketState::TakeUpTo(const TokenBucketShape& shape, int64_t now,
+                                  double want) {
+  Refill(shape, now);
   if (!(want >= 1)) return 0;
   double whole = std::floor(tokens_ + kEpsilon);
   double take = std::min(std::floor(want), whole);
@@ -63,28 +70,43 @@ double TokenBucket::TakeUpTo(int64_t now, double want) {
   return take;
 }
 
-double TokenBucket::Available(int64_t now) {
-  Refill(now);
+double TokenBucketState::Available(const TokenBucketShape& shape, int64_t now) {
+  Refill(shape, now);
   return tokens_;
 }
 
-int64_t TokenBucket::NanosUntilAvailable(int64_t now, double tokens) {
-  Refill(now);
+int64_t TokenBucketState::NanosUntilAvailable(const TokenBucketShape& shape,
+                                              int64_t now, double tokens) {
+  Refill(shape, now);
   if (tokens <= tokens_ + kEpsilon) return 0;
-  if (tokens > capacity_ + kEpsilon || !(rate_ > 0)) return -1;
-  return CeilNanos((tokens - tokens_) / rate_);
+  if (tokens > shape.capacity + kEpsilon || !(shape.rate_per_nano > 0)) {
+    return -1;
+  }
+  return CeilNanos((tokens - tokens_) / shape.rate_per_nano);
 }
 
-int64_t TokenBucket::NanosUntilFull(int64_t now) {
-  return NanosUntilAvailable(now, capacity_);
+int64_t TokenBucketState::NanosUntilFull(const TokenBucketShape& shape,
+                                         int64_t now) {
+  return NanosUntilAvailable(shape, now, shape.capacity);
 }
+
+void TokenBucketState::Reshape(const TokenBucketShape& from,
+                               const TokenBucketShape& to, int64_t now) {
+  Refill(from, now);
+  const double capacity = std::max(to.capacity, 0.0);
+  tokens_ = std::clamp(tokens_, -capacity, capacity);
+}
+
+// --- TokenBucket ---
+
+TokenBucket::TokenBucket(double capacity, double rate_per_nano, int64_t now)
+    : shape_(Sanitized(capacity, rate_per_nano)), state_(shape_, now) {}
 
 void TokenBucket::Reconfigure(double capacity, double rate_per_nano,
                               int64_t now) {
-  Refill(now);
-  capacity_ = std::max(capacity, 0.0);
-  rate_ = std::max(rate_per_nano, 0.0);
-  tokens_ = std::clamp(tokens_, -capacity_, capacity_);
+  const TokenBucketShape to = Sanitized(capacity, rate_per_nano);
+  state_.Reshape(shape_, to, now);
+  shape_ = to;
 }
 
 }  // namespace sluice

@@ -7,6 +7,7 @@
 #include "common/json_util.h"
 #include "common/rule_json.h"
 #include "common/text_util.h"
+#include "common/wire_lease_codec.h"
 
 namespace sluice {
 namespace {
@@ -381,11 +382,70 @@ StatusOr<WireMessage> DecodeError(const Fields& f) {
 
 }  // namespace
 
+namespace {
+
+// True when `bytes` ends (but for white space) with `"<type>"}`: the
+// encoder puts "type" last, so this picks the fast decoder to try.
+bool EndsWithType(std::string_view bytes, std::string_view type) {
+  while (!bytes.empty() && (bytes.back() == ' ' || bytes.back() == '\n' ||
+                            bytes.back() == '\r' || bytes.back() == '\t')) {
+    bytes.remove_suffix(1);
+  }
+  if (bytes.size() < type.size() + 3 || bytes.back() != '}') return false;
+  bytes.remove_suffix(1);
+  return bytes.back() == '"' &&
+         bytes.substr(bytes.size() - 1 - type.size(), type.size()) == type &&
+         bytes[bytes.size() - 2 - type.size()] == '"';
+}
+
+}  // namespace
+
 std::string EncodeWireMessage(const WireMessage& message) {
-  return json_util::SafeDump(std::visit(Encoder(), message));
+  // Lease traffic is the high-volume part: encoded by hand (same bytes).
+  if (const auto* request = std::get_if<LeaseRequest>(&message)) {
+    std::string out;
+    out.reserve(64 + 100 * request->items.size());
+    wire_internal::AppendLeaseRequestJson(*request, &out);
+    return out;
+  }
+  if (const auto* grant = std::get_if<LeaseGrant>(&message)) {
+    std::string out;
+    out.reserve(64 + 80 * grant->items.size());
+    wire_internal::AppendLeaseGrantJson(*grant, &out);
+    return out;
+  }
+  return wire_internal::EncodeWireMessageGeneric(message);
 }
 
 StatusOr<WireMessage> DecodeWireMessage(std::string_view bytes) {
+  if (bytes.size() > kMaxWireMessageBytes) {
+    return Status::InvalidArgument(
+        "wire message is " + std::to_string(bytes.size()) +
+        " bytes; the most allowed is " + std::to_string(kMaxWireMessageBytes));
+  }
+  // The fast path for lease traffic; anything it does not handle (or that
+  // is wrong) goes through the generic decoder.
+  if (EndsWithType(bytes, "lease_grant")) {
+    LeaseGrant grant;
+    if (wire_internal::FastDecodeLeaseGrant(bytes, &grant)) {
+      return WireMessage(std::move(grant));
+    }
+  } else if (EndsWithType(bytes, "lease_request")) {
+    LeaseRequest request;
+    if (wire_internal::FastDecodeLeaseRequest(bytes, &request)) {
+      return WireMessage(std::move(request));
+    }
+  }
+  return wire_internal::DecodeWireMessageGeneric(bytes);
+}
+
+namespace wire_internal {
+
+std::string EncodeWireMessageGeneric(const WireMessage& message) {
+  return json_util::SafeDump(std::visit(Encoder(), message));
+}
+
+StatusOr<WireMessage> DecodeWireMessageGeneric(std::string_view bytes) {
   if (bytes.size() > kMaxWireMessageBytes) {
     return Status::InvalidArgument(
         "wire message is " + std::to_string(bytes.size()) +
@@ -426,4 +486,5 @@ StatusOr<WireMessage> DecodeWireMessage(std::string_view bytes) {
                                  std::string(kTypes));
 }
 
+}  // namespace wire_internal
 }  // namespace sluice

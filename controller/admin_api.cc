@@ -1,11 +1,14 @@
+// AdminApi: the route table, the router (authentication, roles, 404/405),
+// errors, and the routes that need no token. The resource handlers live in
+// admin_api_rules.cc, admin_api_config.cc, admin_api_tokens.cc and
+// admin_api_audit.cc.
 #include "controller/admin_api.h"
 
-#include <cstdlib>
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
-#include "common/rule_json.h"
+#include "controller/api_support.h"
 #include "platform/log.h"
 
 namespace sluice {
@@ -13,109 +16,116 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kRulesPath = "/api/v1/rules";
 constexpr std::string_view kApiPrefix = "/api/v1";
 
-std::string Dump(const json& value) {
-  // Replace rather than throw on invalid UTF-8 (it can only come from a
-  // path or header echoed in a message).
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+// The path split at '/', without empty segments.
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
 }
 
-HttpResponse Json(int status, const json& value) {
-  HttpResponse response;
-  response.status = status;
-  response.body = Dump(value);
-  return response;
-}
-
-HttpResponse MethodNotAllowed(const HttpRequest& request,
-                              const std::string& allow) {
-  HttpResponse response =
-      AdminApi::Error(405, "method_not_allowed",
-                      request.method + " is not supported on " + request.path +
-                          "; allowed: " + allow);
-  response.headers.emplace_back("Allow", allow);
-  return response;
-}
-
-HttpResponse NotFound(const std::string& path) {
-  return AdminApi::Error(
-      404, "not_found",
-      "no such route " + path +
-          "; the API is GET/POST /api/v1/rules and GET/PUT/DELETE "
-          "/api/v1/rules/{id}, plus /healthz and /readyz");
+// Whether `path` fits `pattern`; sets *id from an "{id}" segment (0 when
+// that segment is not a positive integer, which the caller turns into 404).
+bool Matches(std::string_view pattern, std::string_view path, int64_t* id,
+             std::string* bad_id) {
+  std::vector<std::string_view> want = Segments(pattern);
+  std::vector<std::string_view> got = Segments(path);
+  if (want.size() != got.size()) return false;
+  int64_t found = 0;
+  std::string bad;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (want[i] == "{id}") {
+      found = api::ParseId(got[i]);
+      if (found <= 0) bad = std::string(got[i]);
+    } else if (want[i] != got[i]) {
+      return false;
+    }
+  }
+  *id = found;
+  *bad_id = bad;
+  return true;
 }
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
 
-// A positive decimal id without sign or leading junk, or 0.
-int64_t ParseId(std::string_view text) {
-  if (text.empty() || text.size() > 18) return 0;
-  int64_t id = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return 0;
-    id = id * 10 + (c - '0');
+std::string RouteList() {
+  std::string list;
+  for (const RouteInfo& route : AdminApi::Routes()) {
+    if (!list.empty()) list += ", ";
+    list += route.method + " " + route.path;
   }
-  return id;
+  return list;
 }
 
-// Parses a request body into a Rule. Sets *error and returns false on
-// failure (400 for bad JSON, 422 for an invalid rule).
-bool ParseRuleBody(const HttpRequest& request, Rule* rule,
-                   HttpResponse* error) {
-  if (request.body_too_large || request.body.size() > AdminApi::kMaxBodyBytes) {
-    *error = AdminApi::Error(
-        400, "body_too_large",
-        "the request body is larger than 1 MiB; a rule is a few hundred bytes");
-    return false;
-  }
-  json body;
-  try {
-    body = json::parse(request.body);
-  } catch (const json::parse_error& e) {
-    *error = AdminApi::Error(
-        400, "invalid_json",
-        std::string("the body is not valid JSON (") + e.what() +
-            "); send a rule object such as {\"name\": \"search\", "
-            "\"domain\": \"api\", \"limit\": 100, \"period\": \"1s\"}");
-    return false;
-  }
-  if (!body.is_object()) {
-    *error = AdminApi::Error(
-        422, "invalid_argument",
-        std::string("the body is a JSON ") + body.type_name() +
-            "; send a rule object such as {\"name\": \"search\", "
-            "\"domain\": \"api\", \"limit\": 100, \"period\": \"1s\"}");
-    return false;
-  }
-  StatusOr<Rule> parsed = RuleFromJson(body);
-  if (!parsed.ok()) {
-    *error = AdminApi::FromStatus(parsed.status());
-    return false;
-  }
-  *rule = std::move(parsed).value();
-  return true;
+HttpResponse NotFound(const std::string& path) {
+  return AdminApi::Error(
+      404, "not_found",
+      "no such route " + path + "; the routes are " + RouteList());
 }
 
 }  // namespace
+
+const std::vector<AdminApi::Route>& AdminApi::Table() {
+  static const std::vector<Route> kTable = {
+      {"GET", "/", false, Role::kViewer, &AdminApi::RootPage},
+      {"GET", "/healthz", false, Role::kViewer, &AdminApi::Health},
+      {"GET", "/readyz", false, Role::kViewer, &AdminApi::Readiness},
+      {"GET", "/api/v1/rules", true, Role::kViewer, &AdminApi::ListRules},
+      {"POST", "/api/v1/rules", true, Role::kEditor, &AdminApi::CreateRule},
+      {"GET", "/api/v1/rules/{id}", true, Role::kViewer, &AdminApi::GetRule},
+      {"PUT", "/api/v1/rules/{id}", true, Role::kEditor, &AdminApi::UpdateRule},
+      {"DELETE", "/api/v1/rules/{id}", true, Role::kEditor,
+       &AdminApi::DeleteRule},
+      {"GET", "/api/v1/rules/{id}/history", true, Role::kViewer,
+       &AdminApi::RuleHistory},
+      {"GET", "/api/v1/config", true, Role::kViewer, &AdminApi::GetConfig},
+      {"PUT", "/api/v1/config", true, Role::kEditor, &AdminApi::PutConfig},
+      {"GET", "/api/v1/tokens", true, Role::kAdmin, &AdminApi::ListTokens},
+      {"POST", "/api/v1/tokens", true, Role::kAdmin, &AdminApi::CreateToken},
+      {"DELETE", "/api/v1/tokens/{id}", true, Role::kAdmin,
+       &AdminApi::RevokeToken},
+      {"GET", "/api/v1/audit", true, Role::kViewer, &AdminApi::ListAudit},
+      {"GET", "/api/v1/agent-keys", true, Role::kAdmin,
+       &AdminApi::ListAgentKeys},
+      {"POST", "/api/v1/agent-keys", true, Role::kAdmin,
+       &AdminApi::CreateAgentKey},
+      {"DELETE", "/api/v1/agent-keys/{id}", true, Role::kAdmin,
+       &AdminApi::RevokeAgentKey},
+  };
+  return kTable;
+}
+
+std::vector<RouteInfo> AdminApi::Routes() {
+  std::vector<RouteInfo> routes;
+  for (const Route& route : Table()) {
+    routes.push_back(RouteInfo{route.method, route.path});
+  }
+  return routes;
+}
 
 AdminApi::AdminApi(Deps deps) : deps_(std::move(deps)) {}
 
 HttpResponse AdminApi::Error(int status, const std::string& code,
                              const std::string& message,
                              const std::string& field) {
-  return Json(status,
-              json{{"error",
+  return api::Json(
+      status, json{{"error",
                     {{"code", code}, {"message", message}, {"field", field}}}});
 }
 
 HttpResponse AdminApi::FromStatus(const Status& status) {
   switch (status.code()) {
     case Status::Code::kOk:
-      return Json(200, json::object());
+      return api::Json(200, json::object());
     case Status::Code::kInvalidArgument:
       return Error(422, "invalid_argument", status.message(), status.field());
     case Status::Code::kNotFound:
@@ -123,6 +133,9 @@ HttpResponse AdminApi::FromStatus(const Status& status) {
     case Status::Code::kAlreadyExists:
       return Error(409, "already_exists", status.message(), status.field());
     case Status::Code::kFailedPrecondition:
+      if (IfMatch::IsStale(status)) {
+        return Error(412, "precondition_failed", status.message(), "If-Match");
+      }
       return Error(409, "failed_precondition", status.message(),
                    status.field());
     case Status::Code::kUnavailable:
@@ -139,7 +152,7 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) {
   std::string route = "other";
   HttpResponse response;
   try {
-    response = Route(request, &route);
+    response = Dispatch(request, &route);
   } catch (const json::exception& e) {
     LogError("api", request.method + " " + request.path +
                         " failed with a JSON error: " + e.what());
@@ -161,88 +174,102 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) {
   return response;
 }
 
-HttpResponse AdminApi::Route(const HttpRequest& request, std::string* route) {
+HttpResponse AdminApi::Dispatch(const HttpRequest& request,
+                                std::string* route) {
   std::string_view path = request.path;
+  if (path.empty()) path = "/";
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  const std::string& method = request.method;
-
-  if (path == "/" || path.empty()) {
-    *route = "/";
-    if (method != "GET") return MethodNotAllowed(request, "GET");
-    HttpResponse page;
-    page.content_type = "text/html; charset=utf-8";
-    page.body =
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
-        "<title>Sluice controller</title></head><body>\n"
-        "<h1>Sluice controller</h1>\n"
-        "<p>The web dashboard is not built yet; it comes in a later "
-        "release. Meanwhile use the REST API:</p>\n"
-        "<ul><li><a href=\"/api/v1/rules\">/api/v1/rules</a> (needs "
-        "<code>Authorization: Bearer &lt;token&gt;</code>)</li>\n"
-        "<li><a href=\"/healthz\">/healthz</a> and "
-        "<a href=\"/readyz\">/readyz</a></li></ul>\n"
-        "</body></html>\n";
-    return page;
-  }
-  if (path == "/healthz") {
-    *route = "/healthz";
-    if (method != "GET") return MethodNotAllowed(request, "GET");
-    return Json(200, json{{"status", "ok"}});
-  }
-  if (path == "/readyz") {
-    *route = "/readyz";
-    if (method != "GET") return MethodNotAllowed(request, "GET");
-    return Readiness();
-  }
-  if (path != kApiPrefix && !StartsWith(path, std::string(kApiPrefix) + "/")) {
-    return NotFound(request.path);
-  }
+  const bool under_api =
+      path == kApiPrefix || StartsWith(path, std::string(kApiPrefix) + "/");
 
   // Everything under /api/v1 needs a token, unknown routes included (they
   // reveal nothing to a caller without one).
-  if (!serving_.load()) {
-    return Error(503, "unavailable",
-                 "the controller is starting (applying migrations and loading "
-                 "rules from PostgreSQL); see /readyz and retry shortly");
+  Principal principal;
+  if (under_api) {
+    if (!serving_.load()) {
+      return Error(503, "unavailable",
+                   "the controller is starting (applying migrations and "
+                   "loading rules from PostgreSQL); see /readyz and retry "
+                   "shortly");
+    }
+    StatusOr<Principal> found = deps_.auth->Authenticate(request.authorization);
+    if (!found.ok()) {
+      HttpResponse response =
+          Error(401, "unauthorized", found.status().message());
+      response.headers.emplace_back("WWW-Authenticate",
+                                    "Bearer realm=\"sluice\"");
+      return response;
+    }
+    principal = std::move(found).value();
   }
-  StatusOr<Principal> principal =
-      deps_.auth->Authenticate(request.authorization);
-  if (!principal.ok()) {
-    HttpResponse response =
-        Error(401, "unauthorized", principal.status().message());
-    response.headers.emplace_back("WWW-Authenticate",
-                                  "Bearer realm=\"sluice\"");
+
+  const Route* chosen = nullptr;
+  std::string allow;
+  int64_t id = 0;
+  std::string bad_id;
+  for (const Route& candidate : Table()) {
+    int64_t candidate_id = 0;
+    std::string candidate_bad;
+    if (!Matches(candidate.path, path, &candidate_id, &candidate_bad)) {
+      continue;
+    }
+    *route = candidate.path;
+    if (!allow.empty()) allow += ", ";
+    allow += candidate.method;
+    if (request.method == candidate.method) {
+      chosen = &candidate;
+      id = candidate_id;
+      bad_id = candidate_bad;
+    }
+  }
+  if (allow.empty()) return NotFound(request.path);
+  if (chosen == nullptr) {
+    HttpResponse response = Error(405, "method_not_allowed",
+                                  request.method + " is not supported on " +
+                                      request.path + "; allowed: " + allow);
+    response.headers.emplace_back("Allow", allow);
     return response;
   }
-
-  if (path == kRulesPath) {
-    *route = std::string(kRulesPath);
-    if (method == "GET") return ListRules();
-    if (method == "POST") return CreateRule(request);
-    return MethodNotAllowed(request, "GET, POST");
+  if (chosen->needs_token && !RoleAllows(principal.role, chosen->role)) {
+    return Error(403, "forbidden",
+                 "the token '" + principal.name + "' has the role " +
+                     std::string(RoleName(principal.role)) + ", but " +
+                     request.method + " " + chosen->path + " needs " +
+                     std::string(RoleName(chosen->role)) +
+                     " or higher; use a token with that role (an admin "
+                     "creates one with POST /api/v1/tokens)");
   }
-  if (StartsWith(path, std::string(kRulesPath) + "/")) {
-    std::string_view rest = path.substr(kRulesPath.size() + 1);
-    if (rest.find('/') != std::string_view::npos) {
-      return NotFound(request.path);
-    }
-    *route = std::string(kRulesPath) + "/{id}";
-    int64_t id = ParseId(rest);
-    if (id <= 0) {
-      return Error(404, "not_found",
-                   "'" + std::string(rest) +
-                       "' is not a rule id; ids are positive integers, as "
-                       "returned by POST /api/v1/rules");
-    }
-    if (method == "GET") return GetRule(id);
-    if (method == "PUT") return UpdateRule(id, request);
-    if (method == "DELETE") return DeleteRule(id);
-    return MethodNotAllowed(request, "GET, PUT, DELETE");
+  if (!bad_id.empty()) {
+    return Error(404, "not_found",
+                 "'" + bad_id +
+                     "' is not an id; ids are positive integers, as returned "
+                     "when the object was created");
   }
-  return NotFound(request.path);
+  return (this->*(chosen->handler))(Call{request, principal, id});
 }
 
-HttpResponse AdminApi::Readiness() {
+HttpResponse AdminApi::RootPage(const Call&) {
+  HttpResponse page;
+  page.content_type = "text/html; charset=utf-8";
+  page.body =
+      "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+      "<title>Sluice controller</title></head><body>\n"
+      "<h1>Sluice controller</h1>\n"
+      "<p>The web dashboard is not built yet; it comes in a later "
+      "release. Meanwhile use the REST API:</p>\n"
+      "<ul><li><a href=\"/api/v1/rules\">/api/v1/rules</a> (needs "
+      "<code>Authorization: Bearer &lt;token&gt;</code>)</li>\n"
+      "<li><a href=\"/healthz\">/healthz</a> and "
+      "<a href=\"/readyz\">/readyz</a></li></ul>\n"
+      "</body></html>\n";
+  return page;
+}
+
+HttpResponse AdminApi::Health(const Call&) {
+  return api::Json(200, json{{"status", "ok"}});
+}
+
+HttpResponse AdminApi::Readiness(const Call&) {
   std::vector<ReadinessCheck> checks;
   if (deps_.readiness) checks = deps_.readiness();
   bool ready = true;
@@ -255,69 +282,9 @@ HttpResponse AdminApi::Readiness() {
       report[check.name] = check.status.message();
     }
   }
-  return Json(ready ? 200 : 503, json{{"status", ready ? "ready" : "not ready"},
-                                      {"checks", report}});
-}
-
-HttpResponse AdminApi::ListRules() {
-  StatusOr<RuleStore::Listing> listing = deps_.store->List();
-  if (!listing.ok()) return FromStatus(listing.status());
-  json rules = json::array();
-  for (const Rule& rule : listing->rules) rules.push_back(RuleToJson(rule));
-  return Json(200, json{{"revision", listing->revision}, {"rules", rules}});
-}
-
-HttpResponse AdminApi::CreateRule(const HttpRequest& request) {
-  Rule rule;
-  HttpResponse error;
-  if (!ParseRuleBody(request, &rule, &error)) return error;
-  // The server assigns id and version; values sent are ignored.
-  rule.id = 0;
-  rule.version = 0;
-  std::lock_guard<std::mutex> lock(write_mu_);
-  StatusOr<RuleStore::Change> change = deps_.store->Create(rule);
-  if (!change.ok()) return FromStatus(change.status());
-  deps_.catalog->Upserted(change->revision, change->rule);
-  HttpResponse response = Json(201, RuleToJson(change->rule));
-  response.headers.emplace_back(
-      "Location",
-      std::string(kRulesPath) + "/" + std::to_string(change->rule.id));
-  return response;
-}
-
-HttpResponse AdminApi::GetRule(int64_t id) {
-  StatusOr<Rule> rule = deps_.store->Get(id);
-  if (!rule.ok()) return FromStatus(rule.status());
-  return Json(200, RuleToJson(*rule));
-}
-
-HttpResponse AdminApi::UpdateRule(int64_t id, const HttpRequest& request) {
-  Rule rule;
-  HttpResponse error;
-  if (!ParseRuleBody(request, &rule, &error)) return error;
-  if (rule.id != 0 && rule.id != id) {
-    return Error(422, "invalid_argument",
-                 "the body's id " + std::to_string(rule.id) +
-                     " is not the id in the path (" + std::to_string(id) +
-                     "); leave id out or make them equal",
-                 "id");
-  }
-  std::lock_guard<std::mutex> lock(write_mu_);
-  StatusOr<RuleStore::Change> change = deps_.store->Update(id, rule);
-  if (!change.ok()) return FromStatus(change.status());
-  deps_.catalog->Upserted(change->revision, change->rule);
-  return Json(200, RuleToJson(change->rule));
-}
-
-HttpResponse AdminApi::DeleteRule(int64_t id) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  StatusOr<int64_t> revision = deps_.store->Delete(id);
-  if (!revision.ok()) return FromStatus(revision.status());
-  deps_.catalog->Removed(*revision, id);
-  HttpResponse response;
-  response.status = 204;
-  response.content_type.clear();
-  return response;
+  return api::Json(
+      ready ? 200 : 503,
+      json{{"status", ready ? "ready" : "not ready"}, {"checks", report}});
 }
 
 }  // namespace sluice

@@ -6,10 +6,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <utility>
 
+#include "controller/audit_log.h"
+#include "controller/token_store.h"
 #include "platform/log.h"
 
 namespace sluice {
@@ -49,6 +52,28 @@ std::string Base64Url(const unsigned char* data, size_t size) {
 
 }  // namespace
 
+std::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kViewer:
+      return "viewer";
+    case Role::kEditor:
+      return "editor";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "viewer";
+}
+
+bool ParseRole(std::string_view text, Role* out) {
+  for (Role role : {Role::kViewer, Role::kEditor, Role::kAdmin}) {
+    if (text == RoleName(role)) {
+      *out = role;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string Authenticator::HashToken(std::string_view token) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -78,6 +103,64 @@ StatusOr<std::string> Authenticator::GenerateToken() {
   return Base64Url(bytes, sizeof(bytes));
 }
 
+namespace {
+
+// Makes `env_token` a valid admin token named kEnvTokenName (or keeps the
+// stored token with the same secret, made admin and valid), revoking an
+// earlier environment token. Audited as actor "controller".
+Status BootstrapFromEnvironment(pqxx::work& tx, const std::string& env_token) {
+  const Actor controller;
+  const std::string hash = Authenticator::HashToken(env_token);
+  pqxx::result same = tx.exec_params(
+      "SELECT id, name, role = 'admin' AND revoked_at IS NULL "
+      "FROM api_tokens WHERE token_sha256 = $1",
+      hash);
+  if (!same.empty() && same[0][2].as<bool>()) return Status::Ok();
+  // Free the name the token will carry: revoke whichever valid token has it.
+  const std::string name =
+      same.empty() ? kEnvTokenName : same[0][1].as<std::string>();
+  const int64_t keep = same.empty() ? 0 : same[0][0].as<int64_t>();
+  pqxx::result holders = tx.exec_params(
+      "SELECT id FROM api_tokens WHERE name = $1 AND revoked_at IS NULL "
+      "AND id <> $2 FOR UPDATE",
+      name, keep);
+  for (const pqxx::row& holder : holders) {
+    const int64_t id = holder[0].as<int64_t>();
+    StatusOr<TokenInfo> before = TokenStore::ReadInTx(tx, id);
+    if (!before.ok()) return before.status();
+    tx.exec_params("UPDATE api_tokens SET revoked_at = now() WHERE id = $1",
+                   id);
+    StatusOr<TokenInfo> after = TokenStore::ReadInTx(tx, id);
+    if (!after.ok()) return after.status();
+    TokenStore::AuditInTx(tx, controller, "token.revoke", &*before, &*after);
+  }
+  if (keep != 0) {
+    // The operator exported a stored token (say the printed bootstrap
+    // one): make that one a valid admin token.
+    StatusOr<TokenInfo> before = TokenStore::ReadInTx(tx, keep);
+    if (!before.ok()) return before.status();
+    tx.exec_params(
+        "UPDATE api_tokens SET role = 'admin', revoked_at = NULL "
+        "WHERE id = $1",
+        keep);
+    StatusOr<TokenInfo> after = TokenStore::ReadInTx(tx, keep);
+    if (!after.ok()) return after.status();
+    TokenStore::AuditInTx(tx, controller, "token.restore", &*before, &*after);
+    return Status::Ok();
+  }
+  pqxx::result inserted = tx.exec_params(
+      "INSERT INTO api_tokens (name, role, token_sha256) "
+      "VALUES ($1, 'admin', $2) RETURNING id",
+      kEnvTokenName, hash);
+  StatusOr<TokenInfo> after =
+      TokenStore::ReadInTx(tx, inserted[0][0].as<int64_t>());
+  if (!after.ok()) return after.status();
+  TokenStore::AuditInTx(tx, controller, "token.create", nullptr, &*after);
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Authenticator::Bootstrap(const std::string& env_admin_token,
                                 std::ostream& out) {
   std::string generated;
@@ -85,21 +168,8 @@ Status Authenticator::Bootstrap(const std::string& env_admin_token,
     pqxx::work tx(conn, "bootstrap_token");
     tx.exec_params("SELECT pg_advisory_xact_lock($1)", kBootstrapLockKey);
     if (!env_admin_token.empty()) {
-      std::string hash = HashToken(env_admin_token);
-      // The same secret may already be stored under another name (say the
-      // operator exported the printed bootstrap token): make that one admin.
-      pqxx::result same = tx.exec_params(
-          "UPDATE api_tokens SET role = 'admin', revoked_at = NULL "
-          "WHERE token_sha256 = $1 RETURNING id",
-          hash);
-      if (same.empty()) {
-        tx.exec_params(
-            "INSERT INTO api_tokens (name, role, token_sha256) "
-            "VALUES ($1, 'admin', $2) ON CONFLICT (name) DO UPDATE SET "
-            "role = 'admin', token_sha256 = excluded.token_sha256, "
-            "revoked_at = NULL, created_at = now()",
-            kEnvTokenName, hash);
-      }
+      Status done = BootstrapFromEnvironment(tx, env_admin_token);
+      if (!done.ok()) return done;
       tx.commit();
       return Status::Ok();
     }
@@ -111,10 +181,14 @@ Status Authenticator::Bootstrap(const std::string& env_admin_token,
     }
     StatusOr<std::string> token = GenerateToken();
     if (!token.ok()) return token.status();
-    tx.exec_params(
+    pqxx::result inserted = tx.exec_params(
         "INSERT INTO api_tokens (name, role, token_sha256) "
-        "VALUES ($1, 'admin', $2)",
+        "VALUES ($1, 'admin', $2) RETURNING id",
         kGeneratedTokenName, HashToken(*token));
+    StatusOr<TokenInfo> after =
+        TokenStore::ReadInTx(tx, inserted[0][0].as<int64_t>());
+    if (!after.ok()) return after.status();
+    TokenStore::AuditInTx(tx, Actor(), "token.create", nullptr, &*after);
     tx.commit();
     generated = *token;
     return Status::Ok();
@@ -132,25 +206,59 @@ Status Authenticator::Bootstrap(const std::string& env_admin_token,
 }
 
 Status Authenticator::Reload() {
+  uint64_t started;
+  {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    started = forget_epoch_;
+  }
   std::vector<Entry> tokens;
   Status status = db_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn, "load_tokens");
     pqxx::result rows = tx.exec(
-        "SELECT name, role, token_sha256 FROM api_tokens "
+        "SELECT id, name, role, token_sha256 FROM api_tokens "
         "WHERE revoked_at IS NULL ORDER BY id");
     tx.commit();
     tokens.clear();
     for (const pqxx::row& row : rows) {
-      tokens.push_back(
-          Entry{Principal{row[0].as<std::string>(), row[1].as<std::string>()},
-                row[2].as<std::string>()});
+      Principal principal;
+      principal.id = row[0].as<int64_t>();
+      principal.name = row[1].as<std::string>();
+      if (!ParseRole(row[2].as<std::string>(), &principal.role)) {
+        // The schema's CHECK makes this impossible; refuse the token
+        // rather than guess a role.
+        LogWarn("auth", "token " + principal.name + " has an unknown role '" +
+                            row[2].as<std::string>() + "'; it is ignored");
+        continue;
+      }
+      tokens.push_back(Entry{std::move(principal), row[3].as<std::string>()});
     }
     return Status::Ok();
   });
   if (!status.ok()) return status;
   std::unique_lock<std::shared_mutex> lock(mu_);
+  // A reload that read the database before a Forget() must not bring the
+  // forgotten token back; one that started after it saw the revocation
+  // committed, so the id need not be filtered any longer.
+  for (auto it = forgotten_.begin(); it != forgotten_.end();) {
+    it = it->second <= started ? forgotten_.erase(it) : std::next(it);
+  }
+  tokens.erase(std::remove_if(tokens.begin(), tokens.end(),
+                              [this](const Entry& entry) {
+                                return forgotten_.count(entry.principal.id) > 0;
+                              }),
+               tokens.end());
   tokens_ = std::move(tokens);
   return Status::Ok();
+}
+
+void Authenticator::Forget(int64_t id) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  forgotten_[id] = ++forget_epoch_;
+  tokens_.erase(std::remove_if(tokens_.begin(), tokens_.end(),
+                               [id](const Entry& entry) {
+                                 return entry.principal.id == id;
+                               }),
+                tokens_.end());
 }
 
 StatusOr<Principal> Authenticator::Authenticate(

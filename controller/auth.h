@@ -11,12 +11,19 @@
 //
 // Authenticate() checks an Authorization header against the tokens loaded
 // by Bootstrap()/Reload() (held in memory, so a check needs no database),
-// comparing hashes in constant time. A later token API (issue 5) must call
-// Reload() after it changes api_tokens.
+// comparing hashes in constant time. The token API (controller/token_store.h)
+// calls Forget() and Reload() right after it commits a change, so a revoked
+// token stops working at once in this process; other controllers pick the
+// change up at their next periodic Reload().
+//
+// Bootstrap() records what it changes in the audit log, as actor
+// "controller".
 //
 // Thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <ostream>
 #include <shared_mutex>
 #include <string>
@@ -28,9 +35,20 @@
 
 namespace sluice {
 
+// What a token may do; each role includes the ones before it.
+enum class Role { kViewer = 1, kEditor = 2, kAdmin = 3 };
+
+std::string_view RoleName(Role role);  // "viewer", "editor", "admin"
+bool ParseRole(std::string_view text, Role* out);
+// Whether `held` is `needed` or higher.
+inline bool RoleAllows(Role held, Role needed) {
+  return static_cast<int>(held) >= static_cast<int>(needed);
+}
+
 struct Principal {
+  int64_t id = 0;    // api_tokens.id
   std::string name;  // api_tokens.name
-  std::string role;  // "admin", "editor" or "viewer"
+  Role role = Role::kViewer;
 };
 
 class Authenticator {
@@ -42,6 +60,10 @@ class Authenticator {
   Status Bootstrap(const std::string& env_admin_token, std::ostream& out);
   // Re-reads the unrevoked tokens.
   Status Reload();
+  // Stops accepting token `id` at once, without the database (a revocation
+  // just committed; a Reload() that fails afterwards cannot bring it back,
+  // since the database no longer lists it).
+  void Forget(int64_t id);
 
   // `authorization` is the Authorization header's value ("Bearer <token>"),
   // empty when absent. InvalidArgument (with a message for the 401 body)
@@ -62,6 +84,10 @@ class Authenticator {
   Database* const db_;
   mutable std::shared_mutex mu_;
   std::vector<Entry> tokens_;  // GUARDED_BY(mu_)
+  // Forget() calls so far, and each forgotten id with the count at its
+  // Forget(): a Reload() that started before then filters the id out.
+  uint64_t forget_epoch_ = 0;              // GUARDED_BY(mu_)
+  std::map<int64_t, uint64_t> forgotten_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace sluice

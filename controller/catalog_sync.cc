@@ -50,6 +50,12 @@ void CatalogSync::Removed(int64_t revision, int64_t rule_id) {
   UpdateGauge();
 }
 
+void CatalogSync::Replaced(int64_t revision, std::vector<Rule> rules) {
+  // A complete rule set is right whatever came before it.
+  catalog_->Replace(revision, std::move(rules));
+  UpdateGauge();
+}
+
 void CatalogSync::UpdateGauge() {
   if (metrics_ == nullptr) return;
   metrics_->SetRules(static_cast<int64_t>(catalog_->Get().rules.size()));

@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "common/rule.h"
 #include "common/status.h"
@@ -39,6 +40,9 @@ class CatalogSync {
 
   void Upserted(int64_t revision, const Rule& rule);
   void Removed(int64_t revision, int64_t rule_id);
+  // The whole committed rule set at `revision` (a config replacement);
+  // ignored when the catalog is already newer.
+  void Replaced(int64_t revision, std::vector<Rule> rules);
 
  private:
   // True when `revision` follows the catalog directly; otherwise reloads,

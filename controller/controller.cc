@@ -4,6 +4,7 @@
 #include <iostream>
 #include <utility>
 
+#include "platform/curve_keys.h"
 #include "platform/endpoint.h"
 #include "platform/log.h"
 #include "platform/system_clock.h"
@@ -14,22 +15,39 @@ Controller::Controller(ControllerOptions options)
     : options_(std::move(options)),
       db_(options_.db),
       store_(&db_),
+      config_(&db_),
+      tokens_(&db_),
+      audit_(&db_),
       sync_(&store_, &catalog_, &metrics_),
-      auth_(&db_) {}
+      auth_(&db_),
+      agent_keys_(&db_),
+      agent_keys_api_(&agent_keys_, &allowed_agent_keys_) {}
 
 Controller::~Controller() { Stop(); }
 
 Status Controller::Start() {
   if (started_) return Status::FailedPrecondition("the controller is started");
-  if (!IsLoopbackZmqEndpoint(options_.agents)) {
+  CurveKeyPair curve_keys;
+  if (!options_.curve_secret_key_file.empty()) {
+    StatusOr<CurveKeyPair> keys =
+        ReadCurveKeyFile(options_.curve_secret_key_file);
+    if (!keys.ok()) return keys.status();
+    curve_keys = std::move(keys).value();
+    curve_ = true;
+    LogInfo("controller",
+            "CurveZMQ on the agent channel: agents need "
+            "--controller-public-key " +
+                curve_keys.public_key +
+                ", and their own public key allowed (POST /api/v1/agent-keys)");
+  } else if (!IsLoopbackZmqEndpoint(options_.agents)) {
     if (!options_.insecure) {
       return Status::FailedPrecondition(
           "--agents " + options_.agents +
-          " is not a loopback endpoint, and this release cannot encrypt the "
-          "agent channel yet (CurveZMQ keys come in a later release): agents "
+          " is not a loopback endpoint and no CurveZMQ key is given: agents "
           "and the controller would talk unencrypted and unauthenticated. "
-          "Bind a loopback endpoint such as tcp://127.0.0.1:7070, or pass "
-          "--insecure (SLUICE_INSECURE=1) on a network you trust");
+          "Give --curve-secret-key-file (a keypair from `sluice-controller "
+          "keygen`), bind a loopback endpoint such as tcp://127.0.0.1:7070, "
+          "or pass --insecure (SLUICE_INSECURE=1) on a network you trust");
     }
     LogWarn("controller", "--insecure: the agent channel on " +
                               options_.agents +
@@ -61,17 +79,25 @@ Status Controller::Start() {
   lease.endpoint = options_.agents;
   lease.lease_ttl_ms = options_.lease_ttl_ms;
   lease.learning_ms = options_.learning_ms;
+  lease.curve_secret_key = curve_keys.secret_key;
+  lease.allowed_agent_keys = &allowed_agent_keys_;
   lease_server_ = std::make_unique<LeaseServer>(
       lease, &catalog_, &SystemClock::Get(), metrics_.registry());
 
   AdminApi::Deps deps;
   deps.store = &store_;
+  deps.config = &config_;
+  deps.tokens = &tokens_;
+  deps.agent_keys = &agent_keys_api_;
+  deps.audit = &audit_;
   deps.catalog = &sync_;
+  deps.memory = &catalog_;
   deps.auth = &auth_;
   deps.metrics = &metrics_;
   deps.readiness = [this] { return Readiness(); };
   api_ = std::make_unique<AdminApi>(std::move(deps));
-  rest_ = std::make_unique<RestApi>(options_.http, api_.get());
+  rest_ = std::make_unique<RestApi>(options_.http, api_.get(),
+                                    options_.tls_cert, options_.tls_key);
   Status http = rest_->Start();
   if (!http.ok()) {
     rest_.reset();
@@ -89,6 +115,17 @@ Status Controller::InitializeOnce() {
       options_.token_out != nullptr ? *options_.token_out : std::cout;
   Status tokens = auth_.Bootstrap(options_.admin_token, out);
   if (!tokens.ok()) return tokens;
+  if (curve_) {
+    // Before the lease server starts: until then every agent is refused.
+    Status keys = allowed_agent_keys_.Reload(&agent_keys_);
+    if (!keys.ok()) return keys;
+    if (allowed_agent_keys_.Get()->empty()) {
+      LogWarn("controller",
+              "CurveZMQ is on and no agent key is allowed yet: every agent "
+              "is refused until an admin adds one (POST /api/v1/agent-keys "
+              "with the public= line of `sluice-agent keygen`)");
+    }
+  }
   return sync_.Reload();
 }
 
@@ -133,18 +170,24 @@ void Controller::Background() {
           "sluice-controller ready: http=" + options_.http +
               " agents=" + options_.agents +
               (options_.metrics.empty() ? std::string()
-                                        : " metrics=" + options_.metrics));
+                                        : " metrics=" + options_.metrics) +
+              (options_.tls_cert.empty() ? "" : " tls=on"));
 
   // 3. Keep the catalog and the tokens in step with the database.
   bool database_up = true;
   while (SleepUnlessStopping(options_.catalog_sync_ms)) {
     Status synced = sync_.CatchUp();
     if (synced.ok()) synced = auth_.Reload();
+    // Agent keys changed through other controllers (ours apply at once).
+    if (synced.ok() && curve_) {
+      synced = allowed_agent_keys_.Reload(&agent_keys_);
+    }
     if (!synced.ok() && database_up) {
       LogWarn("controller",
               synced.message() +
                   "; agents keep the rules they have and leasing goes on "
-                  "from memory, API calls get 503 until PostgreSQL is back");
+                  "from memory, API reads of the rules come from memory and "
+                  "writes get 503 until PostgreSQL is back");
     } else if (synced.ok() && !database_up) {
       LogInfo("controller",
               "PostgreSQL is reachable again; rules at "

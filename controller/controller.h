@@ -1,6 +1,7 @@
 // Controller: the sluice-controller daemon as an object, so tests can run it
-// in-process. It owns the database connection, the rule store and catalog,
-// the authenticator, the lease server, the REST API and the metrics.
+// in-process. It owns the database connection, the rule, config, token and
+// audit stores, the catalog, the authenticator, the lease server, the REST
+// API (HTTP or HTTPS) and the metrics.
 //
 // Start() checks the options, binds the HTTP API (and /metrics), and starts
 // a background thread that
@@ -30,25 +31,40 @@
 
 #include "common/status.h"
 #include "controller/admin_api.h"
+#include "controller/agent_key_store.h"
+#include "controller/agent_keys_api.h"
+#include "controller/audit_log.h"
 #include "controller/auth.h"
 #include "controller/catalog_sync.h"
+#include "controller/config_store.h"
 #include "controller/controller_metrics.h"
+#include "controller/curve_allowed_keys.h"
 #include "controller/database.h"
 #include "controller/lease_server.h"
 #include "controller/migrator.h"
 #include "controller/rest_api.h"
 #include "controller/rule_catalog.h"
 #include "controller/rule_store.h"
+#include "controller/token_store.h"
 
 namespace sluice {
 
 struct ControllerOptions {
-  std::string db;                               // libpq conninfo; "" = PG*
-  std::string http = "127.0.0.1:8080";          // REST API HOST:PORT
+  std::string db;                       // libpq conninfo; "" = PG*
+  std::string http = "127.0.0.1:8080";  // REST API HOST:PORT
+  // PEM certificate chain and private key: serve the API over HTTPS. Both
+  // or neither ("" = plain HTTP).
+  std::string tls_cert;
+  std::string tls_key;
   std::string agents = "tcp://127.0.0.1:7070";  // ZeroMQ endpoint to bind
   std::string metrics;                          // HOST:PORT; "" = none
   // Allows a non-loopback agents endpoint without CurveZMQ keys.
   bool insecure = false;
+  // This controller's CurveZMQ keypair file (platform/curve_keys.h). Set:
+  // the agent channel is encrypted and only agents whose public key is in
+  // agent_keys get in (any endpoint). "" = plain text (loopback, or
+  // insecure).
+  std::string curve_secret_key_file;
   std::string migrations_dir;  // "" = DefaultMigrationsDir()
   int64_t lease_ttl_ms = 2000;
   // Grant nothing for this long after the lease server starts (see
@@ -87,6 +103,9 @@ class Controller {
   bool ready() const;
 
   RuleCatalog* catalog() { return &catalog_; }
+  // The /api/v1/agent-keys handlers (for AdminApi) and the allowed set.
+  AgentKeysApi* agent_keys_api() { return &agent_keys_api_; }
+  AllowedAgentKeys* allowed_agent_keys() { return &allowed_agent_keys_; }
   ControllerMetrics* metrics() { return &metrics_; }
 
  private:
@@ -100,9 +119,16 @@ class Controller {
   ControllerMetrics metrics_;
   Database db_;
   RuleStore store_;
+  ConfigStore config_;
+  TokenStore tokens_;
+  AuditLog audit_;
   RuleCatalog catalog_;
   CatalogSync sync_;
   Authenticator auth_;
+  AgentKeyStore agent_keys_;
+  AllowedAgentKeys allowed_agent_keys_;
+  AgentKeysApi agent_keys_api_;
+  bool curve_ = false;  // CurveZMQ on the agent channel
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<LeaseServer> lease_server_;
   std::unique_ptr<AdminApi> api_;

@@ -11,15 +11,18 @@
 #include <map>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/allocator.h"
 #include "common/bucket_key.h"
-#include "common/global_budget.h"
 #include "common/wire.h"
+#include "controller/curve_zap.h"
+#include "platform/curve_keys.h"
 #include "platform/log.h"
 
 namespace sluice {
@@ -32,10 +35,11 @@ constexpr int kHighWaterMark = 10000;  // messages queued per peer
 // Messages handled per wake-up before the catalog and timeouts are checked
 // again, so a flood cannot delay a RulesDelta.
 constexpr int kMaxMessagesPerTick = 1000;
-// A budget that is full and has not been used for this long is dropped; a
-// new one built from the rule is identical.
-constexpr int64_t kBudgetIdleNanos = 60 * kNanosPerSecond;
+// Budgets are swept (idle ones dropped, silent agents forgotten) this often.
 constexpr int64_t kSweepIntervalNanos = kNanosPerSecond;
+// An agent silent in a bucket for this long (at least; and twice the lease
+// ttl) with no lease outstanding there is forgotten by that bucket.
+constexpr int64_t kBucketAgentForgetNanos = 5 * kNanosPerSecond;
 // Warnings about bad frames logged per second; the rest are counted.
 constexpr int kWarningsPerSecond = 10;
 
@@ -79,6 +83,8 @@ struct Metrics {
   prometheus::Counter* tokens_granted = nullptr;
   prometheus::Counter* wire_errors = nullptr;
   prometheus::Gauge* agents_connected = nullptr;
+  prometheus::Gauge* buckets = nullptr;
+  prometheus::Gauge* bucket_agents = nullptr;
 };
 
 Metrics RegisterMetrics(prometheus::Registry* registry) {
@@ -106,24 +112,45 @@ Metrics RegisterMetrics(prometheus::Registry* registry) {
                             .Help("Agents heard from within the agent timeout")
                             .Register(*registry)
                             .Add({});
+  m.buckets = &prometheus::BuildGauge()
+                   .Name("sluice_controller_lease_buckets")
+                   .Help("Buckets with a budget at the controller")
+                   .Register(*registry)
+                   .Add({});
+  m.bucket_agents =
+      &prometheus::BuildGauge()
+           .Name("sluice_controller_lease_bucket_agents")
+           .Help("(bucket, agent) pairs the allocators keep a demand for")
+           .Register(*registry)
+           .Add({});
   return m;
 }
 
 }  // namespace
 
+// The counts the server publishes to its owner's thread.
+struct LeaseServerCounts {
+  std::atomic<int64_t>* agents;
+  std::atomic<int64_t>* buckets;
+  std::atomic<int64_t>* bucket_agents;
+};
+
 // Everything below is owned by the server thread once Start() returns; only
-// stop_ and *agents_out_ are shared.
+// stop_ and the counts are shared.
 class LeaseServer::Impl {
  public:
   Impl(const LeaseServerOptions& options, RuleCatalog* catalog,
-       const Clock* clock, const Metrics& metrics,
-       std::atomic<int64_t>* agents_out)
+       const Clock* clock, const Metrics& metrics, LeaseServerCounts counts)
       : options_(options),
         catalog_(catalog),
         clock_(clock),
         metrics_(metrics),
-        agents_out_(agents_out),
-        router_(context_, zmq::socket_type::router) {}
+        counts_(counts),
+        router_(context_, zmq::socket_type::router) {
+    allocator_options_.lease_ttl_ns = options_.lease_ttl_ms * kNanosPerMilli;
+    allocator_options_.forget_after_ns =
+        std::max(kBucketAgentForgetNanos, 2 * allocator_options_.lease_ttl_ns);
+  }
 
   Status Bind();
   void Run();
@@ -133,11 +160,23 @@ class LeaseServer::Impl {
   struct Agent {
     std::string agent_id;  // from Hello; empty until one arrives
     int64_t last_seen = 0;
+    std::string curve_key;  // Z85 public key it authenticated with (CURVE)
+    uint64_t number = 0;    // its id in the allocators, never reused
+    double weight = 1.0;    // from options.agent_weights
   };
   struct Budget {
-    GlobalBudget budget;
+    BucketAllocator allocator;
     int64_t rule_version;
   };
+
+  // CurveZMQ: server key and ZAP handler, before bind; see lease_server.h.
+  Status ConfigureCurve();
+  // Whether the message's "User-Id" (set by the ZAP handler) is a key
+  // allowed now; if not, the message is dropped and its sender forgotten.
+  bool Authorized(const std::vector<zmq::message_t>& parts,
+                  const std::string& peer, int64_t now);
+  // Takes a new allowed set; forgets agents whose key left it.
+  void RefreshAllowedKeys();
 
   void Tick();
   void HandleFrames(std::vector<zmq::message_t>* parts, int64_t now);
@@ -153,6 +192,10 @@ class LeaseServer::Impl {
   bool Touch(const std::string& peer, int64_t now);
   void Forget(const std::string& peer, std::string_view why);
   void PublishAgentCount();
+  // Tells every agent the new number of agents (their safe shares are
+  // limit / agents) when it changed since the last call.
+  void BroadcastAgentCount();
+  void PublishBudgetCounts();
 
   void SendSnapshot(const std::string& peer);
   void Send(const std::string& peer, const WireMessage& message);
@@ -166,17 +209,27 @@ class LeaseServer::Impl {
   RuleCatalog* const catalog_;
   const Clock* const clock_;
   const Metrics metrics_;
-  std::atomic<int64_t>* const agents_out_;
+  const LeaseServerCounts counts_;
+  AllocatorOptions allocator_options_;  // the allocators point to it
   std::atomic<bool> stop_{false};
 
   zmq::context_t context_;
   zmq::socket_t router_;
+  // CURVE only; after router_ so that it stops first.
+  std::unique_ptr<ZapHandler> zap_;
+  std::shared_ptr<const AllowedAgentKeys::Map> allowed_;
+  uint64_t allowed_version_ = 0;
+  std::string current_key_;  // key of the message being handled
+  // Peers already warned about a refused message (bounded, see Authorized).
+  std::unordered_set<std::string> refused_peers_;
 
   int64_t learning_until_ = 0;
   int64_t rules_version_ = 0;      // what agents were last told
   std::map<int64_t, Rule> rules_;  // by id, as of rules_version_
   std::unordered_map<std::string, Agent> agents_;    // by routing id
   std::unordered_map<std::string, Budget> budgets_;  // by bucket key
+  uint64_t next_agent_number_ = 1;
+  bool agent_count_changed_ = false;  // see BroadcastAgentCount
   int64_t next_sweep_ = 0;
 
   int64_t warn_window_start_ = 0;
@@ -197,6 +250,8 @@ Status LeaseServer::Impl::Bind() {
     router_.set(zmq::sockopt::router_handover, true);
     router_.set(zmq::sockopt::router_mandatory, true);
     // CurveZMQ (server key, ZAP handler) is configured here, before bind.
+    Status curve = ConfigureCurve();
+    if (!curve.ok()) return curve;
     router_.bind(options_.endpoint);
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(
@@ -215,7 +270,75 @@ Status LeaseServer::Impl::Bind() {
     rules_.emplace(id, std::move(rule));
   }
   PublishAgentCount();
+  PublishBudgetCounts();
   return Status::Ok();
+}
+
+Status LeaseServer::Impl::ConfigureCurve() {
+  if (options_.curve_secret_key.empty()) return Status::Ok();
+  if (options_.allowed_agent_keys == nullptr) {
+    return Status::FailedPrecondition(
+        "the lease server has a CurveZMQ key but no set of allowed agent "
+        "keys: without one every agent that knows the server's public key "
+        "would get in; give LeaseServerOptions::allowed_agent_keys");
+  }
+  StatusOr<std::string> secret =
+      DecodeCurveKey(options_.curve_secret_key, "the controller's secret key");
+  if (!secret.ok()) return secret.status();
+  // The handler must be bound before the ROUTER accepts a handshake.
+  zap_ = std::make_unique<ZapHandler>(&context_, options_.allowed_agent_keys);
+  Status zap = zap_->Start();
+  if (!zap.ok()) {
+    zap_.reset();
+    return zap;
+  }
+  allowed_ = options_.allowed_agent_keys->Get();
+  allowed_version_ = options_.allowed_agent_keys->version();
+  router_.set(zmq::sockopt::curve_server, true);
+  router_.set(zmq::sockopt::curve_secretkey, *secret);
+  router_.set(zmq::sockopt::zap_domain, "sluice-agents");
+  return Status::Ok();
+}
+
+bool LeaseServer::Impl::Authorized(const std::vector<zmq::message_t>& parts,
+                                   const std::string& peer, int64_t now) {
+  // libzmq attaches the ZAP reply's user id (the key, in Z85) to every
+  // message of the connection. None: not authenticated by our handler.
+  const char* user = zmq_msg_gets(parts.back().handle(), "User-Id");
+  if (user != nullptr) {
+    auto it = allowed_->find(user);
+    if (it != allowed_->end()) {
+      current_key_ = it->first;
+      return true;
+    }
+  }
+  auto agent = agents_.find(peer);
+  if (agent != agents_.end()) {
+    Forget(peer, "its CurveZMQ key is no longer allowed (revoked)");
+  }
+  // Once per peer: a revoked agent keeps sending until it gives up.
+  if (refused_peers_.size() >= 4096) refused_peers_.clear();
+  if (refused_peers_.insert(peer).second) {
+    Warn(now, "ignoring messages from agent " + PeerName(peer) +
+                  (user != nullptr ? " with CurveZMQ key " + std::string(user)
+                                   : std::string(" without a CurveZMQ key")) +
+                  ": the key is not an allowed agent key (revoked)");
+  }
+  return false;
+}
+
+void LeaseServer::Impl::RefreshAllowedKeys() {
+  const uint64_t version = options_.allowed_agent_keys->version();
+  if (version == allowed_version_) return;
+  allowed_ = options_.allowed_agent_keys->Get();
+  allowed_version_ = version;
+  std::vector<std::string> revoked;
+  for (const auto& [peer, agent] : agents_) {
+    if (allowed_->count(agent.curve_key) == 0) revoked.push_back(peer);
+  }
+  for (const std::string& peer : revoked) {
+    Forget(peer, "its CurveZMQ key was revoked; it gets no answer from now on");
+  }
 }
 
 void LeaseServer::Impl::Run() {
@@ -237,6 +360,7 @@ void LeaseServer::Impl::Run() {
 void LeaseServer::Impl::Tick() {
   zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
   zmq::poll(&item, 1, kPollInterval);
+  if (zap_ != nullptr) RefreshAllowedKeys();
   int64_t now = clock_->NowNanos();
   // Catalog first, so a snapshot sent below is the state deltas build on.
   SyncCatalog(now);
@@ -252,6 +376,7 @@ void LeaseServer::Impl::Tick() {
   }
   now = clock_->NowNanos();
   ExpireAgents(now);
+  BroadcastAgentCount();
   if (now >= next_sweep_) {
     SweepBudgets(now);
     next_sweep_ = now + kSweepIntervalNanos;
@@ -261,6 +386,7 @@ void LeaseServer::Impl::Tick() {
 void LeaseServer::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
                                      int64_t now) {
   const std::string peer = (*parts)[0].to_string();
+  if (zap_ != nullptr && !Authorized(*parts, peer, now)) return;
   if (parts->size() != 2) {
     WireError(peer, now,
               "expected exactly one frame per message (a JSON wire message "
@@ -284,7 +410,12 @@ void LeaseServer::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
       return;
     }
     Touch(peer, now);
-    agents_[peer].agent_id = hello->agent_id;
+    Agent& agent = agents_[peer];
+    agent.agent_id = hello->agent_id;
+    auto weight = options_.agent_weights.find(hello->agent_id);
+    agent.weight = weight != options_.agent_weights.end() && weight->second > 0
+                       ? weight->second
+                       : 1.0;
     SendSnapshot(peer);
   } else if (std::holds_alternative<SnapshotRequest>(message)) {
     Touch(peer, now);
@@ -310,6 +441,9 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
                                            const LeaseRequest& request,
                                            int64_t now) {
   const bool learning = now < learning_until_;
+  auto agent_it = agents_.find(peer);
+  if (agent_it == agents_.end()) return;  // forgotten meanwhile (send failed)
+  const Agent& agent = agent_it->second;
   LeaseGrant grant;
   grant.seq = request.seq;
   grant.items.reserve(request.items.size());
@@ -329,21 +463,36 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
     std::string key = MakeBucketKey(rule.id, want.values);
     auto it = budgets_.find(key);
     if (it == budgets_.end()) {
-      it = budgets_
-               .emplace(std::move(key),
-                        Budget{GlobalBudget(rule, now), rule.version})
-               .first;
+      // While learning, a previous incarnation may have leased the whole
+      // burst: start empty, and keep no refill nobody claims.
+      const auto start = learning ? BucketAllocator::Start::kEmpty
+                                  : BucketAllocator::Start::kFull;
+      it =
+          budgets_
+              .emplace(
+                  std::move(key),
+                  Budget{BucketAllocator(rule, now, &allocator_options_, start),
+                         rule.version})
+              .first;
+      if (learning) it->second.allocator.DropUnclaimedUntil(learning_until_);
     } else if (it->second.rule_version != rule.version) {
-      it->second.budget.Reconfigure(rule, now);
+      it->second.allocator.Reconfigure(rule, now);
       it->second.rule_version = rule.version;
     }
-    // While learning, grant no lease at all (ttl 0): the agent stays on its
-    // safe share instead of holding an empty lease that refuses everything.
-    // What agents spent unleased is still charged.
-    if (learning) out.ttl_ms = 0;
-    const int64_t asked = learning ? 0 : std::max<int64_t>(0, want.want);
-    out.tokens = it->second.budget.Grant(now, asked,
-                                         std::max<int64_t>(0, want.unleased));
+    LeaseReport report;
+    report.want = want.want;
+    report.admitted = want.admitted;
+    report.refused = want.refused;
+    report.unleased = want.unleased;
+    report.weight = agent.weight;
+    const LeaseOffer offer =
+        it->second.allocator.Grant(agent.number, now, report);
+    out.tokens = offer.tokens;
+    // While learning, no tokens for an agent that refused nothing means no
+    // lease at all (ttl 0): it keeps its old lease or its safe share (a
+    // cold bucket stays usable). An agent that refuses gets the empty
+    // lease: its safe share would only add to what old leases may admit.
+    if (learning && out.tokens == 0 && want.refused <= 0) out.ttl_ms = 0;
     granted_total += out.tokens;
   }
   if (metrics_.lease_requests != nullptr) {
@@ -393,7 +542,7 @@ void LeaseServer::Impl::ReconcileBudgets(int64_t now) {
       continue;
     }
     if (it->second.rule_version != rule->second.version) {
-      it->second.budget.Reconfigure(rule->second, now);
+      it->second.allocator.Reconfigure(rule->second, now);
       it->second.rule_version = rule->second.version;
     }
     ++it;
@@ -402,16 +551,15 @@ void LeaseServer::Impl::ReconcileBudgets(int64_t now) {
 
 void LeaseServer::Impl::SweepBudgets(int64_t now) {
   for (auto it = budgets_.begin(); it != budgets_.end();) {
-    auto rule = rules_.find(BucketKeyRuleId(it->first));
-    const bool idle = now - it->second.budget.last_used() > kBudgetIdleNanos;
-    if (rule != rules_.end() && idle &&
-        it->second.budget.Available(now) >=
-            static_cast<double>(rule->second.burst)) {
+    it->second.allocator.Sweep(now);
+    // Idle: no agent, nothing leased, full; a new one would be the same.
+    if (it->second.allocator.Idle(now)) {
       it = budgets_.erase(it);
     } else {
       ++it;
     }
   }
+  PublishBudgetCounts();
 }
 
 void LeaseServer::Impl::ExpireAgents(int64_t now) {
@@ -429,6 +577,8 @@ void LeaseServer::Impl::ExpireAgents(int64_t now) {
 bool LeaseServer::Impl::Touch(const std::string& peer, int64_t now) {
   auto [it, inserted] = agents_.try_emplace(peer);
   it->second.last_seen = now;
+  if (inserted) it->second.number = next_agent_number_++;
+  it->second.curve_key = current_key_;
   if (inserted) {
     PublishAgentCount();
     LogInfo(kLog, "agent " + PeerName(peer) + " connected (" +
@@ -442,15 +592,48 @@ void LeaseServer::Impl::Forget(const std::string& peer, std::string_view why) {
   if (it == agents_.end()) return;
   const std::string name =
       it->second.agent_id.empty() ? PeerName(peer) : it->second.agent_id;
+  const uint64_t number = it->second.number;
   agents_.erase(it);
   PublishAgentCount();
+  // Its demand and shares go; its leases stay outstanding until expiry.
+  const int64_t now = clock_->NowNanos();
+  for (auto& entry : budgets_) entry.second.allocator.Forget(number, now);
+  PublishBudgetCounts();
   LogInfo(kLog, "forgot agent '" + name + "': " + std::string(why) + " (" +
                     std::to_string(agents_.size()) + " agents)");
 }
 
+void LeaseServer::Impl::PublishBudgetCounts() {
+  int64_t pairs = 0;
+  for (const auto& entry : budgets_) {
+    pairs += static_cast<int64_t>(entry.second.allocator.agent_count());
+  }
+  const auto buckets = static_cast<int64_t>(budgets_.size());
+  counts_.buckets->store(buckets);
+  counts_.bucket_agents->store(pairs);
+  if (metrics_.buckets != nullptr) {
+    metrics_.buckets->Set(static_cast<double>(buckets));
+    metrics_.bucket_agents->Set(static_cast<double>(pairs));
+  }
+}
+
+void LeaseServer::Impl::BroadcastAgentCount() {
+  if (!agent_count_changed_) return;
+  agent_count_changed_ = false;
+  Heartbeat beat;
+  beat.rules_version = rules_version_;
+  beat.agents = static_cast<int64_t>(agents_.size());
+  const std::string bytes = EncodeWireMessage(beat);
+  std::vector<std::string> peers;
+  peers.reserve(agents_.size());
+  for (const auto& entry : agents_) peers.push_back(entry.first);
+  for (const std::string& peer : peers) SendBytes(peer, bytes);
+}
+
 void LeaseServer::Impl::PublishAgentCount() {
+  agent_count_changed_ = true;
   const auto count = static_cast<int64_t>(agents_.size());
-  agents_out_->store(count);
+  counts_.agents->store(count);
   if (metrics_.agents_connected != nullptr) {
     metrics_.agents_connected->Set(static_cast<double>(count));
   }
@@ -533,8 +716,9 @@ Status LeaseServer::Start() {
         "the lease server is already running on " + options_.endpoint +
         "; Stop() it before starting it again");
   }
-  auto impl = std::make_unique<Impl>(options_, catalog_, clock_,
-                                     RegisterMetrics(registry_), &agents_);
+  auto impl = std::make_unique<Impl>(
+      options_, catalog_, clock_, RegisterMetrics(registry_),
+      LeaseServerCounts{&agents_, &buckets_, &bucket_agents_});
   Status bound = impl->Bind();
   if (!bound.ok()) return bound;
   impl_ = std::move(impl);
@@ -551,6 +735,8 @@ void LeaseServer::Stop() {
   impl_.reset();  // closes the socket; the port is free once this returns
   running_.store(false);
   agents_.store(0);
+  buckets_.store(0);
+  bucket_agents_.store(0);
 }
 
 }  // namespace sluice

@@ -1,4 +1,6 @@
 // sluice-controller: see DESIGN.md "Command lines" and controller/controller.h.
+// `sluice-controller keygen` prints a new CurveZMQ keypair (a key file for
+// --curve-secret-key-file).
 #include <pthread.h>
 #include <signal.h>
 
@@ -9,6 +11,7 @@
 #include <thread>
 
 #include "controller/controller.h"
+#include "platform/curve_keys.h"
 #include "platform/flags.h"
 #include "platform/log.h"
 
@@ -24,6 +27,24 @@ bool ParsePositiveInt(const std::string& text, int64_t* out) {
   if (value <= 0) return false;
   *out = value;
   return true;
+}
+
+// `sluice-controller keygen`: a key file on stdout, what to do on stderr.
+int Keygen() {
+  sluice::StatusOr<sluice::CurveKeyPair> pair = sluice::GenerateCurveKeyPair();
+  if (!pair.ok()) {
+    std::cerr << "sluice-controller: " << pair.status().message() << "\n";
+    return 1;
+  }
+  std::cout << sluice::FormatCurveKeyFile(
+      *pair,
+      "sluice-controller CurveZMQ keypair. Secret: keep this file mode "
+      "0600.\nUse: sluice-controller --curve-secret-key-file FILE");
+  std::cout.flush();
+  std::cerr << "Save it privately: (umask 077; sluice-controller keygen > "
+               "controller.key)\nThen give agents --controller-public-key "
+            << pair->public_key << "\n";
+  return std::cout.good() ? 0 : 1;
 }
 
 }  // namespace
@@ -48,12 +69,22 @@ int main(int argc, char** argv) {
                   "variables)");
   flags.AddString("http", "SLUICE_HTTP", "127.0.0.1:8080",
                   "REST API and dashboard HOST:PORT");
+  flags.AddString("tls-cert", "SLUICE_TLS_CERT", "",
+                  "PEM certificate chain: serve the API and dashboard over "
+                  "HTTPS (with --tls-key)");
+  flags.AddString("tls-key", "SLUICE_TLS_KEY", "",
+                  "PEM private key of --tls-cert");
   flags.AddString("agents", "SLUICE_AGENTS", "tcp://127.0.0.1:7070",
                   "ZeroMQ endpoint the agents connect to");
   flags.AddString("metrics", "SLUICE_METRICS", "",
                   "Prometheus /metrics HOST:PORT (empty: none)");
   flags.AddBool("insecure", "SLUICE_INSECURE",
                 "allow a non-loopback --agents endpoint without CurveZMQ");
+  flags.AddString("curve-secret-key-file", "SLUICE_CURVE_SECRET_KEY_FILE", "",
+                  "the controller's CurveZMQ keypair, a file from "
+                  "`sluice-controller keygen` (mode 0600): encrypts the agent "
+                  "channel and admits only agents whose key is allowed "
+                  "(/api/v1/agent-keys)");
   flags.AddString("migrations", "SLUICE_MIGRATIONS", "",
                   "directory of NNNN_name.sql migrations (default: the "
                   "installed or source-tree migrations/)");
@@ -68,19 +99,26 @@ int main(int argc, char** argv) {
     std::cout << flags.Usage();
     return 0;
   }
+  if (flags.positional().size() == 1 && flags.positional()[0] == "keygen") {
+    return Keygen();
+  }
   if (!flags.positional().empty()) {
     std::cerr << "sluice-controller: unexpected argument '"
               << flags.positional().front()
-              << "'; every setting is a --flag, see --help\n";
+              << "'; every setting is a --flag (the only subcommand is "
+                 "keygen), see --help\n";
     return 2;
   }
 
   sluice::ControllerOptions options;
   options.db = flags.Get("db");
   options.http = flags.Get("http");
+  options.tls_cert = flags.Get("tls-cert");
+  options.tls_key = flags.Get("tls-key");
   options.agents = flags.Get("agents");
   options.metrics = flags.Get("metrics");
   options.insecure = flags.GetBool("insecure");
+  options.curve_secret_key_file = flags.Get("curve-secret-key-file");
   options.migrations_dir = flags.Get("migrations");
   if (!ParsePositiveInt(flags.Get("lease-ttl-ms"), &options.lease_ttl_ms)) {
     std::cerr << "sluice-controller: --lease-ttl-ms '"

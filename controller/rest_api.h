@@ -1,8 +1,13 @@
-// RestApi: serves an AdminApi over HTTP with cpprestsdk's http_listener on
-// --http HOST:PORT. It only moves bytes: reads the method, path, the
-// Authorization header and the body (refusing bodies over
+// RestApi: serves an AdminApi over HTTP, or HTTPS when given a certificate
+// and key, with cpprestsdk's http_listener on --http HOST:PORT. It only
+// moves bytes: reads the method, path, query, the Authorization and
+// If-Match headers and the body (refusing bodies over
 // AdminApi::kMaxBodyBytes unread), calls AdminApi::Handle, and writes the
 // response. No exception escapes into cpprest.
+//
+// HTTPS: `tls_cert` is a PEM certificate chain (the server's certificate
+// first), `tls_key` its PEM private key; both are loaded and checked at
+// Start(), which fails with a message when either cannot be used.
 //
 // Thread-safety: Start/Stop from one thread; requests are handled on
 // cpprest's thread pool, concurrently.
@@ -22,8 +27,10 @@ namespace sluice {
 
 class RestApi {
  public:
-  // `listen` is HOST:PORT; `api` must outlive this.
-  RestApi(std::string listen, AdminApi* api);
+  // `listen` is HOST:PORT; `api` must outlive this. Empty `tls_cert` and
+  // `tls_key`: plain HTTP; both set: HTTPS; one alone is refused at Start().
+  RestApi(std::string listen, AdminApi* api, std::string tls_cert = "",
+          std::string tls_key = "");
   ~RestApi();  // Stop()s
   RestApi(const RestApi&) = delete;
   RestApi& operator=(const RestApi&) = delete;
@@ -37,6 +44,8 @@ class RestApi {
  private:
   const std::string listen_;
   AdminApi* const api_;
+  const std::string tls_cert_;
+  const std::string tls_key_;
   std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
 };
 

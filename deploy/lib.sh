@@ -10,7 +10,7 @@ SLUICE_PACKAGES=(
   prometheus-cpp-dev libboost-system-dev libssl-dev libhiredis-dev
   googletest libgtest-dev
   postgresql postgresql-client
-  redis-server redis-tools python3 python3-redis
+  redis-server redis-tools python3 python3-redis python3-yaml
   clang libclang-rt-14-dev
 )
 

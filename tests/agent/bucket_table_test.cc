@@ -37,6 +37,8 @@ class BucketTableTest : public ::testing::Test {
     return table->FindOrCreate(key, rule_, 0, ctx_, created);
   }
 
+  void Churn(size_t max_buckets);
+
   Rule rule_ = TestRule();
   LeaseContext ctx_;
 };
@@ -137,8 +139,8 @@ TEST_F(BucketTableTest, BucketReferencesSurviveGrowth) {
 
 // A long random sequence of creates, finds and removes, checked against a
 // std::map, across growth and shrinking of the index and many pages.
-TEST_F(BucketTableTest, MatchesAReferenceMapUnderChurn) {
-  BucketTable table(1 << 20);
+void BucketTableTest::Churn(size_t max_buckets) {
+  BucketTable table(max_buckets);
   std::map<std::string, int> reference;  // key -> tag kept in flags
   std::mt19937 rng(7);
   int next_tag = 1;
@@ -180,6 +182,26 @@ TEST_F(BucketTableTest, MatchesAReferenceMapUnderChurn) {
     const auto h = static_cast<BucketTable::Handle>(i);
     EXPECT_EQ(table.Find(table.key(h)), h);
   }
+}
+
+TEST_F(BucketTableTest, MatchesAReferenceMapUnderChurn) { Churn(1 << 20); }
+
+// At the largest cap, handles fill the index slots: no tag bits are left
+// and every probe compares keys.
+TEST_F(BucketTableTest, MatchesAReferenceMapUnderChurnWithoutTags) {
+  Churn(BucketTable::kMaxBucketsLimit);
+}
+
+TEST_F(BucketTableTest, ABucketCostsAboutAHundredBytes) {
+  BucketTable table(1 << 20);
+  constexpr int kBuckets = 100000;
+  for (int i = 0; i < kBuckets; ++i) {
+    Create(&table, Key(1, std::to_string(i)));  // inline keys
+  }
+  // 96-byte entries in whole pages, 4-byte slots at most 3/4 full.
+  const double per_bucket = static_cast<double>(table.MemoryBytes()) / kBuckets;
+  EXPECT_GT(per_bucket, 96);
+  EXPECT_LT(per_bucket, 96 + 4.0 / 0.375 + 1);
 }
 
 TEST_F(BucketTableTest, MemoryFollowsTheActiveSet) {

@@ -198,6 +198,35 @@ TEST_F(CommandHandlerTest, AcquireThatCanNeverSucceedAnswersAtOnce) {
   EXPECT_EQ(checker_.decision_counts()[0].refused, 1);
 }
 
+TEST_F(CommandHandlerTest, WaitingAcquireKeepsAskingForALease) {
+  // The controller grants nothing twice (a lease of 0 tokens): the
+  // RL.ACQUIRE still waiting must ask again, or it can only time out.
+  auto grant_nothing = [this] {
+    std::vector<LeaseWant> wants;
+    checker_.TakeLeaseWants(now_, &wants);
+    LeaseGrant grant;
+    for (const LeaseWant& want : wants) {
+      grant.items.push_back(LeaseGrantItem{want.rule_id, want.values, 0, 5000});
+    }
+    checker_.ApplyGrant(grant, now_, now_);
+    return wants.size();
+  };
+  Run({"RL.CHECK", "api", "2", "client_id", "a"});
+  EXPECT_EQ(grant_nothing(), 1u);
+  now_ += 100 * kMs;
+  std::vector<std::string_view> args = {"RL.ACQUIRE", "api",       "1",
+                                        "2000",       "client_id", "a"};
+  Run(args);
+  ASSERT_EQ(last_.action, CommandHandler::Action::kWait);
+  EXPECT_EQ(grant_nothing(), 1u);  // the first attempt asked
+  now_ = last_.wake_at;
+  std::string out;
+  CommandHandler::Outcome next =
+      handler_.ResumeAcquire(args, now_, last_.deadline, &out);
+  ASSERT_EQ(next.action, CommandHandler::Action::kWait);
+  EXPECT_EQ(grant_nothing(), 1u);  // and so does the retry
+}
+
 TEST_F(CommandHandlerTest, AcquireArgumentErrors) {
   EXPECT_EQ(Run({"RL.ACQUIRE", "api", "1", "client_id", "a"})
                 .rfind("-ERR wrong number of arguments for 'rl.acquire'", 0),

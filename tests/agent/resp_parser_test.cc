@@ -308,6 +308,46 @@ TEST(RespParserTest, RandomBytesNeverCrashAndAlwaysTerminate) {
   }
 }
 
+// Frames that are valid or nearly so (a digit, a CR or a length changed,
+// limits just reached) parse the same whole (the parser's fast path for a
+// complete request) as byte by byte (its state machine), errors included.
+TEST(RespParserTest, NearlyValidFramesParseTheSameWholeAndBytewise) {
+  std::mt19937 rng(777);
+  const std::string edits = "*$\r\n0123456789-+ x";
+  RespParserOptions options;
+  options.max_request_bytes = 120;
+  options.max_args = 6;
+  int with_requests = 0;
+  int with_errors = 0;
+  for (int round = 0; round < 5000; ++round) {
+    std::string stream;
+    const int frames = static_cast<int>(rng() % 4) + 1;
+    for (int f = 0; f < frames; ++f) {
+      Request args(rng() % 8);  // 0 (skipped) to 7 (over max_args)
+      for (std::string& arg : args) {
+        arg.assign(rng() % 3 == 0 ? rng() % 60 : rng() % 8, 'a');
+      }
+      std::string frame = Multibulk(args);
+      if (rng() % 4 == 0) frame.insert(1, "0");  // a leading zero
+      stream += frame;
+    }
+    const int changes = static_cast<int>(rng() % 3);
+    for (int c = 0; c < changes && !stream.empty(); ++c) {
+      stream[rng() % stream.size()] = edits[rng() % edits.size()];
+    }
+    const Parsed whole = FeedAll(stream, options);
+    const Parsed bytewise =
+        Feed(stream, std::vector<size_t>(stream.size(), 1), options);
+    ASSERT_EQ(bytewise.requests, whole.requests) << "round " << round;
+    ASSERT_EQ(bytewise.error, whole.error) << "round " << round;
+    ASSERT_EQ(bytewise.error_text, whole.error_text) << "round " << round;
+    if (!whole.requests.empty()) ++with_requests;
+    if (whole.error) ++with_errors;
+  }
+  EXPECT_GT(with_requests, 1000);
+  EXPECT_GT(with_errors, 1000);
+}
+
 TEST(RespParserTest, SteadyStateParsesWithoutAllocating) {
   RespParser parser;
   std::string pipeline;

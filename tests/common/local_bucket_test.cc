@@ -495,23 +495,23 @@ TEST(LocalBucketTest, LeaseWithoutUseIsNotRenewed) {
 TEST(LocalBucketTest, FreshBucketIsIdle) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
-  EXPECT_TRUE(bucket.Idle(0));
+  EXPECT_TRUE(bucket.Idle(rule, 0));
 }
 
 TEST(LocalBucketTest, BucketIsIdleOnlyWhenNothingDistinguishesIt) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));  // share: 10 at 5/s
   Check(&bucket, rule, 0, 5, Reachable(2));
-  EXPECT_FALSE(bucket.Idle(0));  // counters to report
+  EXPECT_FALSE(bucket.Idle(rule, 0));  // counters to report
   Report(&bucket, 0);
-  EXPECT_FALSE(bucket.Idle(0));  // safe share not full
-  EXPECT_FALSE(bucket.Idle(999 * kMs));
-  EXPECT_TRUE(bucket.Idle(1000 * kMs));  // refilled
+  EXPECT_FALSE(bucket.Idle(rule, 0));  // safe share not full
+  EXPECT_FALSE(bucket.Idle(rule, 999 * kMs));
+  EXPECT_TRUE(bucket.Idle(rule, 1000 * kMs));  // refilled
   bucket.ApplyGrant(1000 * kMs, 3, kSec, 1000 * kMs);
-  EXPECT_FALSE(bucket.Idle(1500 * kMs));  // holds a valid lease
-  EXPECT_TRUE(bucket.Idle(2000 * kMs));
+  EXPECT_FALSE(bucket.Idle(rule, 1500 * kMs));  // holds a valid lease
+  EXPECT_TRUE(bucket.Idle(rule, 2000 * kMs));
   bucket.CountRefused(1);
-  EXPECT_FALSE(bucket.Idle(3000 * kMs));
+  EXPECT_FALSE(bucket.Idle(rule, 3000 * kMs));
 }
 
 TEST(LocalBucketTest, ReconfigureRescalesTheSafeShare) {
@@ -521,7 +521,7 @@ TEST(LocalBucketTest, ReconfigureRescalesTheSafeShare) {
   smaller.burst = 4;
   smaller.limit = 4;
   smaller.version = 2;
-  bucket.Reconfigure(smaller, 0, Reachable(1));
+  bucket.Reconfigure(rule, smaller, 0);
   Decision d;
   EXPECT_FALSE(bucket.CanTake(smaller, 0, 5, Reachable(1), &d));
   EXPECT_EQ(d.retry_after_ms, -1);  // more than the new burst
@@ -536,8 +536,139 @@ TEST(LocalBucketTest, ReconfigureGivesUpLeasedTokensBeyondTheNewBurst) {
   bucket.ApplyGrant(0, 15, kSec, 0);
   Rule smaller = rule;
   smaller.burst = 5;
-  bucket.Reconfigure(smaller, 0, Reachable(1));
+  bucket.Reconfigure(rule, smaller, 0);
   EXPECT_EQ(bucket.LeaseTokens(0), 5);
+}
+
+// --- Compact state ---
+
+TEST(LocalBucketTest, IsSixtyFourBytes) {
+  EXPECT_EQ(sizeof(LocalBucket), 64u);  // agent/bucket_table.h relies on it
+}
+
+TEST(LocalBucketTest, AgentsChangeRescalesTheShareInProportion) {
+  Rule rule = TestRule();  // burst 20, 10/s
+  LocalBucket bucket(rule, 0, Reachable(1));
+  ASSERT_TRUE(Check(&bucket, rule, 0, 10, Reachable(1)).allowed);  // half
+  // Two agents: the share is 10 tokens at 5/s, still half spent.
+  Decision d;
+  EXPECT_TRUE(bucket.CanTake(rule, 0, 5, Reachable(2), &d));
+  EXPECT_EQ(d.remaining, 5);
+  EXPECT_EQ(d.reset_after_ms, 1000);  // 5 tokens at 5/s
+  EXPECT_FALSE(bucket.CanTake(rule, 0, 6, Reachable(2), &d));
+  EXPECT_EQ(d.retry_after_ms, 200);
+  // Back to one agent: 10 of 20 again, plus what accrued meanwhile.
+  EXPECT_TRUE(bucket.CanTake(rule, 500 * kMs, 0, Reachable(1), &d));
+  EXPECT_EQ(d.remaining, 15);
+}
+
+TEST(LocalBucketTest, ReconfigureRefillsAtTheOldRateUpToNow) {
+  Rule rule = TestRule();  // burst 20, 10/s
+  LocalBucket bucket(rule, 0, Reachable(1));
+  ASSERT_TRUE(Check(&bucket, rule, 0, 20, Reachable(1)).allowed);
+  Rule faster = rule;
+  faster.version = 2;
+  faster.limit = 100;  // 100/s from now on
+  bucket.Reconfigure(rule, faster, kSec);
+  Decision d;
+  bucket.CanTake(faster, kSec, 0, Reachable(1), &d);
+  EXPECT_EQ(d.remaining, 10);  // one second at 10/s
+  bucket.CanTake(faster, kSec + 50 * kMs, 0, Reachable(1), &d);
+  EXPECT_EQ(d.remaining, 15);  // then 50 ms at 100/s
+}
+
+TEST(LocalBucketTest, GrantStampedAfterTheRequestEndsItsFlight) {
+  // The agent stamps a request when it leaves (after MarkRequested): the
+  // grant for it still ends the request in flight.
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable());
+  LeaseTiming timing;  // min interval 50 ms, timeout 1 s
+  Check(&bucket, rule, 0, 1, Reachable());
+  Report(&bucket, 0);
+  bucket.ApplyGrant(3 * kMs, 0, 10 * kSec, 5 * kMs);  // sent at 3 ms
+  Check(&bucket, rule, 10 * kMs, 1, Reachable());
+  int64_t want = 0;
+  EXPECT_FALSE(bucket.NeedsLease(rule, 49 * kMs, timing, &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, &want));
+}
+
+TEST(LocalBucketTest, EarlierLeaseDiesAtMostAMicrosecondEarly) {
+  Rule rule = TestRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  bucket.ApplyGrant(0, 5, kSec + 500, 0);  // 5 tokens until 1 s + 500 ns
+  bucket.ApplyGrant(2000, 3, kSec, 0);     // 3 tokens until 1 s + 2000 ns
+  EXPECT_EQ(bucket.lease_expiry(), kSec + 2000);
+  EXPECT_EQ(bucket.LeaseTokens(kSec - 1), 8);
+  // The gap of 1500 ns is kept as 2 us: the 5 die 500 ns early.
+  EXPECT_EQ(bucket.LeaseTokens(kSec), 3);
+  EXPECT_EQ(bucket.LeaseTokens(kSec + 1999), 3);
+  EXPECT_EQ(bucket.LeaseTokens(kSec + 2000), 0);
+}
+
+TEST(LocalBucketTest, EarlierLeaseFarBeforeTheLatestIsDropped) {
+  Rule rule = TestRule();
+  const int64_t max_gap = LocalBucket::kMaxOldGapMicros * 1000;
+  LocalBucket kept(rule, 0, Reachable(1));
+  kept.ApplyGrant(0, 5, kSec, 0);
+  kept.ApplyGrant(0, 3, kSec + max_gap, 0);
+  EXPECT_EQ(kept.LeaseTokens(0), 8);
+  EXPECT_EQ(kept.LeaseTokens(kSec), 3);
+  LocalBucket dropped(rule, 0, Reachable(1));
+  dropped.ApplyGrant(0, 5, kSec, 0);
+  dropped.ApplyGrant(0, 3, kSec + max_gap + 1000, 0);
+  EXPECT_EQ(dropped.LeaseTokens(0), 3);  // stricter, never looser
+}
+
+// A rule far beyond the 32-bit counts: 2^40 tokens per second.
+Rule HugeRule(FailureMode failure_mode = FailureMode::kLocal) {
+  Rule rule = MakeRule(1, "api", {}, int64_t{1} << 40, 1000, int64_t{1} << 40);
+  rule.failure_mode = failure_mode;
+  return rule;
+}
+
+TEST(LocalBucketTest, GrantAboveTheCountRangeIsHeldAsTheMaximum) {
+  Rule rule = HugeRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  bucket.ApplyGrant(0, int64_t{1} << 36, 10 * kSec, 0);
+  EXPECT_EQ(bucket.LeaseTokens(0), LocalBucket::kMaxCount);
+  Decision d;
+  EXPECT_TRUE(
+      bucket.CanTake(rule, 0, LocalBucket::kMaxCount, Reachable(1), &d));
+  EXPECT_FALSE(
+      bucket.CanTake(rule, 0, LocalBucket::kMaxCount + 1, Reachable(1), &d));
+  bucket.Take(rule, 0, LocalBucket::kMaxCount, Reachable(1), &d);
+  EXPECT_EQ(d.remaining, 0);
+}
+
+TEST(LocalBucketTest, CountersSaturateAtTheCountRange) {
+  Rule rule = HugeRule(FailureMode::kOpen);
+  LocalBucket bucket(rule, 0, Unreachable(1));
+  const int64_t big = int64_t{1} << 33;
+  ASSERT_TRUE(Check(&bucket, rule, 0, big, Unreachable(1)).allowed);
+  ASSERT_TRUE(Check(&bucket, rule, 0, 1, Unreachable(1)).allowed);
+  bucket.CountRefused(big);
+  bucket.CountRefused(big);
+  Counters c = Report(&bucket, 0);
+  EXPECT_EQ(c.admitted, LocalBucket::kMaxCount);
+  EXPECT_EQ(c.unleased, LocalBucket::kMaxCount);
+  EXPECT_EQ(c.refused, LocalBucket::kMaxCount);
+  // Below the range, counts are exact.
+  ASSERT_TRUE(Check(&bucket, rule, 0, 12345, Unreachable(1)).allowed);
+  EXPECT_EQ(Report(&bucket, 0).admitted, 12345);
+}
+
+TEST(LocalBucketTest, LastCostAboveTheCountRangeStillAsksForALease) {
+  Rule rule = HugeRule();
+  LocalBucket bucket(rule, 0, Reachable(1));
+  Check(&bucket, rule, 0, 1, Reachable(1));
+  Report(&bucket, 0);
+  bucket.ApplyGrant(0, 100, 10 * kSec, 0);
+  // Refused from a 100-token lease: the last cost is far above it.
+  ASSERT_FALSE(
+      Check(&bucket, rule, kSec, int64_t{1} << 35, Reachable(1)).allowed);
+  int64_t want = 0;
+  ASSERT_TRUE(bucket.NeedsLease(rule, kSec, LeaseTiming(), &want));
+  EXPECT_GE(want, LocalBucket::kMaxCount);
 }
 
 }  // namespace

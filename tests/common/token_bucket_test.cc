@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+
 #include "common/clock.h"
 
 namespace sluice {
@@ -187,6 +189,69 @@ TEST(TokenBucketTest, ReconfigureClampsDebtToTheNewCapacity) {
   bucket.Debit(0, 20);
   bucket.Reconfigure(3, kRate, 0);
   EXPECT_DOUBLE_EQ(bucket.Available(0), -3);
+}
+
+// --- TokenBucketState: the same bucket, its shape passed in ---
+
+TEST(TokenBucketStateTest, IsSixteenBytes) {
+  EXPECT_EQ(sizeof(TokenBucketState), 16u);
+}
+
+TEST(TokenBucketStateTest, FollowsTheSameMathsAsTokenBucket) {
+  const TokenBucketShape shape{10, kRate};
+  TokenBucketState state(shape, 0);
+  TokenBucket bucket(10, kRate, 0);
+  // The same operations on both, at the same times, give the same answers.
+  const int64_t times[] = {0,         0,         150 * kMs,
+                           150 * kMs, 700 * kMs, 2 * 1000 * kMs};
+  const double costs[] = {4, 7, 1.5, 3, 0, 9};
+  for (size_t i = 0; i < std::size(times); ++i) {
+    EXPECT_EQ(state.TryTake(shape, times[i], costs[i]),
+              bucket.TryTake(times[i], costs[i]))
+        << i;
+    EXPECT_DOUBLE_EQ(state.Available(shape, times[i]),
+                     bucket.Available(times[i]));
+    EXPECT_EQ(state.NanosUntilAvailable(shape, times[i], 6),
+              bucket.NanosUntilAvailable(times[i], 6));
+    EXPECT_EQ(state.NanosUntilFull(shape, times[i]),
+              bucket.NanosUntilFull(times[i]));
+  }
+  state.Debit(shape, 3000 * kMs, 25);
+  bucket.Debit(3000 * kMs, 25);
+  EXPECT_DOUBLE_EQ(state.Available(shape, 3000 * kMs), -10);
+  EXPECT_DOUBLE_EQ(state.Available(shape, 3000 * kMs),
+                   bucket.Available(3000 * kMs));
+  EXPECT_EQ(state.TakeUpTo(shape, 6000 * kMs, 50),
+            bucket.TakeUpTo(6000 * kMs, 50));
+}
+
+TEST(TokenBucketStateTest, StartsFullOrEmpty) {
+  const TokenBucketShape shape{5, kRate};
+  TokenBucketState full(shape, 0);
+  EXPECT_DOUBLE_EQ(full.Available(shape, 0), 5);
+  TokenBucketState empty;
+  EXPECT_DOUBLE_EQ(empty.Available(shape, 0), 0);
+  EXPECT_NEAR(empty.Available(shape, 200 * kMs), 2, 1e-9);
+}
+
+TEST(TokenBucketStateTest, ReshapeRefillsUnderTheOldShapeThenClamps) {
+  const TokenBucketShape before{10, kRate};
+  const TokenBucketShape after{4, 2 * kRate};
+  TokenBucketState state(before, 0);
+  ASSERT_TRUE(state.TryTake(before, 0, 9));  // 1 left
+  // 100 ms at 10/s: 2 tokens, kept under the new shape.
+  state.Reshape(before, after, 100 * kMs);
+  EXPECT_NEAR(state.Available(after, 100 * kMs), 2, 1e-9);
+  // Then 20/s, capped at the new capacity.
+  EXPECT_NEAR(state.Available(after, 150 * kMs), 3, 1e-9);
+  EXPECT_NEAR(state.Available(after, 10 * kNanosPerSecond), 4, 1e-9);
+  // A full bucket reshaped smaller is full of the smaller capacity.
+  TokenBucketState big(before, 0);
+  big.Reshape(before, after, 0);
+  EXPECT_EQ(big.NanosUntilFull(after, 0), 0);
+  // Debt is clamped to the new capacity too.
+  big.Debit(after, 0, 100);
+  EXPECT_DOUBLE_EQ(big.Available(after, 0), -4);
 }
 
 }  // namespace

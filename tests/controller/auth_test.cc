@@ -74,7 +74,7 @@ TEST_F(AuthTest, FirstStartPrintsOneAdminTokenAndStoresOnlyItsHash) {
 
   StatusOr<Principal> principal = auth_->Authenticate("Bearer " + token);
   ASSERT_TRUE(principal.ok()) << principal.status().ToString();
-  EXPECT_EQ(principal->role, "admin");
+  EXPECT_EQ(principal->role, Role::kAdmin);
   EXPECT_EQ(principal->name, "bootstrap-admin");
 
   // A second start prints nothing and keeps the token valid.
@@ -92,7 +92,7 @@ TEST_F(AuthTest, EnvironmentTokenIsAnAdminTokenAndReplacesTheLastOne) {
   EXPECT_EQ(out.str(), "");  // nothing generated, nothing printed
   StatusOr<Principal> principal = auth_->Authenticate("Bearer first-secret");
   ASSERT_TRUE(principal.ok()) << principal.status().ToString();
-  EXPECT_EQ(principal->role, "admin");
+  EXPECT_EQ(principal->role, Role::kAdmin);
 
   Authenticator restarted(db_.get());
   ASSERT_TRUE(restarted.Bootstrap("second-secret", out).ok());
@@ -137,6 +137,20 @@ TEST_F(AuthTest, RefusesMissingMalformedUnknownAndRevokedTokens) {
   EXPECT_TRUE(auth_->Authenticate("Bearer the-secret").ok());  // cached
   ASSERT_TRUE(auth_->Reload().ok());
   EXPECT_FALSE(auth_->Authenticate("Bearer the-secret").ok());
+}
+
+TEST_F(AuthTest, ForgetTakesEffectWithoutTheDatabase) {
+  std::ostringstream out;
+  ASSERT_TRUE(auth_->Bootstrap("the-secret", out).ok());
+  StatusOr<Principal> principal = auth_->Authenticate("Bearer the-secret");
+  ASSERT_TRUE(principal.ok());
+  EXPECT_GT(principal->id, 0);
+  auth_->Forget(principal->id);
+  EXPECT_FALSE(auth_->Authenticate("Bearer the-secret").ok());
+  // Forget() is meant for a revocation already committed; a reload started
+  // afterwards trusts the database again (here the token was not revoked).
+  ASSERT_TRUE(auth_->Reload().ok());
+  EXPECT_TRUE(auth_->Authenticate("Bearer the-secret").ok());
 }
 
 TEST_F(AuthTest, NothingAuthenticatesBeforeTokensAreLoaded) {

@@ -318,6 +318,10 @@ TEST_F(ControllerBinaryTest, RefusesBadFlagsWithAMessage) {
        "--insecure"},
       {{"--no-such-flag"}, "unknown flag --no-such-flag"},
       {{"--lease-ttl-ms", "soon"}, "--lease-ttl-ms"},
+      {{"--tls-cert", "/nonexistent/cert.pem"}, "--tls-key go together"},
+      {{"--tls-cert", "/nonexistent/cert.pem", "--tls-key",
+        "/nonexistent/key.pem"},
+       "--tls-cert /nonexistent/cert.pem"},
   };
   for (const Case& c : cases) {
     std::string log = LogPath();

@@ -4,6 +4,7 @@
 
 #include <cpprest/http_client.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -35,15 +36,23 @@ class HttpTestClient {
  public:
   explicit HttpTestClient(const std::string& base_url)
       : client_(web::uri(base_url)) {}
+  HttpTestClient(const std::string& base_url,
+                 const web::http::client::http_client_config& config)
+      : client_(web::uri(base_url), config) {}
 
   void set_token(const std::string& token) { token_ = token; }
+  const std::string& token() const { return token_; }
 
   HttpResult Send(const web::http::method& method, const std::string& path,
-                  const std::string& body = "", bool with_token = true) {
+                  const std::string& body = "", bool with_token = true,
+                  const std::map<std::string, std::string>& headers = {}) {
     web::http::http_request request(method);
     request.set_request_uri(web::uri(path));
     if (with_token && !token_.empty()) {
       request.headers().add("Authorization", "Bearer " + token_);
+    }
+    for (const auto& [name, value] : headers) {
+      request.headers().add(name, value);
     }
     if (!body.empty()) request.set_body(body, "application/json");
     web::http::http_response response = client_.request(request).get();
@@ -66,6 +75,16 @@ class HttpTestClient {
   }
   HttpResult Delete(const std::string& path) {
     return Send(web::http::methods::DEL, path);
+  }
+  // With an If-Match header.
+  HttpResult PutIf(const std::string& path, const std::string& body,
+                   const std::string& if_match) {
+    return Send(web::http::methods::PUT, path, body, true,
+                {{"If-Match", if_match}});
+  }
+  HttpResult DeleteIf(const std::string& path, const std::string& if_match) {
+    return Send(web::http::methods::DEL, path, "", true,
+                {{"If-Match", if_match}});
   }
 
  private:

@@ -124,13 +124,17 @@ class RawAgent {
   zmq::socket_t socket_;
 };
 
+// `admitted` includes `unleased` (as agents report it).
 LeaseWant Want(int64_t rule_id, std::vector<std::string> values, int64_t want,
-               int64_t unleased = 0) {
+               int64_t unleased = 0, int64_t admitted = -1,
+               int64_t refused = 0) {
   LeaseWant item;
   item.rule_id = rule_id;
   item.values = std::move(values);
   item.want = want;
   item.unleased = unleased;
+  item.admitted = admitted < 0 ? unleased : admitted;
+  item.refused = refused;
   return item;
 }
 
@@ -270,22 +274,39 @@ TEST_F(LeaseServerTest, GrantsAreBoundedByBurstThenRefillAtRate) {
   EXPECT_EQ(grant->items[0].tokens, 20);  // the burst, not the 100 wanted
   EXPECT_EQ(grant->items[0].ttl_ms, 1500);
 
-  EXPECT_EQ(TokensOf(agent.Lease(2, {Want(1, {"a"}, 100)})), 0);
+  // Spent at once (reported with the next request): nothing is left.
+  EXPECT_EQ(TokensOf(agent.Lease(2, {Want(1, {"a"}, 100, 0, 20)})), 0);
   // Another value of the wildcard is another bucket.
   EXPECT_EQ(TokensOf(agent.Lease(3, {Want(1, {"b"}, 7)})), 7);
 
   clock_.AdvanceMillis(500);  // 10/s: 5 tokens
   EXPECT_EQ(TokensOf(agent.Lease(4, {Want(1, {"a"}, 100)})), 5);
   clock_.AdvanceMillis(1000);  // 10 more, 4 of them spent without a lease
-  EXPECT_EQ(TokensOf(agent.Lease(5, {Want(1, {"a"}, 100, 4)})), 6);
+  EXPECT_EQ(TokensOf(agent.Lease(5, {Want(1, {"a"}, 100, 4, 9)})), 6);
   clock_.AdvanceMillis(100'000);  // never more than the burst
-  EXPECT_EQ(TokensOf(agent.Lease(6, {Want(1, {"a"}, 100)})), 20);
+  EXPECT_EQ(TokensOf(agent.Lease(6, {Want(1, {"a"}, 100, 0, 6)})), 20);
 
   EXPECT_EQ(MetricValue(registry_, "sluice_controller_lease_requests_total"),
             6);
   EXPECT_EQ(
       MetricValue(registry_, "sluice_controller_lease_tokens_granted_total"),
       20 + 7 + 5 + 6 + 20);
+}
+
+TEST_F(LeaseServerTest, UnspentLeasesHoldBackTheRefillUntilTheyExpire) {
+  LeaseServerOptions options;
+  options.lease_ttl_ms = 1000;
+  StartServer(options);
+  RawAgent agent(context_, endpoint_);
+  ASSERT_TRUE(agent.Connect().has_value());
+  EXPECT_EQ(TokensOf(agent.Lease(1, {Want(1, {"a"}, 100)})), 20);
+  // Nothing reported spent: the 20 may still be admitted, so the budget
+  // (burst 20) has no room for refill while they are valid.
+  clock_.AdvanceMillis(900);
+  EXPECT_EQ(TokensOf(agent.Lease(2, {Want(1, {"a"}, 100)})), 0);
+  // Expired at 1000 ms: from then on the budget refills (10/s).
+  clock_.AdvanceMillis(600);
+  EXPECT_EQ(TokensOf(agent.Lease(3, {Want(1, {"a"}, 100)})), 5);
 }
 
 TEST_F(LeaseServerTest, ChangedRuleReconfiguresItsBudget) {
@@ -296,10 +317,75 @@ TEST_F(LeaseServerTest, ChangedRuleReconfiguresItsBudget) {
 
   catalog_.Upsert(4, MakeRule(1, 2, 1, 3));  // 1/s, burst 3
   ASSERT_TRUE(agent.Await<RulesDelta>().has_value());
+  EXPECT_EQ(TokensOf(agent.Lease(2, {Want(1, {"a"}, 0, 0, 20)})), 0);
   clock_.AdvanceMillis(2000);
-  EXPECT_EQ(TokensOf(agent.Lease(2, {Want(1, {"a"}, 100)})), 2);
+  EXPECT_EQ(TokensOf(agent.Lease(3, {Want(1, {"a"}, 100)})), 2);
   clock_.AdvanceMillis(60'000);
-  EXPECT_EQ(TokensOf(agent.Lease(3, {Want(1, {"a"}, 100)})), 3);
+  EXPECT_EQ(TokensOf(agent.Lease(4, {Want(1, {"a"}, 100, 0, 2)})), 3);
+}
+
+// Two agents, both wanting more than the limit, asking every 50 ms and
+// spending what they get: each gets half of the refill.
+TEST_F(LeaseServerTest, HungryAgentsSplitTheRateByWeight) {
+  catalog_.Upsert(4, MakeRule(9, 1, 1000, 300, {{"route", "/hot"}}));
+  LeaseServerOptions options;
+  options.agent_weights = {{"heavy", 3.0}};
+  StartServer(options);
+  RawAgent light(context_, endpoint_);
+  RawAgent heavy(context_, endpoint_);
+  ASSERT_TRUE(light.Connect("light").has_value());
+  ASSERT_TRUE(heavy.Connect("heavy").has_value());
+  int64_t last_light = 0, last_heavy = 0, got_light = 0, got_heavy = 0;
+  for (uint64_t round = 1; round <= 40; ++round) {
+    clock_.AdvanceMillis(50);
+    last_light =
+        TokensOf(light.Lease(round, {Want(9, {}, 1000, 0, last_light, 100)}));
+    last_heavy =
+        TokensOf(heavy.Lease(round, {Want(9, {}, 1000, 0, last_heavy, 100)}));
+    ASSERT_GE(last_light, 0);
+    ASSERT_GE(last_heavy, 0);
+    if (round > 20) {  // the last second
+      got_light += last_light;
+      got_heavy += last_heavy;
+    }
+  }
+  EXPECT_NEAR(got_light, 250, 25);
+  EXPECT_NEAR(got_heavy, 750, 40);
+  EXPECT_LE(got_light + got_heavy, 1000 + 5);
+}
+
+TEST_F(LeaseServerTest, AForgottenAgentsDemandAndShareGoToTheOthers) {
+  LeaseServerOptions options;
+  options.agent_timeout_ms = 1000;
+  StartServer(options);
+  RawAgent stays(context_, endpoint_);
+  RawAgent goes(context_, endpoint_);
+  ASSERT_TRUE(stays.Connect("stays").has_value());
+  ASSERT_TRUE(goes.Connect("goes").has_value());
+  ASSERT_GE(TokensOf(stays.Lease(1, {Want(1, {"a"}, 100, 0, 0, 50)})), 0);
+  ASSERT_GE(TokensOf(goes.Lease(1, {Want(1, {"a"}, 100, 0, 0, 50)})), 0);
+  // Both keep their heartbeats for a second: the sweep (once a second of
+  // the server's clock) sees two agents in the bucket.
+  for (int i = 0; i < 5; ++i) {
+    clock_.AdvanceMillis(200);
+    for (RawAgent* agent : {&stays, &goes}) {
+      agent->Send(Heartbeat{});
+      ASSERT_TRUE(agent->Await<Heartbeat>().has_value());
+    }
+  }
+  EXPECT_TRUE(
+      Eventually([&] { return server_->tracked_bucket_agents() == 2; }));
+  // "goes" falls silent and is forgotten, with its demand in the bucket.
+  for (int i = 0; i < 6; ++i) {
+    clock_.AdvanceMillis(200);
+    stays.Send(Heartbeat{});
+    ASSERT_TRUE(stays.Await<Heartbeat>().has_value());
+  }
+  EXPECT_TRUE(Eventually([&] { return server_->connected_agents() == 1; }));
+  EXPECT_TRUE(
+      Eventually([&] { return server_->tracked_bucket_agents() == 1; }));
+  EXPECT_EQ(MetricValue(registry_, "sluice_controller_lease_bucket_agents"), 1);
+  EXPECT_EQ(MetricValue(registry_, "sluice_controller_lease_buckets"), 1);
 }
 
 TEST_F(LeaseServerTest, UnknownDisabledOrMisfittingRulesGetNothing) {
@@ -330,26 +416,58 @@ TEST_F(LeaseServerTest, UnknownDisabledOrMisfittingRulesGetNothing) {
   EXPECT_EQ(TokensOf(agent.Lease(2, {Want(2, {}, 5)})), 0);
 }
 
-TEST_F(LeaseServerTest, GrantsNothingWhileLearning) {
+TEST_F(LeaseServerTest, LearningStartsEmptyAndGivesNoEmptyLeases) {
   LeaseServerOptions options;
   options.learning_ms = 1000;
   StartServer(options);
   RawAgent agent(context_, endpoint_);
   ASSERT_TRUE(agent.Connect().has_value());
 
-  // Unleased spending is still charged while learning, and no lease is
-  // given at all (ttl 0), so the agent stays on its safe share.
+  // A restarted controller cannot know what its previous incarnation
+  // leased: the budget starts empty (not at the burst). Unleased spending
+  // is charged; a request that gets no tokens gets no lease at all (ttl 0),
+  // so the agent keeps its old lease or its safe share.
   std::optional<LeaseGrant> learning =
       agent.Lease(1, {Want(1, {"a"}, 100, 15)});
   ASSERT_TRUE(learning.has_value());
   ASSERT_EQ(learning->items.size(), 1u);
   EXPECT_EQ(learning->items[0].tokens, 0);
   EXPECT_EQ(learning->items[0].ttl_ms, 0);
+  // The debt of 15 is paid back at 10/s; meanwhile nothing is granted, and
+  // refill nobody claims is not kept while learning.
   clock_.AdvanceMillis(999);
-  EXPECT_EQ(TokensOf(agent.Lease(2, {Want(1, {"a"}, 100)})), 0);
+  learning = agent.Lease(2, {Want(1, {"a"}, 100)});
+  EXPECT_EQ(TokensOf(learning), 0);
+  EXPECT_EQ(learning->items[0].ttl_ms, 0);
+  // An agent that refuses gets an empty lease rather than none: its safe
+  // share would only add to what old leases may still admit.
+  learning = agent.Lease(3, {Want(1, {"a"}, 100, 0, 0, 40)});
+  EXPECT_EQ(TokensOf(learning), 0);
+  EXPECT_EQ(learning->items[0].ttl_ms, options.lease_ttl_ms);
   clock_.AdvanceMillis(1);
-  // 20 - 15 + 10/s * 1 s, capped at the burst.
-  EXPECT_EQ(TokensOf(agent.Lease(3, {Want(1, {"a"}, 100)})), 15);
+  // After learning: ordinary leases, empty ones included.
+  std::optional<LeaseGrant> after = agent.Lease(4, {Want(1, {"a"}, 100)});
+  EXPECT_EQ(TokensOf(after), 0);
+  EXPECT_EQ(after->items[0].ttl_ms, options.lease_ttl_ms);
+  clock_.AdvanceMillis(2500);  // 25 accrued, 5 of them pay the debt
+  EXPECT_EQ(TokensOf(agent.Lease(5, {Want(1, {"a"}, 100)})), 20);
+}
+
+TEST_F(LeaseServerTest, LearningGrantsFairSharesOfTheRefill) {
+  LeaseServerOptions options;
+  options.learning_ms = 10'000;
+  StartServer(options);
+  RawAgent agent(context_, endpoint_);
+  ASSERT_TRUE(agent.Connect().has_value());
+  // A hungry agent gets its share of what accrued since it last asked.
+  EXPECT_EQ(TokensOf(agent.Lease(1, {Want(1, {"a"}, 100, 0, 0, 30)})), 0);
+  clock_.AdvanceMillis(500);
+  std::optional<LeaseGrant> grant =
+      agent.Lease(2, {Want(1, {"a"}, 100, 0, 0, 30)});
+  ASSERT_TRUE(grant.has_value());
+  EXPECT_GE(grant->items[0].tokens, 2);  // share 10/s, capped to 200 ms
+  EXPECT_LE(grant->items[0].tokens, 5);
+  EXPECT_EQ(grant->items[0].ttl_ms, options.lease_ttl_ms);
 }
 
 TEST_F(LeaseServerTest, MalformedFramesAreAnsweredAndTheServerSurvives) {

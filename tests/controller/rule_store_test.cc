@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <memory>
 #include <pqxx/pqxx>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "tests/controller/db_fixture.h"
 #include "tests/support/free_port.h"
@@ -175,6 +179,59 @@ TEST_F(RuleStoreTest, ALostConnectionIsUnavailableThenReopened) {
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ(after->rules.size(), 1u);
   EXPECT_EQ(db_->connection_count(), connections + 1);
+}
+
+TEST_F(RuleStoreTest, IfMatchIsCheckedUnderTheRowLock) {
+  StatusOr<RuleStore::Change> created = store_->Create(ValidRule("search"));
+  ASSERT_TRUE(created.ok());
+  const int64_t id = created->rule.id;
+  StatusOr<IfMatch> if_match = IfMatch::Parse("\"1\"");
+  ASSERT_TRUE(if_match.ok());
+  // Two writers on their own connections, both holding version 1's ETag,
+  // held at the row lock until both are waiting on it.
+  pqxx::connection holder(test_db_->conninfo());
+  pqxx::work hold(holder);
+  hold.exec_params("SELECT 1 FROM rules WHERE id = $1 FOR UPDATE", id);
+  std::vector<std::unique_ptr<Database>> dbs;
+  std::vector<Status> results(2);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 2; ++i) {
+    dbs.push_back(std::make_unique<Database>(test_db_->conninfo()));
+    Database* db = dbs.back().get();
+    writers.emplace_back([&, db, i] {
+      Rule rule = ValidRule("search");
+      rule.limit = 10 + i;
+      results[i] =
+          RuleStore(db)
+              .Update(id, rule, Actor{0, "w" + std::to_string(i)}, *if_match)
+              .status();
+    });
+  }
+  pqxx::connection watcher(test_db_->conninfo());
+  for (int i = 0; i < 500; ++i) {
+    pqxx::nontransaction tx(watcher);
+    if (tx.exec1("SELECT count(*) FROM pg_locks WHERE NOT granted")[0]
+            .as<int>() >= 2) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  hold.commit();
+  for (std::thread& writer : writers) writer.join();
+  int ok = 0;
+  int stale = 0;
+  for (const Status& result : results) {
+    ok += result.ok() ? 1 : 0;
+    stale += IfMatch::IsStale(result) ? 1 : 0;
+  }
+  EXPECT_EQ(ok, 1) << results[0].ToString() << " / " << results[1].ToString();
+  EXPECT_EQ(stale, 1);
+  StatusOr<Rule> now = store_->Get(id);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->version, 2);
+  StatusOr<std::vector<RuleStore::Version>> history = store_->History(id);
+  ASSERT_TRUE(history.ok());
+  EXPECT_EQ(history->size(), 2u);
 }
 
 TEST(RuleStoreUnreachableTest, EveryCallIsUnavailable) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -76,13 +77,13 @@ Stack::Stack() {
   char tmpl[] = "/tmp/sluice-it.XXXXXX";
   if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  socket_path_ = dir_ + "/agent.sock";
   http_port_ = PickFreePort();
   agents_port_ = PickFreePort();
+  metrics_port_ = PickFreePort();
 }
 
 Stack::~Stack() {
-  agent_.Stop();
+  for (auto& entry : agents_) entry.second->Stop();
   controller_.Stop();
   std::string cmd = "rm -rf '" + dir_ + "'";
   int ignored = std::system(cmd.c_str());
@@ -93,12 +94,36 @@ std::string Stack::http_base() const {
   return "http://127.0.0.1:" + std::to_string(http_port_);
 }
 
-void Stack::StartController() {
-  controller_.Start(
-      {BuiltBinary("controller/sluice-controller"), "--db", db_.conninfo(),
-       "--http", "127.0.0.1:" + std::to_string(http_port_), "--agents",
-       "tcp://127.0.0.1:" + std::to_string(agents_port_)},
-      {{"SLUICE_ADMIN_TOKEN", kToken}}, dir_ + "/controller.log");
+std::string Stack::socket_path(size_t index) const {
+  return dir_ + (index == 0 ? std::string("/agent.sock")
+                            : "/agent-" + std::to_string(index) + ".sock");
+}
+
+ChildProcess& Stack::agent(size_t index) {
+  std::unique_ptr<ChildProcess>& slot = agents_[index];
+  if (!slot) slot = std::make_unique<ChildProcess>();
+  return *slot;
+}
+
+void Stack::StartController(const std::vector<std::string>& extra_args) {
+  controller_args_ = extra_args;
+  RestartController();
+}
+
+void Stack::RestartController() {
+  std::vector<std::string> argv = {
+      BuiltBinary("controller/sluice-controller"),
+      "--db",
+      db_.conninfo(),
+      "--http",
+      "127.0.0.1:" + std::to_string(http_port_),
+      "--agents",
+      "tcp://127.0.0.1:" + std::to_string(agents_port_),
+      "--metrics",
+      "127.0.0.1:" + std::to_string(metrics_port_)};
+  argv.insert(argv.end(), controller_args_.begin(), controller_args_.end());
+  controller_.Start(argv, {{"SLUICE_ADMIN_TOKEN", kToken}},
+                    dir_ + "/controller.log");
   bool ready = Eventually(std::chrono::seconds(20), [&] {
     return controller_.Running() && Http("GET", "/readyz").status == 200;
   });
@@ -107,18 +132,49 @@ void Stack::StartController() {
   }
 }
 
-void Stack::StartAgent() {
-  agent_.Start({BuiltBinary("agent/sluice-agent"), "--controller",
-                "tcp://127.0.0.1:" + std::to_string(agents_port_), "--socket",
-                socket_path_, "--agent-id", "it-agent"},
-               {}, dir_ + "/agent.log");
+void Stack::StartAgent(size_t index) {
+  ChildProcess& process = agent(index);
+  const std::string id = index == 0 ? std::string("it-agent")
+                                    : "it-agent-" + std::to_string(index);
+  const std::string socket = socket_path(index);
+  process.Start({BuiltBinary("agent/sluice-agent"), "--controller",
+                 "tcp://127.0.0.1:" + std::to_string(agents_port_), "--socket",
+                 socket, "--agent-id", id},
+                {}, dir_ + "/" + id + ".log");
   bool up = Eventually(std::chrono::seconds(10), [&] {
-    if (!agent_.Running()) return false;
-    RedisClient client(socket_path_);
+    if (!process.Running()) return false;
+    RedisClient client(socket);
     auto reply = client.Command({"PING"});
     return reply && reply->type == REDIS_REPLY_STATUS;
   });
-  if (!up) throw std::runtime_error("agent not up:\n" + agent_.LogTail());
+  if (!up) throw std::runtime_error("agent not up:\n" + process.LogTail());
+}
+
+double Stack::ControllerMetric(const std::string& name) {
+  std::string body;
+  try {
+    web::http::client::http_client_config config;
+    config.set_timeout(std::chrono::seconds(5));
+    web::http::client::http_client client(
+        "http://127.0.0.1:" + std::to_string(metrics_port_), config);
+    auto response = client.request(web::http::methods::GET, "/metrics").get();
+    if (response.status_code() != 200) return -1;
+    body = response.extract_utf8string(true).get();
+  } catch (const web::http::http_exception&) {
+    return -1;
+  }
+  // Lines are "name value" (no labels) or "name{labels} value".
+  size_t at = 0;
+  while (at < body.size()) {
+    size_t end = body.find('\n', at);
+    if (end == std::string::npos) end = body.size();
+    const std::string line = body.substr(at, end - at);
+    at = end + 1;
+    if (line.compare(0, name.size() + 1, name + " ") == 0) {
+      return std::strtod(line.c_str() + name.size() + 1, nullptr);
+    }
+  }
+  return -1;
 }
 
 HttpResult Stack::Http(const std::string& method, const std::string& path,

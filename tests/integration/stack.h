@@ -1,4 +1,4 @@
-// Stack: a real sluice-controller and sluice-agent as child processes on a
+// Stack: a real sluice-controller and sluice-agents as child processes on a
 // fresh PostgreSQL database, for end-to-end tests. Everything it starts is
 // stopped by PID when it goes away.
 #pragma once
@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,11 @@ struct HttpResult {
   std::string body;
 };
 
+// Agents are numbered from 0; agent i serves RESP on socket_path(i) and
+// calls itself "it-agent" (i = 0) or "it-agent-<i>". The controller can be
+// killed (controller().Kill()) and started again on the same ports and
+// database; extra flags given to StartController are kept for restarts
+// made with RestartController().
 class Stack {
  public:
   static constexpr const char* kToken = "integration-admin-token";
@@ -51,25 +57,35 @@ class Stack {
   Stack();
   ~Stack();
 
-  void StartController();
-  void StartAgent();
+  // Starts the controller (with --metrics on metrics_port()) and waits for
+  // /readyz. `extra_args` are appended to its command line.
+  void StartController(const std::vector<std::string>& extra_args = {});
+  // Starts it again with the last extra_args (after a Kill or Stop).
+  void RestartController();
+  // Starts agent `index` and waits until it answers PING.
+  void StartAgent(size_t index = 0);
   ChildProcess& controller() { return controller_; }
-  ChildProcess& agent() { return agent_; }
-  const std::string& socket_path() const { return socket_path_; }
+  ChildProcess& agent(size_t index = 0);
+  std::string socket_path(size_t index = 0) const;
   std::string http_base() const;
+  uint16_t metrics_port() const { return metrics_port_; }
 
   // An HTTP request to the controller with the admin token.
   HttpResult Http(const std::string& method, const std::string& path,
                   const std::string& body = "");
+  // The value of an unlabelled metric on the controller's /metrics, or -1
+  // when it is missing or the endpoint does not answer.
+  double ControllerMetric(const std::string& name);
 
  private:
   TestDatabase db_;
   std::string dir_;
-  std::string socket_path_;
   uint16_t http_port_ = 0;
   uint16_t agents_port_ = 0;
+  uint16_t metrics_port_ = 0;
+  std::vector<std::string> controller_args_;
   ChildProcess controller_;
-  ChildProcess agent_;
+  std::map<size_t, std::unique_ptr<ChildProcess>> agents_;
 };
 
 // Polls `condition` every 10 ms until it holds or `timeout` passes.

@@ -1,0 +1,198 @@
+// BucketAllocator: the controller's budget for one bucket, and how it is
+// divided among the agents that use the bucket. docs/leasing.md explains
+// the design and quotes measurements; this is where its state lives.
+//
+// THE BUDGET. A bucket's budget is `burst` tokens refilled at
+// rate = limit / period. It is kept in three places:
+//   - `pool`: tokens nobody has a claim on (the burst, and refill nobody
+//     was entitled to or claimed in time). May be negative: a debt of
+//     tokens agents admitted without a lease (`unleased`), down to -burst.
+//   - `credit[a]`: refill reserved for agent a: it accrues at a's fair
+//     share of the rate, share[a], and waits for a to ask for it. It is
+//     capped at credit_horizon worth of the share (at least one token):
+//     beyond, what a's share would add goes to the agents still below
+//     their caps (those asking), in proportion to their shares, and only
+//     when nobody can take it, to the pool.
+//   - `outstanding`: every lease granted, until its expiry (grant time +
+//     ttl, never earlier than the agent's idea of it), less the tokens the
+//     agent reports as spent from leases. Unused tokens simply die at
+//     expiry: they are never granted again.
+// Granting moves tokens from credit[a] (first) and the pool (if positive)
+// into a lease. Unleased tokens an agent reports are charged to its credit
+// first, then to the pool.
+//
+// INVARIANTS (checked by tests/common/allocator_test.cc):
+//   1. max(pool, 0) + sum(credit) + outstanding <= burst. Refill is added
+//      only into that room, so everything that can still be admitted under
+//      this budget (reserved, unclaimed, or leased and unspent) is at most
+//      `burst`, and over any window W the agents admit at most
+//      burst + rate * W from leases. Over a run of length T, the tokens
+//      granted are at most burst + rate * T minus what was charged as
+//      unleased.
+//   2. pool >= -burst; refill pays a debt before anything else accrues.
+//   3. sum(share) <= rate; credit[a] >= 0; outstanding >= 0.
+//   4. Time only moves forward: a `now` older than the last seen is the
+//      last seen.
+//
+// FAIR SHARES. Each agent's demand (admitted + refused per report
+// interval, see common/demand_estimator.h) is estimated; the rate is split
+// by weighted max-min fairness (MaxMinFairShares): an agent wanting less
+// than its weighted equal share gets its demand, the others split the rest
+// in proportion to their weights; what nobody wants goes to the pool for
+// whoever asks first. Shares are recomputed on every report. An agent
+// silent for longer than its last grant lasts at its demand (at least
+// min_grace, at most the ttl) has its demand decayed, so a share is not
+// held for an agent that stopped. Even before that, a share it does not
+// claim stops accruing to it after credit_horizon and goes to the agents
+// that are asking: demand moving from one agent to another is followed
+// within about credit_horizon plus a few reports.
+//
+// BATCHES AND REFRESH. A grant is min(want, credit[a] + max(pool, 0)):
+// an agent asking often gets small batches (the credit since its last
+// ask), one asking rarely gets larger ones, up to what it wants (about one
+// second of its own demand, at most burst). When demand exceeds the limit
+// the pool is empty and each agent gets exactly its share of the refill
+// since it last asked, so lease traffic per bucket follows the agents'
+// refresh cadence (at most one request per agent per min_interval, 50 ms
+// by default, agent side), never the request rate; a bucket nobody uses
+// costs nothing (all accrual is computed lazily on the next call).
+//
+// RESTART. A restarted controller builds its allocators kEmpty (the
+// previous incarnation may have leased the whole burst) and, until its
+// learning period ends, DropUnclaimedUntil: refill no agent has a credit
+// claim on is dropped instead of pooled, so it grants only fair shares of
+// the refill while old leases may still be spent (docs/leasing.md).
+//
+// Thread-compatible: the lease server's thread owns its allocators.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "common/demand_estimator.h"
+#include "common/rule.h"
+
+namespace sluice {
+
+struct AllocatorOptions {
+  int64_t lease_ttl_ns = 2'000'000'000;  // validity of every grant
+  // Unclaimed credit accrues for this long, then flows to the pool. Must
+  // exceed an active agent's refresh cadence (50 ms by default).
+  int64_t credit_horizon_ns = 200'000'000;
+  // An agent's demand is trusted at least this long after its report.
+  int64_t min_grace_ns = 100'000'000;
+  // An agent silent this long, with nothing outstanding, is dropped from
+  // the bucket (its demand estimate is forgotten).
+  int64_t forget_after_ns = 5'000'000'000;
+  DemandTiming demand;
+};
+
+// One LeaseWant, as the allocator needs it.
+struct LeaseReport {
+  int64_t want = 0;      // tokens the agent would like now
+  int64_t admitted = 0;  // since its last report (leased or not)
+  int64_t refused = 0;   // since its last report
+  int64_t unleased = 0;  // part of `admitted` taken without a lease
+  double weight = 1.0;   // the agent's weight (> 0)
+};
+
+struct LeaseOffer {
+  int64_t tokens = 0;
+  int64_t ttl_ns = 0;  // 0: no lease at all
+};
+
+// One claim in a max-min division: `demand` (>= 0) and `weight` (> 0).
+struct FairClaim {
+  double demand = 0;
+  double weight = 1;
+};
+
+// Weighted max-min fair division of `capacity` among `claims`: resizes
+// *shares to claims.size(). Claims with demand <= 0 or weight <= 0 get 0.
+// Each share <= its demand; the shares sum to min(capacity, sum(demand)).
+void MaxMinFairShares(double capacity, const std::vector<FairClaim>& claims,
+                      std::vector<double>* shares);
+
+class BucketAllocator {
+ public:
+  // kFull: the budget starts with `burst` in the pool. kEmpty: with
+  // nothing (a restarted controller that cannot know what is leased).
+  enum class Start { kFull, kEmpty };
+
+  // `options` must outlive the allocator.
+  BucketAllocator(const Rule& rule, int64_t now,
+                  const AllocatorOptions* options, Start start = Start::kFull);
+
+  // Agent `agent` (any id the caller keeps stable per agent) reports and
+  // asks: accounts the report (spend, unleased charge, demand), then
+  // grants min(want, credit + pool) whole tokens for options.lease_ttl_ns.
+  LeaseOffer Grant(uint64_t agent, int64_t now, const LeaseReport& report);
+  // Accounts a report without granting anything (restart learning).
+  void Report(uint64_t agent, int64_t now, const LeaseReport& report);
+  // The agent is gone: its demand and share are dropped, its credit goes
+  // back to the pool; its leases stay outstanding until they expire.
+  void Forget(uint64_t agent, int64_t now);
+  // Drops agents silent for options.forget_after_ns with nothing
+  // outstanding.
+  void Sweep(int64_t now);
+  // Until `t`, refill nobody has a claim on is dropped instead of going to
+  // the pool (see "RESTART" above).
+  void DropUnclaimedUntil(int64_t t) { drop_unclaimed_until_ = t; }
+  // A changed rule: new burst and rate, balances clamped to the new burst.
+  void Reconfigure(const Rule& rule, int64_t now);
+  // No agents, nothing outstanding and a full pool: indistinguishable from
+  // a fresh kFull allocator, so it may be dropped.
+  bool Idle(int64_t now);
+
+  // --- Observers (they bring the budget up to `now` first) ---
+  double Pool(int64_t now);
+  double Credit(uint64_t agent, int64_t now);
+  double Outstanding(int64_t now);
+  // Tokens per second.
+  double ShareRate(uint64_t agent) const;
+  double DemandRate(uint64_t agent, int64_t now) const;
+  size_t agent_count() const { return agents_.size(); }
+  double burst() const { return capacity_; }
+
+ private:
+  struct AgentState {
+    uint64_t id = 0;
+    double weight = 1;
+    double share = 0;   // tokens per nanosecond
+    double credit = 0;  // tokens reserved for it
+    int64_t last_grant = 0;
+    DemandEstimator demand;
+  };
+  struct Lease {
+    uint64_t agent;
+    int64_t expiry;
+    double tokens;  // not yet reported spent
+  };
+
+  AgentState* Find(uint64_t agent);
+  const AgentState* Find(uint64_t agent) const;
+  AgentState& FindOrAdd(uint64_t agent, double weight);
+  // Brings everything up to `now`: refill, expiries.
+  void Advance(int64_t now);
+  void AccrueTo(int64_t t);
+  void Account(AgentState& a, int64_t now, const LeaseReport& report);
+  void Spend(uint64_t agent, double tokens);
+  void RecomputeShares(int64_t now);
+  double CreditCap(const AgentState& a) const;
+  int64_t Grace(const AgentState& a) const;
+  void ClampToCapacity();
+
+  const AllocatorOptions* options_;
+  double capacity_;  // burst
+  double rate_;      // tokens per nanosecond
+  double pool_;
+  double outstanding_ = 0;
+  int64_t last_;  // time of the last accrual
+  int64_t drop_unclaimed_until_ = 0;
+  std::vector<AgentState> agents_;  // few per bucket: linear search
+  std::vector<Lease> leases_;       // sorted by expiry
+  std::vector<double> add_;         // scratch for AccrueTo
+};
+
+}  // namespace sluice

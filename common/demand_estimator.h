@@ -1,0 +1,59 @@
+// DemandEstimator: the controller's estimate of one agent's demand for one
+// bucket, in tokens per nanosecond, from what the agent reports with each
+// lease request (tokens admitted + refused since its previous report).
+//
+// The estimate is an exponentially weighted moving average of the rate over
+// each report interval x = amount / interval, weighted by the length of the
+// interval: rate += (1 - exp(-interval / tau)) * (x - rate). A rising demand
+// is followed with a short time constant (`rise_ns`), a falling one with a
+// longer one (`fall_ns`): over-estimating an agent only reserves it a share
+// it does not claim (that share flows back to the pool, see
+// common/allocator.h), while under-estimating it refuses its clients.
+//
+// The first report's interval is unknown (the agent's bucket may be a few
+// milliseconds old): it is taken as `first_window_ns` and becomes the
+// estimate as is; later reports follow quickly because of `rise_ns`.
+//
+// An agent that stops asking may have stopped needing tokens, or may simply
+// hold enough. Rate(now, grace) therefore trusts the estimate for `grace`
+// after the last report and then decays it with `fall_ns`: silence is read
+// as "no demand" only once the agent should have asked again.
+//
+// Invariant: rate() >= 0 and finite.
+//
+// Thread-compatible.
+#pragma once
+
+#include <cstdint>
+
+namespace sluice {
+
+struct DemandTiming {
+  int64_t rise_ns = 100'000'000;          // time constant when demand rises
+  int64_t fall_ns = 300'000'000;          // ... when it falls, and for decay
+  int64_t first_window_ns = 100'000'000;  // assumed length of the 1st window
+};
+
+class DemandEstimator {
+ public:
+  DemandEstimator() = default;
+
+  // `amount` tokens (>= 0; negative counts as 0) demanded since the
+  // previous report. A `now` earlier than the previous report counts as an
+  // interval of one microsecond.
+  void Report(const DemandTiming& timing, int64_t now, int64_t amount);
+
+  // The estimate at `now`: rate() until `grace_ns` after the last report,
+  // then decaying with timing.fall_ns. 0 before any report.
+  double Rate(const DemandTiming& timing, int64_t now, int64_t grace_ns) const;
+
+  double rate() const { return rate_; }  // as of the last report
+  bool has_report() const { return last_report_ >= 0; }
+  int64_t last_report() const { return last_report_; }
+
+ private:
+  double rate_ = 0;           // tokens per nanosecond
+  int64_t last_report_ = -1;  // -1: never reported
+};
+
+}  // namespace sluice
