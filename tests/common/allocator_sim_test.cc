@@ -267,6 +267,46 @@ Rule HotRule(int64_t limit = 1000, int64_t burst = 0) {
   return MakeRule(1, "api", {{"client_id", "*"}}, limit, 1000, burst);
 }
 
+// --- The agent's half: pacing of contended grants (LocalBucket) ---
+
+struct PaceCase {
+  std::string name;
+  bool contended;  // refusals before the request
+  int64_t at_ms;   // after the request
+  int64_t usable;  // tokens a check may take then
+};
+
+class AgentPacingTest : public ::testing::TestWithParam<PaceCase> {};
+
+TEST_P(AgentPacingTest, ContendedGrantsAreReleasedOver50Ms) {
+  const PaceCase& c = GetParam();
+  const Rule rule = HotRule();
+  const LeaseContext ctx{true, 2};
+  LocalBucket bucket(rule, 0, ctx);
+  Decision d;
+  // Spend the safe share (500 of 1000 for 2 agents), refusing if asked.
+  for (int i = 0; i < 500; ++i) bucket.Take(rule, 0, 1, ctx, &d);
+  if (c.contended) bucket.CountRefused(7);
+  int64_t admitted, refused, unleased;
+  bucket.MarkRequested(kSec, &admitted, &refused, &unleased);
+  bucket.ApplyGrant(kSec, 100, 2 * kSec, kSec + kMs);
+  bucket.CanTake(rule, kSec + c.at_ms * kMs, 1, ctx, &d);
+  EXPECT_EQ(d.remaining, c.usable);
+  EXPECT_EQ(bucket.LeaseTokens(kSec + c.at_ms * kMs), 100);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, AgentPacingTest,
+    ::testing::Values(PaceCase{"uncontended_at_once", false, 1, 100},
+                      PaceCase{"contended_1ms", true, 1, 2},
+                      PaceCase{"contended_25ms", true, 25, 50},
+                      PaceCase{"contended_49ms", true, 49, 98},
+                      PaceCase{"contended_50ms", true, 50, 100},
+                      PaceCase{"contended_later", true, 400, 100}),
+    [](const ::testing::TestParamInfo<PaceCase>& info) {
+      return info.param.name;
+    });
+
 // --- Steady state: utilisation, safety and the max-min split ---
 
 struct SteadyCase {
@@ -430,6 +470,56 @@ TEST(AllocatorSimTest, DemandMovingToAnotherAgentIsFollowedWithinASecond) {
               static_cast<long long>((converged_at + window - shift) / kMs));
   EXPECT_LT(converged_at + window - shift, kSec);
   EXPECT_LE(sim.MaxWindow(kSec), 2000);
+}
+
+// The fidelity harness's "shift" scenario (tests/fidelity): limit 1000/s,
+// burst 500; agent 0 at 3000/s, then agent 1 alone at 2000/s, then agent 0
+// back at 1000/s. After each change, every 200 ms window (10 ms steps)
+// must give each agent at least 90 % of its max-min share, from less than
+// a second after the change on (the agents pace contended grants, see
+// common/local_bucket.h).
+TEST(AllocatorSimTest, FidelityShiftScenarioSettlesWithinASecond) {
+  SimConfig config;
+  config.rule = HotRule(1000, 500);
+  config.duration = 9 * kSec;
+  config.agents.push_back({[](int64_t t) {
+    return t < 3 * kSec ? 3000.0 : t < 6 * kSec ? 0.0 : 1000.0;
+  }});
+  config.agents.push_back(
+      {[](int64_t t) { return t < 3 * kSec ? 0.0 : 2000.0; }});
+  Simulation sim(config);
+  sim.Run();
+  struct PhaseCheck {
+    int64_t start, end;
+    double share0, share1;
+  };
+  for (const PhaseCheck& p : {PhaseCheck{3 * kSec, 6 * kSec, 0, 1000},
+                              PhaseCheck{6 * kSec, 9 * kSec, 500, 500}}) {
+    const int64_t width = 200 * kMs;
+    int64_t settled = -1;
+    double worst = 1e9;
+    for (int64_t from = p.start; from + width <= p.end; from += kBin) {
+      const double r0 =
+          static_cast<double>(sim.Admitted(0, from, from + width)) * 5.0;
+      const double r1 =
+          static_cast<double>(sim.Admitted(1, from, from + width)) * 5.0;
+      const bool fair = r0 >= 0.9 * p.share0 && r1 >= 0.9 * p.share1;
+      if (fair && settled < 0) settled = from;
+      if (!fair) settled = -1;
+      if (from >= p.start + kSec) {
+        worst = std::min({worst, p.share0 > 0 ? r0 / p.share0 : 9.0,
+                          p.share1 > 0 ? r1 / p.share1 : 9.0});
+      }
+    }
+    ASSERT_GE(settled, 0);
+    std::printf(
+        "fidelity shift at %lld s: settled after %lld ms; worst 200 ms "
+        "window from 1 s after: %.2f of the share\n",
+        static_cast<long long>(p.start / kSec),
+        static_cast<long long>((settled - p.start) / kMs), worst);
+    EXPECT_LT(settled - p.start, kSec);
+  }
+  EXPECT_LE(sim.MaxWindow(kSec), 1500 * 1.05);
 }
 
 // --- Lease traffic: flat while the request rate grows tenfold ---
