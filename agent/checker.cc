@@ -85,7 +85,11 @@ bool Checker::Prepared::Is(std::string_view domain, const Descriptor& d) const {
 }
 
 void Checker::Prepare(std::string_view domain, const Descriptor& d) {
-  if (prepared_.size() >= kMaxPrepared) return;
+  // Bounded: huge values (a hostile client) are simply not prepared.
+  if (prepared_.size() >= kMaxPrepared ||
+      prep_key_bytes_.size() >= kMaxPreparedKeyBytes) {
+    return;
+  }
   index_->Match(domain, d, &rules_scratch_);
   Prepared p;
   p.domain_data = domain.data();

@@ -119,6 +119,9 @@ class Checker {
   // works everything out itself otherwise. At most kMaxPrepared checks
   // are prepared per batch; the rest are simply not.
   static constexpr size_t kMaxPrepared = 1024;
+  // Bucket key bytes held for prepared checks (beyond it, no more checks
+  // are prepared in that batch).
+  static constexpr size_t kMaxPreparedKeyBytes = 256 * 1024;
   // How far ahead of the check being run buckets are loaded (measured:
   // 16 to 64 buckets in flight work best; thousands evict each other).
   static constexpr size_t kPrefetchAhead = 16;

@@ -208,7 +208,8 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
       }
       if (!Run(parser_.args(), now)) return;
     }
-    if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
+    // (Not while a read is in flight: it lands at the old in_end_.)
+    if (in_begin_ == in_end_ && !reading_) in_begin_ = in_end_ = 0;
   }
 
   // Executes one request; false when that dropped the connection.

@@ -274,6 +274,8 @@ bool ReadMessage(std::string_view bytes, std::string_view type, uint64_t* seq,
     if (key == "items" && !have_items) {
       have_items = true;
       items->clear();
+      // An item takes 70 bytes or more: no regrowth for the usual message.
+      items->reserve(bytes.size() / 64);
       if (!r.Consume('[')) return false;
       if (!r.Peek(']')) {
         do {

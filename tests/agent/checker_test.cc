@@ -443,5 +443,190 @@ TEST_F(CheckerTest, CheckingAKnownBucketDoesNotAllocate) {
   EXPECT_TRUE(out.allowed);
 }
 
+// --- Prepared checks (pipelines) ---
+
+// Runs the same sequence of checks twice, in two checkers: one by one, and
+// prepared in batches (what the server does for a pipeline). Every reply,
+// counter and lease want must be the same.
+TEST(CheckerPrepareTest, PreparedChecksDecideExactlyAsUnprepared) {
+  std::vector<Rule> rules = {
+      MakeRule(1, {{"client_id", "*"}}, 5, 3),
+      MakeRule(2, {{"route", "*"}}, 20, 8),
+      MakeRule(3, {{"client_id", "*"}, {"route", "/login"}}, 2, 1),
+      MakeRule(4, {{"user", "*"}}, 1, 1, 1000, RuleMode::kShadow)};
+  Checker plain(1000);
+  Checker prepared(1000);
+  plain.SetRules(RuleIndex::Build(rules, 1), 0);
+  prepared.SetRules(RuleIndex::Build(rules, 1), 0);
+  // The requests' bytes, as the server has them: views into one buffer.
+  const std::vector<std::string> clients = {"a", "b", "c"};
+  const std::vector<std::string> routes = {"/login", "/search", "/x"};
+  std::vector<std::vector<std::string>> requests;
+  for (int i = 0; i < 60; ++i) {
+    requests.push_back({"api", clients[i % 3], routes[(i / 3) % 3],
+                        "u" + std::to_string(i % 4), std::to_string(i % 5)});
+  }
+  auto descriptor = [](const std::vector<std::string>& r) {
+    return Descriptor{{"client_id", r[1]}, {"route", r[2]}, {"user", r[3]}};
+  };
+  int64_t now = kNanosPerSecond;
+  for (size_t first = 0; first < requests.size(); first += 7) {
+    const size_t end = std::min(requests.size(), first + 7);
+    std::vector<Descriptor> ds;
+    for (size_t i = first; i < end; ++i) ds.push_back(descriptor(requests[i]));
+    for (size_t i = first; i < end; ++i) {
+      prepared.Prepare(requests[i][0], ds[i - first]);
+    }
+    prepared.PrefetchPrepared();
+    for (size_t i = first; i < end; ++i) {
+      const int64_t cost = std::stoll(requests[i][4]);
+      Decision a;
+      Decision b;
+      ASSERT_EQ(plain.Check(requests[i][0], cost, ds[i - first], now, &a),
+                Checker::Result::kDone);
+      ASSERT_EQ(prepared.Check(requests[i][0], cost, ds[i - first], now, &b),
+                Checker::Result::kDone);
+      EXPECT_EQ(a.allowed, b.allowed) << "request " << i;
+      EXPECT_EQ(a.limit, b.limit) << "request " << i;
+      EXPECT_EQ(a.remaining, b.remaining) << "request " << i;
+      EXPECT_EQ(a.reset_after_ms, b.reset_after_ms) << "request " << i;
+      EXPECT_EQ(a.retry_after_ms, b.retry_after_ms) << "request " << i;
+      now += 37 * kMs;
+    }
+    prepared.ClearPrepared();
+  }
+  EXPECT_EQ(plain.table().size(), prepared.table().size());
+  ASSERT_EQ(plain.decision_counts().size(), prepared.decision_counts().size());
+  for (size_t i = 0; i < plain.decision_counts().size(); ++i) {
+    EXPECT_EQ(plain.decision_counts()[i].allowed,
+              prepared.decision_counts()[i].allowed);
+    EXPECT_EQ(plain.decision_counts()[i].refused,
+              prepared.decision_counts()[i].refused);
+    EXPECT_EQ(plain.decision_counts()[i].shadow_refused,
+              prepared.decision_counts()[i].shadow_refused);
+  }
+  std::vector<LeaseWant> plain_wants;
+  std::vector<LeaseWant> prepared_wants;
+  plain.TakeLeaseWants(now, &plain_wants);
+  prepared.TakeLeaseWants(now, &prepared_wants);
+  EXPECT_EQ(plain_wants.size(), prepared_wants.size());
+}
+
+// A prepared request that is not checked (its connection went away, an
+// RL.ACQUIRE parked it), or a check that was not prepared, changes nothing.
+// Check() takes what Prepare() worked out for the same bytes: shown by
+// changing the bytes in between (which the server never does).
+TEST_F(CheckerTest, CheckUsesWhatWasPreparedForTheSameBytes) {
+  Install({MakeRule(1, {{"client_id", "*"}}, 10, 2)});
+  std::string value = "a";
+  const Descriptor d = {{"client_id", value}};
+  checker_.Prepare("api", d);
+  checker_.PrefetchPrepared();
+  value[0] = 'b';  // same buffer, other bytes
+  Decision out;
+  checker_.Check("api", 1, d, now_, &out);
+  checker_.ClearPrepared();
+  EXPECT_NE(checker_.table().Find(MakeBucketKey(1, {"a"})), BucketTable::kNone);
+  EXPECT_EQ(checker_.table().Find(MakeBucketKey(1, {"b"})), BucketTable::kNone);
+  // Unprepared, the bytes are read as they are.
+  checker_.Check("api", 1, d, now_, &out);
+  EXPECT_NE(checker_.table().Find(MakeBucketKey(1, {"b"})), BucketTable::kNone);
+}
+
+TEST_F(CheckerTest, UnusedOrMissingPreparationsAreHarmless) {
+  Install({MakeRule(1, {{"client_id", "*"}}, 10, 2)});
+  const std::string a = "a";
+  const std::string b = "b";
+  const Descriptor da = {{"client_id", a}};
+  const Descriptor db = {{"client_id", b}};
+  checker_.Prepare("api", da);  // never checked
+  checker_.Prepare("api", db);
+  checker_.PrefetchPrepared();
+  Decision out;
+  checker_.Check("api", 1, db, now_, &out);
+  ExpectDecision(out, true, 10, 1, 0);
+  // Not prepared: the same request again, decided in full.
+  checker_.Check("api", 1, db, now_, &out);
+  ExpectDecision(out, true, 10, 0, 0);
+  checker_.Check("api", 1, da, now_, &out);
+  ExpectDecision(out, true, 10, 1, 0);
+  checker_.ClearPrepared();
+  // A rule change drops what was prepared against the old rules.
+  checker_.Prepare("api", da);
+  Install({MakeRule(1, {{"client_id", "*"}}, 10, 5)}, 2);
+  checker_.Check("api", 1, da, now_, &out);
+  EXPECT_TRUE(out.allowed);
+  EXPECT_EQ(out.limit, 10);
+}
+
+TEST_F(CheckerTest, PreparedChecksOfKnownBucketsDoNotAllocate) {
+  Install({MakeRule(1, {{"client_id", "*"}}, 1000000, 1000000),
+           MakeRule(2, {{"route", "*"}}, 1000000, 1000000)});
+  std::vector<std::string> values;
+  for (int i = 0; i < 64; ++i) values.push_back(std::to_string(i));
+  std::vector<Descriptor> ds;
+  for (const std::string& v : values) {
+    ds.push_back({{"route", "/search"}, {"client_id", v}});
+  }
+  Decision out;
+  auto batch = [&] {
+    for (const Descriptor& d : ds) checker_.Prepare("api", d);
+    checker_.PrefetchPrepared();
+    for (const Descriptor& d : ds) {
+      now_ += kMs;
+      checker_.Check("api", 1, d, now_, &out);
+    }
+    checker_.ClearPrepared();
+  };
+  batch();  // creates the buckets, grows the scratch
+  std::vector<LeaseWant> wants;
+  checker_.TakeLeaseWants(now_, &wants);  // requests are now in flight
+  const int64_t before = testing::ThreadAllocations();
+  for (int i = 0; i < 20; ++i) batch();
+  EXPECT_EQ(testing::ThreadAllocations() - before, 0);
+  EXPECT_TRUE(out.allowed);
+}
+
+TEST(CheckerKeyedGrantTest, KeyedGrantAppliesAsTheGrant) {
+  const std::vector<Rule> rules = {MakeRule(1, {{"client_id", "*"}}, 10, 100)};
+  Checker plain(1000);
+  Checker keyed(1000);
+  int64_t now = kNanosPerSecond;
+  for (Checker* c : {&plain, &keyed}) {
+    c->SetRules(RuleIndex::Build(rules, 1), now);
+    Decision out;
+    for (const char* v : {"a", "b"}) {
+      c->Check("api", 1, Descriptor{{"client_id", v}}, now, &out);
+    }
+    std::vector<LeaseWant> wants;
+    c->TakeLeaseWants(now, &wants);
+  }
+  LeaseGrant grant;
+  grant.items.push_back(LeaseGrantItem{1, {"a"}, 40, 1000});
+  grant.items.push_back(LeaseGrantItem{1, {"gone"}, 40, 1000});
+  grant.items.push_back(LeaseGrantItem{1, {"b"}, 7, 1000});
+  const Checker::KeyedGrant keyed_grant = Checker::KeyGrant(grant);
+  ASSERT_EQ(keyed_grant.items.size(), 3u);
+  EXPECT_EQ(keyed_grant.keys.substr(keyed_grant.items[2].key_offset,
+                                    keyed_grant.items[2].key_size),
+            MakeBucketKey(1, {"b"}));
+  EXPECT_EQ(keyed_grant.items[2].hash,
+            BucketTable::HashOf(MakeBucketKey(1, {"b"})));
+  EXPECT_EQ(plain.ApplyGrant(grant, now, now + kMs), 2u);
+  EXPECT_EQ(keyed.ApplyGrant(keyed_grant, now, now + kMs), 2u);
+  now += kMs;
+  EXPECT_EQ(plain.CountLeased(now), 2u);
+  EXPECT_EQ(keyed.CountLeased(now), 2u);
+  for (const char* v : {"a", "b", "a", "b"}) {
+    Decision p;
+    Decision k;
+    plain.Check("api", 5, Descriptor{{"client_id", v}}, now, &p);
+    keyed.Check("api", 5, Descriptor{{"client_id", v}}, now, &k);
+    EXPECT_EQ(p.allowed, k.allowed) << v;
+    EXPECT_EQ(p.remaining, k.remaining) << v;
+    EXPECT_EQ(p.retry_after_ms, k.retry_after_ms) << v;
+  }
+}
+
 }  // namespace
 }  // namespace sluice

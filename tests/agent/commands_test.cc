@@ -56,6 +56,38 @@ TEST_F(CommandHandlerTest, CheckRepliesWithFiveIntegers) {
   EXPECT_EQ(last_.action, CommandHandler::Action::kContinue);
 }
 
+// Every magnitude of every field is written as RESP integers (the reply is
+// formatted by hand on the hot path).
+TEST_F(CommandHandlerTest, CheckRepliesWriteIntegersOfEveryMagnitude) {
+  for (int64_t limit :
+       std::vector<int64_t>{1, 9, 10, 99, 100, 999, 1000, 9999, 10000,
+                            123456789, int64_t{1} << 40}) {
+    checker_.SetRules(RuleIndex::Build({ClientRule(limit, limit)}, 8), now_);
+    const std::string client = "m" + std::to_string(limit);
+    const std::string reply =
+        Run({"RL.CHECK", "api", "1", "client_id", client});
+    const std::string remaining = std::to_string(limit - 1);
+    EXPECT_EQ(reply.rfind("*5\r\n:1\r\n:" + std::to_string(limit) +
+                              "\r\n:" + remaining + "\r\n:",
+                          0),
+              0u)
+        << reply;
+    EXPECT_EQ(reply.substr(reply.size() - 4), ":0\r\n") << reply;
+  }
+  // Words cased any way are the same command; near misses are not.
+  for (std::string_view name : {"RL.CHECK", "rl.check", "rL.cHeCk"}) {
+    EXPECT_EQ(Run({name, "api", "0", "client_id", "m"}).rfind("*5", 0), 0u);
+  }
+  for (std::string_view name :
+       {"RL\x0e"
+        "CHECK",
+        "RL.CHECKS", "RLXCHECK", "RL.CHEC", "RL.CHE\x03K"}) {
+    EXPECT_EQ(
+        Run({name, "api", "0", "client_id", "m"}).rfind("-ERR unknown", 0), 0u)
+        << name;
+  }
+}
+
 TEST_F(CommandHandlerTest, CheckArityErrorsSayWhatIsExpected) {
   const std::string expected =
       "-ERR wrong number of arguments for 'rl.check' command: expected "

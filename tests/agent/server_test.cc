@@ -610,5 +610,103 @@ TEST_F(ServerTest, RedisBenchmarkRunsAgainstIt) {
   EXPECT_EQ(out.find("ERR"), std::string::npos) << out;
 }
 
+// The server runs the requests of all connections read in one round of
+// the event loop as one batch (parsed and prepared ahead, then run): every
+// connection still gets its replies in order, and buckets shared across
+// connections give out exactly their tokens.
+TEST_F(ServerTest, ConcurrentPipelinesShareBucketsExactly) {
+  constexpr int kConnections = 20;
+  constexpr int kRequests = 60;
+  std::vector<Redis> clients;
+  for (int c = 0; c < kConnections; ++c) clients.push_back(Connect());
+  for (int c = 0; c < kConnections; ++c) {
+    for (int i = 0; i < kRequests; ++i) {
+      switch (i % 3) {
+        case 0:  // one bucket for everyone
+          Append(clients[c].get(),
+                 {"RL.CHECK", "slow", "1", "client_id", "shared"});
+          break;
+        case 1:  // a bucket per connection
+          Append(clients[c].get(), {"RL.CHECK", "slow", "1", "client_id",
+                                    "own-" + std::to_string(c)});
+          break;
+        default:
+          Append(clients[c].get(), {"ECHO", std::to_string(c * 1000 + i)});
+      }
+    }
+  }
+  for (auto& client : clients) FlushPipeline(client.get());
+  int shared_allowed = 0;
+  for (int c = 0; c < kConnections; ++c) {
+    int own_allowed = 0;
+    for (int i = 0; i < kRequests; ++i) {
+      Reply r = GetReply(clients[c].get());
+      ASSERT_NE(r, nullptr);
+      if (i % 3 == 2) {
+        ASSERT_EQ(ReplyString(r.get()), std::to_string(c * 1000 + i));
+        continue;
+      }
+      std::vector<long long> v = Integers(r.get());
+      ASSERT_EQ(v.size(), 5u) << "connection " << c << " request " << i;
+      (i % 3 == 0 ? shared_allowed : own_allowed) += static_cast<int>(v[0]);
+    }
+    EXPECT_EQ(own_allowed, 5) << "connection " << c;  // its burst
+  }
+  EXPECT_EQ(shared_allowed, 5);  // the shared burst, no more
+}
+
+// Requests pipelined behind a waiting RL.ACQUIRE were already parsed (and
+// prepared) with the batch they arrived in; they run, in order, after it.
+TEST_F(ServerTest, ChecksPipelinedBehindAWaitingAcquireRunAfterIt) {
+  Redis waiter = Connect();
+  Redis other = Connect();
+  Command(waiter.get(), {"RL.CHECK", "api", "5", "client_id", "w2"});
+  Append(waiter.get(), {"RL.CHECK", "api", "0", "client_id", "w2"});
+  Append(waiter.get(), {"RL.ACQUIRE", "api", "1", "2000", "client_id", "w2"});
+  Append(waiter.get(), {"RL.CHECK", "api", "1", "client_id", "w2"});
+  Append(waiter.get(), {"RL.CHECK", "api", "1", "client_id", "after"});
+  Append(waiter.get(), {"ECHO", "last"});
+  FlushPipeline(waiter.get());
+  Append(other.get(), {"RL.CHECK", "api", "1", "client_id", "o"});
+  Append(other.get(), {"PING"});
+  FlushPipeline(other.get());
+  EXPECT_EQ(Integers(GetReply(other.get()).get()).at(0), 1);
+  EXPECT_EQ(ReplyString(GetReply(other.get()).get()), "PONG");
+  std::vector<long long> peek = Integers(GetReply(waiter.get()).get());
+  ASSERT_EQ(peek.size(), 5u);
+  EXPECT_EQ(peek[2], 0);  // empty before the wait
+  std::vector<long long> acquired = Integers(GetReply(waiter.get()).get());
+  ASSERT_EQ(acquired.size(), 5u);
+  EXPECT_EQ(acquired[0], 1);
+  // Checked after the wait: the token the acquire took is gone.
+  std::vector<long long> behind = Integers(GetReply(waiter.get()).get());
+  ASSERT_EQ(behind.size(), 5u);
+  EXPECT_EQ(behind[0], 0);
+  EXPECT_EQ(Integers(GetReply(waiter.get()).get()).at(0), 1);
+  EXPECT_EQ(ReplyString(GetReply(waiter.get()).get()), "last");
+}
+
+// Valid requests ahead of a malformed frame in the same read are answered,
+// then the error, then the connection closes.
+TEST_F(ServerTest, RequestsBeforeABadFrameInTheSameReadAreAnswered) {
+  int fd = ConnectUnix(socket_path_);
+  ASSERT_GE(fd, 0);
+  const std::string check =
+      "*5\r\n$8\r\nRL.CHECK\r\n$3\r\napi\r\n$1\r\n1\r\n$9\r\n"
+      "client_id\r\n$3\r\nbad\r\n";
+  ASSERT_TRUE(SendAll(fd, check + check + "*1\r\n$x\r\n" + check));
+  std::string got;
+  ASSERT_TRUE(ReadUntilClosed(fd, &got));
+  ::close(fd);
+  EXPECT_EQ(got.rfind("*5\r\n:1\r\n:10\r\n:4\r\n:100\r\n:0\r\n"
+                      "*5\r\n:1\r\n:10\r\n:3\r\n",
+                      0),
+            0u)
+      << got;
+  const size_t error = got.find("-ERR Protocol error: invalid bulk length");
+  ASSERT_NE(error, std::string::npos) << got;
+  EXPECT_EQ(got.find("*5", error), std::string::npos);  // nothing after it
+}
+
 }  // namespace
 }  // namespace sluice

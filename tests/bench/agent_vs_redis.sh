@@ -5,16 +5,28 @@
 #   lua    Redis Lua token bucket (EVALSHA) over 100k keys
 # all driven by the same redis-benchmark over Unix sockets, alternating
 # A B C A B C ... in one run, for each configuration (clients x pipeline).
-# Prints medians and the ratios. Runs on demand, not in deploy/test.sh.
+# Prints medians, the ratios and the issue's goals (issue 3, "Speed").
+# Runs on demand, not in deploy/test.sh. The controller (and PostgreSQL)
+# run too, on the same cores: lease traffic is part of the honest cost.
 #
 #   tests/bench/agent_vs_redis.sh [ROUNDS] [REQUESTS]
+#   SLUICE_BENCH_BUILD=DIR   a Release build tree (default build/release,
+#                            built with the two daemons if they are missing)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/deploy/lib.sh"
 ROUNDS="${1:-5}"
 N="${2:-400000}"
 BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
-[ -x "$BUILD/agent/sluice-agent" ] || build_tree "$BUILD" Release
+if [ ! -x "$BUILD/agent/sluice-agent" ] || [ ! -x "$BUILD/controller/sluice-controller" ]; then
+  log "building the daemons (Release) in $BUILD"
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD" -j"$(nproc)" --target sluice-agent sluice-controller
+fi
+for tool in redis-server redis-benchmark redis-cli curl; do
+  command -v "$tool" >/dev/null || die "$tool not found: install redis-server, redis-tools and curl"
+done
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 
 WORK="$(mktemp -d /tmp/sluice-bench.XXXXXX)"; chmod 755 "$WORK"
 PIDS=()
@@ -49,6 +61,9 @@ wait_for redis 10 redis-cli -s "$WORK/redis.sock" PING
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -d '{"name":"bench","domain":"api","match":{"client":"*"},"limit":1000,"period":"1s"}' \
   "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
 wait_for rule 5 sh -c "redis-cli -s '$WORK/agent.sock' RL.CHECK api 0 client 1 | sed -n 2p | grep -qx 1000"
+# The controller grants no leases while it learns (its first lease TTL, 2 s
+# by default): measure the steady state.
+sleep 2.5
 SHA="$(redis-cli -s "$WORK/redis.sock" SCRIPT LOAD "$(cat "$ROOT/tests/bench/token_bucket.lua")")"
 
 RESULTS="$WORK/results.csv"
@@ -72,6 +87,9 @@ for conf in "50 16" "50 1" "1 1"; do
   N="$n_saved"
 done
 
+log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+log "agent: $(redis-cli -s "$WORK/agent.sock" RL.INFO | tr -d '\r' | grep -E '^(buckets|leases):' | tr '\n' ' ')"
+
 /usr/bin/python3 - "$RESULTS" <<'PY'
 import csv, statistics, sys
 rows = {}
@@ -80,11 +98,23 @@ for r in csv.reader(open(sys.argv[1])):
     rps, p99 = float(r[4]), float(r[9])
     rows.setdefault((c, p), {}).setdefault(name, []).append((rps, p99))
 print(f"{'clients':>7} {'pipe':>4} {'case':>6} {'median rps':>12} {'median p99 ms':>14}")
+goals = []
 for (c, p), cases in rows.items():
     med = {}
     for name in ("agent", "ping", "lua"):
         v = cases.get(name, [])
         med[name] = (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v))
         print(f"{c:>7} {p:>4} {name:>6} {med[name][0]:>12.0f} {med[name][1]:>14.3f}")
-    print(f"        ratios: agent/ping = {med['agent'][0]/med['ping'][0]:.2f}x   agent/lua = {med['agent'][0]/med['lua'][0]:.2f}x   p99 agent/lua = {med['agent'][1]/med['lua'][1]:.2f}")
+    vs_ping = med['agent'][0] / med['ping'][0]
+    vs_lua = med['agent'][0] / med['lua'][0]
+    p99 = med['agent'][1] / med['lua'][1]
+    print(f"        ratios: agent/ping = {vs_ping:.2f}x   agent/lua = {vs_lua:.2f}x   p99 agent/lua = {p99:.2f}")
+    goals.append((f"{c}x{p}: agent >= 0.9x PING", vs_ping >= 0.9, f"{vs_ping:.2f}x"))
+    if p == "16":
+        goals.append((f"{c}x{p}: agent >= 5x Lua", vs_lua >= 5, f"{vs_lua:.2f}x"))
+    if p == "1":
+        goals.append((f"{c}x{p}: agent p99 < Lua p99", p99 < 1, f"{med['agent'][1]:.3f} vs {med['lua'][1]:.3f} ms"))
+print("goals:")
+for what, ok, value in goals:
+    print(f"  {'met    ' if ok else 'NOT met'}  {what:<28} ({value})")
 PY
