@@ -181,7 +181,17 @@ void Agent::OnController(bool reachable, int64_t agents) {
 }
 
 void Agent::OnBatch() {
-  if (flush_armed_ || stopped_ || checker_.pending_leases() == 0) return;
+  if (stopped_) return;
+  const size_t pending = checker_.pending_leases();
+  if (pending >= options_.flush_at_pending) {
+    // A full batch goes at once: under load the controller gets many
+    // modest requests rather than a few huge ones that would take a core
+    // away from the clients for milliseconds (the timer, if armed, sends
+    // whatever queues up later).
+    FlushLeases();
+    return;
+  }
+  if (flush_armed_ || pending == 0) return;
   flush_armed_ = true;
   flush_timer_.expires_after(
       std::chrono::milliseconds(options_.flush_delay_ms));

@@ -143,15 +143,14 @@ CommandHandler::CommandHandler(Checker* checker, InfoExtra info_extra)
   descriptor_.reserve(16);
 }
 
-void CommandHandler::FillDescriptor(const std::vector<std::string_view>& args,
-                                    size_t first) {
+void CommandHandler::FillDescriptor(RespArgs args, size_t first) {
   descriptor_.clear();
   for (size_t i = first; i + 1 < args.size(); i += 2) {
     descriptor_.emplace_back(args[i], args[i + 1]);
   }
 }
 
-void CommandHandler::Prepare(const std::vector<std::string_view>& args) {
+void CommandHandler::Prepare(RespArgs args) {
   if (!IsRlCheck(args[0]) || args.size() < 5 || (args.size() - 3) % 2 != 0) {
     return;
   }
@@ -175,8 +174,8 @@ bool CommandHandler::RunCheck(std::string_view domain, int64_t cost,
   return true;
 }
 
-CommandHandler::Outcome CommandHandler::Check(
-    const std::vector<std::string_view>& args, int64_t now, std::string* out) {
+CommandHandler::Outcome CommandHandler::Check(RespArgs args, int64_t now,
+                                              std::string* out) {
   if (args.size() < 5 || (args.size() - 3) % 2 != 0) {
     AppendArityError(out, args[0], kCheckUsage);
     return {};
@@ -196,9 +195,9 @@ CommandHandler::Outcome CommandHandler::Check(
   return {};
 }
 
-CommandHandler::Outcome CommandHandler::Acquire(
-    const std::vector<std::string_view>& args, int64_t now, bool first,
-    int64_t deadline, std::string* out) {
+CommandHandler::Outcome CommandHandler::Acquire(RespArgs args, int64_t now,
+                                                bool first, int64_t deadline,
+                                                std::string* out) {
   if (args.size() < 6 || (args.size() - 4) % 2 != 0) {
     AppendArityError(out, args[0], kAcquireUsage);
     return {};
@@ -247,9 +246,10 @@ CommandHandler::Outcome CommandHandler::Acquire(
   return {};
 }
 
-CommandHandler::Outcome CommandHandler::ResumeAcquire(
-    const std::vector<std::string_view>& args, int64_t now, int64_t deadline,
-    std::string* out) {
+CommandHandler::Outcome CommandHandler::ResumeAcquire(RespArgs args,
+                                                      int64_t now,
+                                                      int64_t deadline,
+                                                      std::string* out) {
   return Acquire(args, now, /*first=*/false, deadline, out);
 }
 
@@ -275,9 +275,9 @@ std::string CommandHandler::Info(int64_t now) const {
   return out;
 }
 
-CommandHandler::Outcome CommandHandler::Execute(
-    const std::vector<std::string_view>& args, int64_t now,
-    uint64_t connection_id, std::string* out) {
+CommandHandler::Outcome CommandHandler::Execute(RespArgs args, int64_t now,
+                                                uint64_t connection_id,
+                                                std::string* out) {
   const std::string_view name = args[0];
   if (IsRlCheck(name)) return Check(args, now, out);
   if (EqualsIgnoreCase(name, "RL.ACQUIRE")) {

@@ -39,6 +39,25 @@
 
 namespace sluice {
 
+// A request's arguments (args[0] is the command name): views into the
+// caller's buffer, as a pointer and a count, so that the server can pass
+// them without copying them into a vector.
+class RespArgs {
+ public:
+  RespArgs(const std::string_view* data, size_t size)
+      : data_(data), size_(size) {}
+  explicit RespArgs(const std::vector<std::string_view>& args)
+      : data_(args.data()), size_(args.size()) {}
+  size_t size() const { return size_; }
+  const std::string_view& operator[](size_t i) const { return data_[i]; }
+  const std::string_view* begin() const { return data_; }
+  const std::string_view* end() const { return data_ + size_; }
+
+ private:
+  const std::string_view* data_;
+  size_t size_;
+};
+
 class CommandHandler {
  public:
   enum class Action {
@@ -59,20 +78,31 @@ class CommandHandler {
 
   // Executes `args` (args[0] is the command name; at least one element)
   // for connection `connection_id` at `now`, appending the reply to *out.
+  Outcome Execute(RespArgs args, int64_t now, uint64_t connection_id,
+                  std::string* out);
   Outcome Execute(const std::vector<std::string_view>& args, int64_t now,
-                  uint64_t connection_id, std::string* out);
+                  uint64_t connection_id, std::string* out) {
+    return Execute(RespArgs(args), now, connection_id, out);
+  }
 
   // Another attempt of an RL.ACQUIRE that returned kWait (same arguments,
   // the deadline it returned).
+  Outcome ResumeAcquire(RespArgs args, int64_t now, int64_t deadline,
+                        std::string* out);
   Outcome ResumeAcquire(const std::vector<std::string_view>& args, int64_t now,
-                        int64_t deadline, std::string* out);
+                        int64_t deadline, std::string* out) {
+    return ResumeAcquire(RespArgs(args), now, deadline, out);
+  }
 
   // Pipelines (see Checker::Prepare): the server may Prepare() each request
   // of a batch, in order, then PrepareDone(), then Execute() them in the
   // same order (with the same argument views), then ClearPrepared(). Only
   // RL.CHECK is prepared; nothing is executed or answered by Prepare(), and
   // Execute() gives the same replies either way.
-  void Prepare(const std::vector<std::string_view>& args);
+  void Prepare(RespArgs args);
+  void Prepare(const std::vector<std::string_view>& args) {
+    Prepare(RespArgs(args));
+  }
   void PrepareDone() { checker_->PrefetchPrepared(); }
   void ClearPrepared() { checker_->ClearPrepared(); }
 
@@ -80,12 +110,11 @@ class CommandHandler {
   std::string Info(int64_t now) const;
 
  private:
-  Outcome Check(const std::vector<std::string_view>& args, int64_t now,
-                std::string* out);
-  Outcome Acquire(const std::vector<std::string_view>& args, int64_t now,
-                  bool first, int64_t deadline, std::string* out);
+  Outcome Check(RespArgs args, int64_t now, std::string* out);
+  Outcome Acquire(RespArgs args, int64_t now, bool first, int64_t deadline,
+                  std::string* out);
   // Fills descriptor_ from the pairs args[first..] (an even count).
-  void FillDescriptor(const std::vector<std::string_view>& args, size_t first);
+  void FillDescriptor(RespArgs args, size_t first);
   bool RunCheck(std::string_view domain, int64_t cost, int64_t now,
                 const CheckOptions& options, Decision* decision,
                 std::string* out);

@@ -31,9 +31,12 @@ namespace {
 constexpr std::string_view kLog = "agent.server";
 // Read at least this much per read call.
 constexpr size_t kMinReadRoom = 4096;
-// Requests parsed ahead per Server::Drain(), across connections (about
-// Checker::kMaxPrepared: beyond it checks are simply not prefetched).
+// Requests parsed ahead per group of Server::Drain(), across connections
+// (about Checker::kMaxPrepared: beyond it checks are simply not
+// prefetched), and the size of a group: enough requests to keep
+// Checker::kPrefetchAhead loads in flight, few enough to answer early.
 constexpr size_t kMaxAhead = 1024;
+constexpr size_t kDrainGroup = 64;
 // Buffers that grew past this are given back when they empty.
 constexpr size_t kKeepCapacity = 64 * 1024;
 
@@ -76,6 +79,9 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     }
     ahead_end_ = server_->ahead_.size();
     ahead_resume_ = pos;
+    // Nothing to run: drop what the parser skipped (empty requests) now,
+    // as Process() would after the last request run.
+    if (ahead_next_ == ahead_end_) in_begin_ = pos;
   }
 
   // Server::Drain(), second pass: runs what was read and answers it.
@@ -184,10 +190,10 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
       const Ahead& a = server_->ahead_[ahead_next_++];
       // After the last one the parser continues where ParseAhead stopped.
       in_begin_ = ahead_next_ == ahead_end_ ? ahead_resume_ : a.end;
-      std::vector<std::string_view>& args = server_->ahead_run_;
-      args.assign(server_->ahead_args_.begin() + a.first_arg,
-                  server_->ahead_args_.begin() + a.first_arg + a.arg_count);
-      if (!Run(args, now)) return;
+      if (!Run(RespArgs(server_->ahead_args_.data() + a.first_arg, a.arg_count),
+               now)) {
+        return;
+      }
     }
     if (ahead_next_ < ahead_end_) {
       // Stopped early (an RL.ACQUIRE waits, or the client quit): the rest
@@ -206,14 +212,14 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
         closing_ = true;
         break;
       }
-      if (!Run(parser_.args(), now)) return;
+      if (!Run(RespArgs(parser_.args()), now)) return;
     }
     // (Not while a read is in flight: it lands at the old in_end_.)
     if (in_begin_ == in_end_ && !reading_) in_begin_ = in_end_ = 0;
   }
 
   // Executes one request; false when that dropped the connection.
-  bool Run(const std::vector<std::string_view>& args, int64_t now) {
+  bool Run(RespArgs args, int64_t now) {
     const CommandHandler::Outcome outcome =
         server_->handler_->Execute(args, now, id_, &out_);
     if (outcome.action == CommandHandler::Action::kClose) {
@@ -235,7 +241,7 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
 
   // Parks an RL.ACQUIRE: keeps its arguments (the read buffer moves on)
   // and wakes up at outcome.wake_at.
-  void Wait(const std::vector<std::string_view>& args, int64_t now,
+  void Wait(RespArgs args, int64_t now,
             const CommandHandler::Outcome& outcome) {
     waiting_ = true;
     wait_args_.assign(args.begin(), args.end());
@@ -575,15 +581,23 @@ void Server::Drain() {
   }
   draining_.swap(ready_);
   const int64_t now = clock_->NowNanos();
-  // Parse every connection's requests and prepare their checks, so that
-  // the buckets of all of them are loaded from memory at once ...
-  ahead_.clear();
-  ahead_args_.clear();
-  for (const auto& connection : draining_) connection->ParseAhead();
-  handler_->PrepareDone();
-  // ... then run them, connection by connection, and answer.
-  for (const auto& connection : draining_) connection->ProcessRead(now);
-  handler_->ClearPrepared();
+  // In groups of connections holding about kDrainGroup requests: parse
+  // them and prepare their checks, so that the memory loads of the whole
+  // group overlap, then run them connection by connection and answer. (One
+  // group for everything would hold back the first replies, and the
+  // client, until every connection was prepared.)
+  for (size_t first = 0; first < draining_.size();) {
+    ahead_.clear();
+    ahead_args_.clear();
+    size_t end = first;
+    while (end < draining_.size() && ahead_.size() < kDrainGroup) {
+      draining_[end++]->ParseAhead();
+    }
+    handler_->PrepareDone();
+    for (size_t i = first; i < end; ++i) draining_[i]->ProcessRead(now);
+    handler_->ClearPrepared();
+    first = end;
+  }
   draining_.clear();
   if (on_batch_) on_batch_();
 }

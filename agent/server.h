@@ -132,7 +132,6 @@ class Server {
   bool drain_posted_ = false;
   std::vector<Ahead> ahead_;
   std::vector<std::string_view> ahead_args_;
-  std::vector<std::string_view> ahead_run_;  // one request's, for Execute
 };
 
 }  // namespace sluice

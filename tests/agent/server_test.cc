@@ -686,6 +686,20 @@ TEST_F(ServerTest, ChecksPipelinedBehindAWaitingAcquireRunAfterIt) {
   EXPECT_EQ(ReplyString(GetReply(waiter.get()).get()), "last");
 }
 
+// Empty requests ("*0") skipped in one read, before a request completed
+// only by the next read.
+TEST_F(ServerTest, EmptyRequestsBeforeAPartialFrameAreSkipped) {
+  int fd = ConnectUnix(socket_path_);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "*0\r\n*-1\r\n*1\r\n$4\r\nPI"));
+  std::this_thread::sleep_for(milliseconds(50));  // read separately
+  ASSERT_TRUE(SendAll(fd, "NG\r\n*0\r\n*2\r\n$4\r\nECHO\r\n$2\r\nok\r\n"));
+  std::string got;
+  EXPECT_TRUE(ReadAtLeast(fd, 15, &got));
+  EXPECT_EQ(got, "+PONG\r\n$2\r\nok\r\n");
+  ::close(fd);
+}
+
 // Valid requests ahead of a malformed frame in the same read are answered,
 // then the error, then the connection closes.
 TEST_F(ServerTest, RequestsBeforeABadFrameInTheSameReadAreAnswered) {

@@ -40,6 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 PG_PORT="$(free_port)"; HTTP_PORT="$(free_port)"; ZMQ_PORT="$(free_port)"
+METRICS_PORT="$(free_port)"
 pg_start "$WORK/pg" "$PG_PORT" "$WORK/pgsock" fast
 DB="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
 TOKEN=bench-token
@@ -49,7 +50,8 @@ SLUICE_ADMIN_TOKEN=$TOKEN "$BUILD/controller/sluice-controller" --db "$DB" \
 PIDS+=($!)
 wait_for controller 30 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" || { cat "$WORK/controller.log"; exit 1; }
 "$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
-  --socket "$WORK/agent.sock" >"$WORK/agent.log" 2>&1 &
+  --socket "$WORK/agent.sock" --metrics "127.0.0.1:$METRICS_PORT" \
+  >"$WORK/agent.log" 2>&1 &
 PIDS+=($!)
 redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' \
   --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
@@ -89,6 +91,14 @@ done
 
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "agent: $(redis-cli -s "$WORK/agent.sock" RL.INFO | tr -d '\r' | grep -E '^(buckets|leases):' | tr '\n' ' ')"
+# How the checks were decided (most should be admitted, as in the Lua case)
+# and how many bucket lease requests they cost.
+sleep 0.2  # the agent publishes its counters every 100 ms
+curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
+  /^sluice_agent_decisions_total/ && /result="allowed"/ {a += $2}
+  /^sluice_agent_decisions_total/ && /result="refused"/ {r += $2}
+  /^sluice_agent_lease_requests_total / {l = $2}
+  END {if (a + r > 0) printf "==> agent checks: %d, refused %.1f%%, bucket lease requests %.2f per check\n", a + r, 100 * r / (a + r), l / (a + r)}' >&2
 
 /usr/bin/python3 - "$RESULTS" <<'PY'
 import csv, statistics, sys
