@@ -18,8 +18,8 @@
 // the clients and this loop need: 20 ms between sends costs a new bucket
 // nothing, it runs on its safe share meanwhile, and measured 1-client
 // round trips 2-3x faster than 2 ms; under load, batches of at most a few
-// hundred keep each burst of controller work short, which measured p99
-// latency at 50 clients 40 % lower than 20 ms batches.) Every
+// hundred keep each burst of controller work short: measured p99 latency
+// at 50 clients without pipelining 0.9 ms instead of 1.3 ms.) Every
 // sweep_interval_ms a
 // sweep renews leases of buckets not checked lately, evicts idle buckets
 // (a slice of the table per sweep, the whole table about once a second)
@@ -108,7 +108,9 @@ class Agent {
   std::string agent_id_;
   // Declared first, destroyed last: handlers still queued are destroyed
   // with it, after everything they point to is gone but never run.
-  boost::asio::io_context io_;
+  // Run by one thread: handlers it posts itself (Server::Drain) go to its
+  // private queue, without waking the reactor through epoll_ctl.
+  boost::asio::io_context io_{1};
   Checker checker_;
   CommandHandler handler_;
   AgentMetrics metrics_;

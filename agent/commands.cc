@@ -80,14 +80,8 @@ void AppendArityError(std::string* out, std::string_view command,
 // ":<value>\r\n" at p; returns the end.
 char* PutRespInteger(char* p, int64_t value) {
   *p++ = ':';
-  // Most values are small (allowed, a limit, remaining tokens, a few
-  // milliseconds): written directly, without to_chars' length search.
-  if (value >= 0 && value < 10000) {
-    const uint32_t v = static_cast<uint32_t>(value);
-    if (v >= 1000) *p++ = static_cast<char>('0' + v / 1000);
-    if (v >= 100) *p++ = static_cast<char>('0' + v / 100 % 10);
-    if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
-    *p++ = static_cast<char>('0' + v % 10);
+  if (value >= 0 && value < 10) {  // allowed, and often retry_after
+    *p++ = static_cast<char>('0' + value);
   } else {
     p = std::to_chars(p, p + 20, value).ptr;
   }

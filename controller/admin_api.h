@@ -117,7 +117,7 @@ class AdminApi {
     // PostgreSQL is unreachable. May be null (no fallback).
     RuleCatalog* memory = nullptr;
     Authenticator* auth = nullptr;
-    AgentKeysApi* agent_keys = nullptr;  // CurveZMQ agent keys
+    AgentKeysApi* agent_keys = nullptr;    // CurveZMQ agent keys
     ControllerMetrics* metrics = nullptr;  // may be null
     // The checks /readyz reports; all must pass for 200.
     std::function<std::vector<ReadinessCheck>()> readiness;

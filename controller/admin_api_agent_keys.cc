@@ -27,8 +27,8 @@ HttpResponse AdminApi::CreateAgentKey(const Call& call) {
 
 HttpResponse AdminApi::RevokeAgentKey(const Call& call) {
   if (deps_.agent_keys == nullptr) return NoKeyStore();
-  return deps_.agent_keys->Revoke(call.id,
-                                  Actor{call.principal.id, call.principal.name});
+  return deps_.agent_keys->Revoke(
+      call.id, Actor{call.principal.id, call.principal.name});
 }
 
 }  // namespace sluice

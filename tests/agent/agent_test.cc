@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -135,7 +136,8 @@ class AgentTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.ToString();
   }
 
-  void StartAgent(const std::string& metrics = "") {
+  void StartAgent(const std::string& metrics = "",
+                  const std::function<void(AgentOptions*)>& tweak = nullptr) {
     AgentOptions options;
     options.controller = endpoint_;
     options.agent_id = "agent-test";
@@ -144,6 +146,7 @@ class AgentTest : public ::testing::Test {
     options.handle_signals = false;
     options.heartbeat_ms = 50;
     options.reachable_timeout_ms = 500;
+    if (tweak) tweak(&options);
     agent_ = std::make_unique<Agent>(options, &clock_);
     Status started = agent_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();
@@ -256,6 +259,45 @@ TEST_F(AgentTest, EnforcesTheControllersRulesAndFollowsChanges) {
       milliseconds(1000)))
       << Info(c.get());
   EXPECT_LT(SteadyClock::now() - changed, milliseconds(1000));
+}
+
+// Lease requests wait for the flush timer, unless flush_at_pending buckets
+// already need one: then they go at once.
+TEST_F(AgentTest, AFullBatchOfLeaseRequestsGoesWithoutWaiting) {
+  catalog_.Replace(3, {ClientRule(1, 10, 5)});
+  StartController();
+  StartAgent("127.0.0.1:0", [](AgentOptions* options) {
+    options->flush_delay_ms = 60 * 1000;     // never, in this test
+    options->sweep_interval_ms = 60 * 1000;  // no sweep either
+    options->flush_at_pending = 3;
+  });
+  Redis c = Connect();
+  ASSERT_TRUE(Eventually([&] {
+    const std::string info = Info(c.get());
+    return info.find("rules_version:3") != std::string::npos &&
+           info.find("controller_reachable:1") != std::string::npos;
+  })) << Info(c.get());
+  auto requested = [&] {
+    const std::string metrics = HttpGetMetrics(agent_->metrics_port());
+    const std::string name = "\nsluice_agent_lease_requests_total ";
+    const size_t at = metrics.find(name);
+    return at == std::string::npos
+               ? -1
+               : std::atoll(metrics.c_str() + at + name.size());
+  };
+  for (const char* client : {"a", "b"}) {
+    Command(c.get(), {"RL.CHECK", "api", "1", "client_id", client});
+  }
+  // Two pending: they wait for the (60 s) timer, so nothing was sent.
+  EXPECT_EQ(requested(), 0);
+  EXPECT_NE(Info(c.get()).find("pending_lease_requests:2\r\n"),
+            std::string::npos)
+      << Info(c.get());
+  Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "c"});
+  EXPECT_TRUE(Eventually([&] { return requested() == 3; })) << requested();
+  EXPECT_TRUE(Eventually([&] {
+    return Info(c.get()).find("leases:3\r\n") != std::string::npos;
+  })) << Info(c.get());
 }
 
 }  // namespace
