@@ -126,6 +126,23 @@ StatusOr<RuleStore::Change> RuleStore::Create(const Rule& rule,
   return change;
 }
 
+namespace {
+
+// Locks rule `id` for a change in `tx` and checks If-Match: NotFound (with
+// `hint`) when it does not exist, 412 when `if_match` is stale.
+Status LockForChange(pqxx::work& tx, int64_t id, const IfMatch& if_match,
+                     const std::string& hint, std::optional<Rule>* before) {
+  Status locked = rule_rows::Lock(tx, id, before);
+  if (!locked.ok()) return locked;
+  if (!before->has_value()) return NoSuchRule(id, hint);
+  if (!if_match.Allows((*before)->version)) {
+    return if_match.Stale("rule " + std::to_string(id), (*before)->version);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<RuleStore::Change> RuleStore::Update(int64_t id, const Rule& rule,
                                               const Actor& actor,
                                               const IfMatch& if_match) {
@@ -135,14 +152,9 @@ StatusOr<RuleStore::Change> RuleStore::Update(int64_t id, const Rule& rule,
   Status status = db_->Run([&](pqxx::connection& conn) {
     pqxx::work tx(conn, "update-rule");
     std::optional<Rule> before;
-    Status locked = rule_rows::Lock(tx, id, &before);
+    Status locked = LockForChange(tx, id, if_match,
+                                  "create it with POST /api/v1/rules", &before);
     if (!locked.ok()) return locked;
-    if (!before.has_value()) {
-      return NoSuchRule(id, "create it with POST /api/v1/rules");
-    }
-    if (!if_match.Allows(before->version)) {
-      return if_match.Stale("rule " + std::to_string(id), before->version);
-    }
     StatusOr<Rule> stored = rule_rows::Update(tx, *before, rule, actor);
     if (!stored.ok()) return stored.status();
     change.revision = rule_rows::BumpRevision(tx);
@@ -160,14 +172,9 @@ StatusOr<int64_t> RuleStore::Delete(int64_t id, const Actor& actor,
   Status status = db_->Run([&](pqxx::connection& conn) {
     pqxx::work tx(conn, "delete-rule");
     std::optional<Rule> before;
-    Status locked = rule_rows::Lock(tx, id, &before);
+    Status locked = LockForChange(tx, id, if_match,
+                                  "GET /api/v1/rules lists the rules", &before);
     if (!locked.ok()) return locked;
-    if (!before.has_value()) {
-      return NoSuchRule(id, "GET /api/v1/rules lists the rules");
-    }
-    if (!if_match.Allows(before->version)) {
-      return if_match.Stale("rule " + std::to_string(id), before->version);
-    }
     Status deleted = rule_rows::Delete(tx, *before, actor);
     if (!deleted.ok()) return deleted;
     revision = rule_rows::BumpRevision(tx);
