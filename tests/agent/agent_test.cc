@@ -21,6 +21,7 @@
 #include "controller/lease_server.h"
 #include "controller/rule_catalog.h"
 #include "platform/system_clock.h"
+#include "tests/agent/hiredis_client.h"
 #include "tests/support/free_port.h"
 
 namespace sluice {
@@ -29,34 +30,11 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
-struct RedisFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Redis = std::unique_ptr<redisContext, RedisFree>;
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
-
-Reply Command(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  return Reply(static_cast<redisReply*>(redisCommandArgv(
-      c, static_cast<int>(args.size()), argv.data(), lens.data())));
-}
-
-std::vector<long long> Integers(const redisReply* r) {
-  std::vector<long long> out;
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return out;
-  for (size_t i = 0; i < r->elements; ++i) {
-    out.push_back(r->element[i]->integer);
-  }
-  return out;
-}
+using testing::Command;
+using testing::GetReply;
+using testing::Integers;
+using testing::Redis;
+using testing::Reply;
 
 std::string Info(redisContext* c) {
   Reply r = Command(c, {"RL.INFO"});

@@ -30,6 +30,7 @@
 #include "agent/checker.h"
 #include "agent/commands.h"
 #include "platform/system_clock.h"
+#include "tests/agent/hiredis_client.h"
 
 namespace sluice {
 namespace {
@@ -38,60 +39,13 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
-struct RedisFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Redis = std::unique_ptr<redisContext, RedisFree>;
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
-
-Reply Command(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  return Reply(static_cast<redisReply*>(redisCommandArgv(
-      c, static_cast<int>(args.size()), argv.data(), lens.data())));
-}
-
-void Append(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lens;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  ASSERT_EQ(redisAppendCommandArgv(c, static_cast<int>(args.size()),
-                                   argv.data(), lens.data()),
-            REDIS_OK);
-}
-
-Reply GetReply(redisContext* c) {
-  void* reply = nullptr;
-  if (redisGetReply(c, &reply) != REDIS_OK) return nullptr;
-  return Reply(static_cast<redisReply*>(reply));
-}
-
-// Sends everything appended so far without waiting for replies.
-void FlushPipeline(redisContext* c) {
-  int done = 0;
-  while (!done) ASSERT_EQ(redisBufferWrite(c, &done), REDIS_OK);
-}
-
-std::vector<long long> Integers(const redisReply* r) {
-  std::vector<long long> out;
-  if (r == nullptr || r->type != REDIS_REPLY_ARRAY) return out;
-  for (size_t i = 0; i < r->elements; ++i) {
-    if (r->element[i]->type == REDIS_REPLY_INTEGER) {
-      out.push_back(r->element[i]->integer);
-    }
-  }
-  return out;
-}
+using testing::Append;
+using testing::Command;
+using testing::FlushPipeline;
+using testing::GetReply;
+using testing::Integers;
+using testing::Redis;
+using testing::Reply;
 
 std::string ReplyString(const redisReply* r) {
   if (r == nullptr) return "<no reply>";
