@@ -22,36 +22,16 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/deploy/lib.sh"
+source "$ROOT/tests/bench/stack.sh"
 BUCKETS="${1:-1000000}"
 CAP="${2:-250000}"
 BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
-[ -x "$BUILD/agent/sluice-agent" ] && [ -x "$BUILD/controller/sluice-controller" ] ||
-  build_tree "$BUILD" Release
+bench_daemons "$BUILD"
 PY=/usr/bin/python3  # Debian's python3-redis is installed for this one
 "$PY" -c 'import redis' 2>/dev/null ||
   die "$PY cannot import redis: install the Debian package python3-redis"
 
-WORK="$(mktemp -d /tmp/sluice-mem.XXXXXX)"; chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pg_stop "$WORK/pg"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PG_PORT="$(free_port)"; HTTP_PORT="$(free_port)"; ZMQ_PORT="$(free_port)"
-pg_start "$WORK/pg" "$PG_PORT" "$WORK/pgsock" fast
-DB="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
-TOKEN=bench-token
-SLUICE_ADMIN_TOKEN=$TOKEN "$BUILD/controller/sluice-controller" --db "$DB" \
-  --http "127.0.0.1:$HTTP_PORT" --agents "tcp://127.0.0.1:$ZMQ_PORT" \
-  >"$WORK/controller.log" 2>&1 &
-PIDS+=($!)
-wait_for controller 30 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" ||
-  { cat "$WORK/controller.log"; exit 1; }
+bench_controller mem
 
 # 10 per hour, burst 10: one check leaves the bucket a token short of full
 # for 6 minutes, far longer than the measurement.

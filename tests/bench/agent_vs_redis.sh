@@ -15,40 +15,18 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/deploy/lib.sh"
+source "$ROOT/tests/bench/stack.sh"
 ROUNDS="${1:-5}"
 N="${2:-400000}"
 BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
-if [ ! -x "$BUILD/agent/sluice-agent" ] || [ ! -x "$BUILD/controller/sluice-controller" ]; then
-  log "building the daemons (Release) in $BUILD"
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$BUILD" -j"$(nproc)" --target sluice-agent sluice-controller
-fi
+bench_daemons "$BUILD"
 for tool in redis-server redis-benchmark redis-cli curl; do
   command -v "$tool" >/dev/null || die "$tool not found: install redis-server, redis-tools and curl"
 done
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 
-WORK="$(mktemp -d /tmp/sluice-bench.XXXXXX)"; chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  pg_stop "$WORK/pg"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-PG_PORT="$(free_port)"; HTTP_PORT="$(free_port)"; ZMQ_PORT="$(free_port)"
+bench_controller bench
 METRICS_PORT="$(free_port)"
-pg_start "$WORK/pg" "$PG_PORT" "$WORK/pgsock" fast
-DB="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
-TOKEN=bench-token
-SLUICE_ADMIN_TOKEN=$TOKEN "$BUILD/controller/sluice-controller" --db "$DB" \
-  --http "127.0.0.1:$HTTP_PORT" --agents "tcp://127.0.0.1:$ZMQ_PORT" \
-  >"$WORK/controller.log" 2>&1 &
-PIDS+=($!)
-wait_for controller 30 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" || { cat "$WORK/controller.log"; exit 1; }
 "$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
   --socket "$WORK/agent.sock" --metrics "127.0.0.1:$METRICS_PORT" \
   >"$WORK/agent.log" 2>&1 &

@@ -1,0 +1,43 @@
+# Shared set-up for the benchmarks: sourced after deploy/lib.sh.
+#
+#   bench_daemons BUILD    builds sluice-agent and sluice-controller (Release)
+#                          in BUILD when either is missing
+#   bench_controller NAME  makes $WORK (/tmp/sluice-NAME.XXXXXX), starts a
+#                          private PostgreSQL and a controller on free ports,
+#                          and stops everything in $PIDS (and PostgreSQL) on
+#                          exit. Sets WORK, PIDS, DB, TOKEN, HTTP_PORT,
+#                          ZMQ_PORT.
+
+bench_daemons() {
+  local build="$1"
+  if [ ! -x "$build/agent/sluice-agent" ] || [ ! -x "$build/controller/sluice-controller" ]; then
+    log "building the daemons (Release) in $build"
+    cmake -S "$SLUICE_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$build" -j"$(nproc)" --target sluice-agent sluice-controller
+  fi
+}
+
+bench_cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pg_stop "$WORK/pg"
+  rm -rf "$WORK"
+}
+
+bench_controller() {
+  WORK="$(mktemp -d "/tmp/sluice-$1.XXXXXX")"; chmod 755 "$WORK"
+  PIDS=()
+  trap bench_cleanup EXIT
+  local pg_port; pg_port="$(free_port)"
+  HTTP_PORT="$(free_port)"; ZMQ_PORT="$(free_port)"
+  pg_start "$WORK/pg" "$pg_port" "$WORK/pgsock" fast
+  DB="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
+  TOKEN=bench-token
+  SLUICE_ADMIN_TOKEN=$TOKEN "$BUILD/controller/sluice-controller" --db "$DB" \
+    --http "127.0.0.1:$HTTP_PORT" --agents "tcp://127.0.0.1:$ZMQ_PORT" \
+    >"$WORK/controller.log" 2>&1 &
+  PIDS+=($!)
+  wait_for controller 30 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" ||
+    { cat "$WORK/controller.log"; exit 1; }
+}
