@@ -189,74 +189,61 @@ class Reader {
   size_t i_ = 0;
 };
 
-// Field bits of an item, to require each exactly once.
-enum : unsigned {
-  kRuleId = 1,
-  kValues = 2,
-  kF1 = 4,
-  kF2 = 8,
-  kF3 = 16,
-  kF4 = 32,
+// One integer field of an item: its key, its least valid value, where it
+// goes.
+struct IntField {
+  std::string_view key;
+  int64_t min;
+  int64_t* out;
 };
 
-bool ReadRequestItem(Reader* r, LeaseWant* w) {
+// Reads one item object: "values" plus the integer `fields`, in any order,
+// each exactly once. Anything else (an unknown key, a repeat, a missing
+// field) is false, and the caller falls back to the general decoder.
+template <size_t N>
+bool ReadItem(Reader* r, std::vector<std::string>* values,
+              const IntField (&fields)[N]) {
+  static_assert(N < 31, "one bit per field");
   if (!r->Consume('{')) return false;
+  const unsigned all = (2u << N) - 1;  // bit 0: values; bit i+1: fields[i]
   unsigned seen = 0;
   do {
     std::string_view key;
     if (!r->PlainString(&key) || !r->Consume(':')) return false;
     unsigned bit = 0;
     bool ok = false;
-    if (key == "rule_id") {
-      bit = kRuleId;
-      ok = r->Int(1, &w->rule_id);
-    } else if (key == "values") {
-      bit = kValues;
-      ok = r->Values(&w->values);
-    } else if (key == "want") {
-      bit = kF1;
-      ok = r->Int(0, &w->want);
-    } else if (key == "admitted") {
-      bit = kF2;
-      ok = r->Int(0, &w->admitted);
-    } else if (key == "refused") {
-      bit = kF3;
-      ok = r->Int(0, &w->refused);
-    } else if (key == "unleased") {
-      bit = kF4;
-      ok = r->Int(0, &w->unleased);
+    if (key == "values") {
+      bit = 1;
+      ok = r->Values(values);
+    } else {
+      for (size_t i = 0; i < N; ++i) {
+        if (key == fields[i].key) {
+          bit = 2u << i;
+          ok = r->Int(fields[i].min, fields[i].out);
+          break;
+        }
+      }
     }
     if (!ok || (seen & bit) != 0) return false;
     seen |= bit;
   } while (r->Peek(','));
-  return r->Consume('}') && seen == (kRuleId | kValues | kF1 | kF2 | kF3 | kF4);
+  return r->Consume('}') && seen == all;
+}
+
+bool ReadRequestItem(Reader* r, LeaseWant* w) {
+  const IntField fields[] = {{"rule_id", 1, &w->rule_id},
+                             {"want", 0, &w->want},
+                             {"admitted", 0, &w->admitted},
+                             {"refused", 0, &w->refused},
+                             {"unleased", 0, &w->unleased}};
+  return ReadItem(r, &w->values, fields);
 }
 
 bool ReadGrantItem(Reader* r, LeaseGrantItem* g) {
-  if (!r->Consume('{')) return false;
-  unsigned seen = 0;
-  do {
-    std::string_view key;
-    if (!r->PlainString(&key) || !r->Consume(':')) return false;
-    unsigned bit = 0;
-    bool ok = false;
-    if (key == "rule_id") {
-      bit = kRuleId;
-      ok = r->Int(1, &g->rule_id);
-    } else if (key == "values") {
-      bit = kValues;
-      ok = r->Values(&g->values);
-    } else if (key == "tokens") {
-      bit = kF1;
-      ok = r->Int(0, &g->tokens);
-    } else if (key == "ttl_ms") {
-      bit = kF2;
-      ok = r->Int(0, &g->ttl_ms);
-    }
-    if (!ok || (seen & bit) != 0) return false;
-    seen |= bit;
-  } while (r->Peek(','));
-  return r->Consume('}') && seen == (kRuleId | kValues | kF1 | kF2);
+  const IntField fields[] = {{"rule_id", 1, &g->rule_id},
+                             {"tokens", 0, &g->tokens},
+                             {"ttl_ms", 0, &g->ttl_ms}};
+  return ReadItem(r, &g->values, fields);
 }
 
 // {"items":[...],"seq":N,"type":"<type>"}, keys in any order.
