@@ -172,6 +172,9 @@ class AdminApi {
   HttpResponse UpdateRule(const Call& call);
   HttpResponse DeleteRule(const Call& call);
   HttpResponse RuleHistory(const Call& call);
+  // The committed rules from PostgreSQL; while it is unreachable, the
+  // copy in memory, with *from_memory set.
+  StatusOr<RuleStore::Listing> ListRulesOrMemory(bool* from_memory);
   // admin_api_config.cc
   HttpResponse GetConfig(const Call& call);
   HttpResponse PutConfig(const Call& call);

@@ -57,14 +57,8 @@ json Names(const std::vector<std::string>& names) {
 }  // namespace
 
 HttpResponse AdminApi::GetConfig(const Call&) {
-  StatusOr<RuleStore::Listing> listing = deps_.store->List();
   bool from_memory = false;
-  if (!listing.ok() && listing.status().code() == Status::Code::kUnavailable &&
-      deps_.memory != nullptr) {
-    RuleCatalog::Snapshot snapshot = deps_.memory->Get();
-    listing = RuleStore::Listing{snapshot.version, std::move(snapshot.rules)};
-    from_memory = true;
-  }
+  StatusOr<RuleStore::Listing> listing = ListRulesOrMemory(&from_memory);
   if (!listing.ok()) return FromStatus(listing.status());
   HttpResponse response =
       api::Json(200, ConfigDocumentJson(std::move(listing->rules)));

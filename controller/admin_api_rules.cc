@@ -57,15 +57,21 @@ Actor ActorOf(const Principal& principal) {
 
 }  // namespace
 
-HttpResponse AdminApi::ListRules(const Call&) {
+StatusOr<RuleStore::Listing> AdminApi::ListRulesOrMemory(bool* from_memory) {
   StatusOr<RuleStore::Listing> listing = deps_.store->List();
-  bool from_memory = false;
+  *from_memory = false;
   if (!listing.ok() && listing.status().code() == Status::Code::kUnavailable &&
       deps_.memory != nullptr) {
     RuleCatalog::Snapshot snapshot = deps_.memory->Get();
     listing = RuleStore::Listing{snapshot.version, std::move(snapshot.rules)};
-    from_memory = true;
+    *from_memory = true;
   }
+  return listing;
+}
+
+HttpResponse AdminApi::ListRules(const Call&) {
+  bool from_memory = false;
+  StatusOr<RuleStore::Listing> listing = ListRulesOrMemory(&from_memory);
   if (!listing.ok()) return FromStatus(listing.status());
   json rules = json::array();
   for (const Rule& rule : listing->rules) rules.push_back(RuleToJson(rule));
