@@ -271,10 +271,13 @@ void Checker::CollectLease(const Rule& rule, BucketTable::Handle h,
 }
 
 bool Checker::AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
-                      std::vector<LeaseWant>* out) {
+                      bool sweep, std::vector<LeaseWant>* out) {
   LocalBucket& bucket = table_.bucket(h);
   int64_t want = 0;
-  if (!bucket.NeedsLease(rule, now, timing_, &want)) return false;
+  if (!(sweep ? bucket.NeedsSweepLease(rule, now, timing_, &want)
+              : bucket.NeedsLease(rule, now, timing_, &want))) {
+    return false;
+  }
   LeaseWant w;
   int64_t rule_id = 0;
   if (!ParseBucketKey(table_.key(h), &rule_id, &w.values)) return false;
@@ -298,7 +301,7 @@ void Checker::TakeLeaseWants(int64_t now, std::vector<LeaseWant>* out) {
   for (BucketTable::Handle h : pending_) {
     table_.flags(h) &= ~kPendingFlag;
     const Rule* rule = index_->Find(BucketKeyRuleId(table_.key(h)));
-    if (rule != nullptr) AddWant(*rule, h, now, out);
+    if (rule != nullptr) AddWant(*rule, h, now, /*sweep=*/false, out);
   }
   pending_.clear();
 }
@@ -321,7 +324,8 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
       ++stats.evicted;
       continue;
     }
-    if (ctx_.controller_reachable && AddWant(*rule, h, now, out)) {
+    if (ctx_.controller_reachable &&
+        AddWant(*rule, h, now, /*sweep=*/true, out)) {
       ++stats.wants;
     }
     ++sweep_cursor_;

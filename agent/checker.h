@@ -37,8 +37,9 @@
 // while the controller is reachable) is put on a pending list, at most once.
 // TakeLeaseWants() drains it into LeaseWants (MarkRequested on each); the
 // agent sends them with LeaseClient::Submit. Sweep() does the same for
-// buckets not checked lately and evicts Idle() ones, a bounded slice of the
-// table per call.
+// buckets not checked lately (by NeedsSweepLease(): their reports of
+// tokens spent from leases wait for LeaseTiming::quiet_report_ns) and evicts
+// Idle() ones, a bounded slice of the table per call.
 //
 // Allocation: none for a check whose buckets are all known, once the
 // scratch vectors have grown (they are reserved up front) and the pending
@@ -145,7 +146,7 @@ class Checker {
   // Drains the pending list, then visits up to `max_entries` buckets from
   // where the last sweep stopped (wrapping around, each at most once per
   // call): evicts Idle() ones and buckets of unknown rules, and appends a
-  // LeaseWant for those that NeedsLease.
+  // LeaseWant for those that NeedsSweepLease.
   SweepStats Sweep(int64_t now, size_t max_entries,
                    std::vector<LeaseWant>* out);
 
@@ -210,8 +211,9 @@ class Checker {
   const Prepared* TakePrepared(std::string_view domain, const Descriptor& d);
 
   void CollectLease(const Rule& rule, BucketTable::Handle h, int64_t now);
-  // Appends a want for the bucket at `h` if it NeedsLease; true if so.
-  bool AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
+  // Appends a want for the bucket at `h` if it NeedsLease (NeedsSweepLease
+  // when `sweep`); true if so.
+  bool AddWant(const Rule& rule, BucketTable::Handle h, int64_t now, bool sweep,
                std::vector<LeaseWant>* out);
   void ClearPending();
   size_t RuleSlot(const Rule* rule) const {

@@ -256,15 +256,32 @@ bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
       !has_lease(now) || lease_expiry_ - now <= timing.refresh_margin_ns ||
       tokens * 2 < int64_t{last_grant_} || tokens < int64_t{last_cost_};
   if (!low) return false;
+  // The horizon a grant should cover. A window longer than half of it (a
+  // bucket used again after an idle spell) counts as half of it: demand
+  // comes back in bursts, and what the last window used is a better guess
+  // of the next burst than its average over the idle time, which would ask
+  // for too little and run dry within the burst. Twice what it used keeps
+  // a burst like the last one above the renewal threshold (half a grant).
+  const double horizon = 2.0 * static_cast<double>(timing.refresh_margin_ns);
   const double window =
-      static_cast<double>(std::max(now - window_start_, kMinDemandWindowNanos));
-  double wanted = std::ceil(static_cast<double>(demand) / window * 2.0 *
-                                static_cast<double>(timing.refresh_margin_ns) -
-                            kEpsilon);
+      std::min(horizon / 2, static_cast<double>(std::max(
+                                now - window_start_, kMinDemandWindowNanos)));
+  double wanted =
+      std::ceil(static_cast<double>(demand) / window * horizon - kEpsilon);
   wanted = std::max(wanted, static_cast<double>(last_cost_));
   wanted = std::min(wanted, static_cast<double>(rule.burst));
   *want = ClampToInt64(wanted);
   return true;
+}
+
+bool LocalBucket::NeedsSweepLease(const Rule& rule, int64_t now,
+                                  const LeaseTiming& timing,
+                                  int64_t* want) const {
+  if (refused_ == 0 && unleased_ == 0 && requested_ &&
+      now - window_start_ < timing.quiet_report_ns) {
+    return false;
+  }
+  return NeedsLease(rule, now, timing, want);
 }
 
 void LocalBucket::MarkRequested(int64_t now, int64_t* admitted,

@@ -103,6 +103,10 @@ struct LeaseTiming {
   int64_t refresh_margin_ns = 500 * 1000 * 1000;    // renew this early
   int64_t request_timeout_ns = 1000 * 1000 * 1000;  // give up on an answer
   int64_t min_interval_ns = 50 * 1000 * 1000;       // per bucket
+  // A bucket no longer checked whose only news is tokens spent from its
+  // leases reports them this long after its last request (see
+  // NeedsSweepLease).
+  int64_t quiet_report_ns = int64_t{5} * 1000 * 1000 * 1000;
 };
 
 class LocalBucket {
@@ -147,10 +151,24 @@ class LocalBucket {
   // flight is older than timing.request_timeout_ns); and the last request
   // is at least timing.min_interval_ns old. Sets *want to the tokens to ask
   // for: the demand (admitted + refused) rate of the current report window
-  // (taken as at least 100 ms long) times 2 * refresh_margin, at least the
-  // last cost seen, at most burst.
+  // (taken as at least 100 ms and at most refresh_margin long) times
+  // 2 * refresh_margin, at least the last cost seen, at most burst. (So a
+  // bucket used again after an idle spell asks for twice what its last
+  // window used, not for that spread over the idle time.)
   bool NeedsLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
                   int64_t* want) const;
+
+  // NeedsLease for a bucket visited by the agent's background sweep (not
+  // by a check). A bucket that refused or admitted without a lease since
+  // its last report needs one as NeedsLease says: the controller must
+  // charge or see it promptly. One whose only news is tokens spent from
+  // leases waits until its report window is timing.quiet_report_ns old:
+  // those tokens are already accounted (outstanding) by the controller, a
+  // client that comes back renews on its next check (which also carries
+  // the report), and one that stopped is reported once, not once as its
+  // lease nears expiry and again when it comes back.
+  bool NeedsSweepLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
+                       int64_t* want) const;
 
   // Marks a request as sent at `now` and returns the counters to report
   // (admitted, refused, unleased since the last report), resetting them.

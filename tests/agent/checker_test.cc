@@ -400,6 +400,40 @@ TEST_F(CheckerTest, SweepEvictsIdleBucketsAndKeepsActiveOnes) {
   EXPECT_EQ(checker_.table().Find(MakeBucketKey(1, {"7"})), 0u);
 }
 
+TEST_F(CheckerTest, SweepReportsLeasedUseOnlyOnceTheBucketIsQuiet) {
+  Install({MakeRule(1, {{"client_id", "*"}}, 10, 100)});
+  Check({{"client_id", "a"}});
+  std::vector<LeaseWant> wants;
+  checker_.TakeLeaseWants(now_, &wants);
+  ASSERT_EQ(wants.size(), 1u);
+  LeaseGrant grant;
+  grant.items.push_back(LeaseGrantItem{1, {"a"}, 40, 2000});
+  ASSERT_EQ(checker_.ApplyGrant(grant, now_, now_ + kMs), 1u);
+  const int64_t requested = now_;
+  now_ += 100 * kMs;
+  Check({{"client_id", "a"}});  // spent from the lease
+  wants.clear();
+  checker_.TakeLeaseWants(now_, &wants);
+  EXPECT_TRUE(wants.empty());
+  // The lease nears expiry, then expires: the sweep leaves the bucket be.
+  for (int64_t at : {1600 * kMs, 2500 * kMs, 4900 * kMs}) {
+    now_ = requested + at;
+    checker_.Sweep(now_, 100, &wants);
+    EXPECT_TRUE(wants.empty()) << at;
+  }
+  EXPECT_EQ(checker_.table().size(), 1u);  // its report is still due
+  // Quiet for LeaseTiming::quiet_report_ns: reported, then evicted.
+  now_ = requested + 5000 * kMs;
+  checker_.Sweep(now_, 100, &wants);
+  ASSERT_EQ(wants.size(), 1u);
+  EXPECT_EQ(wants[0].admitted, 1);
+  EXPECT_EQ(wants[0].unleased, 0);
+  EXPECT_EQ(checker_.ApplyGrant(LeaseGrant{}, now_, now_), 0u);
+  now_ += 8000 * kMs;  // its new lease (none granted here) and share are gone
+  wants.clear();
+  EXPECT_EQ(checker_.Sweep(now_, 100, &wants).evicted, 1u);
+}
+
 TEST_F(CheckerTest, SweepVisitsABoundedSliceAndWrapsAround) {
   Install({MakeRule(1, {{"client_id", "*"}}, 10, 10)});
   for (int i = 0; i < 100; ++i) Check({{"client_id", std::to_string(i)}});

@@ -1,7 +1,8 @@
 # Shared set-up for the benchmarks: sourced after deploy/lib.sh.
 #
 #   bench_daemons BUILD    builds sluice-agent and sluice-controller (Release)
-#                          in BUILD when either is missing
+#                          in BUILD (incremental: a stale tree is brought up
+#                          to date, so the numbers are the checkout's)
 #   bench_controller NAME  makes $WORK (/tmp/sluice-NAME.XXXXXX), starts a
 #                          private PostgreSQL and a controller on free ports,
 #                          and stops everything in $PIDS (and PostgreSQL) on
@@ -10,11 +11,11 @@
 
 bench_daemons() {
   local build="$1"
-  if [ ! -x "$build/agent/sluice-agent" ] || [ ! -x "$build/controller/sluice-controller" ]; then
-    log "building the daemons (Release) in $build"
+  log "building the daemons (Release) in $build"
+  if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$SLUICE_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$build" -j"$(nproc)" --target sluice-agent sluice-controller
   fi
+  cmake --build "$build" -j"$(nproc)" --target sluice-agent sluice-controller >/dev/null
 }
 
 bench_cleanup() {

@@ -374,13 +374,43 @@ TEST(LocalBucketTest, WantIsDemandRateTimesTwiceTheRefreshMargin) {
   LocalBucket bucket(rule, 0, Reachable(1));
   for (int i = 0; i < 30; ++i) Check(&bucket, rule, 0, 1, Reachable(1));
   int64_t want = 0;
-  // 30 tokens in 2 s: 15/s, times 1 s.
-  ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, LeaseTiming(), &want));
-  EXPECT_EQ(want, 15);
+  // 30 tokens in 500 ms: 60/s, times 1 s.
+  ASSERT_TRUE(bucket.NeedsLease(rule, 500 * kMs, LeaseTiming(), &want));
+  EXPECT_EQ(want, 60);
   LeaseTiming timing;
-  timing.refresh_margin_ns = 2 * kSec;  // times 4 s
+  timing.refresh_margin_ns = 2 * kSec;  // 30 tokens in 2 s, times 4 s
   ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, timing, &want));
   EXPECT_EQ(want, 60);
+}
+
+TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
+  // A client that comes in bursts of 4 checks 100 ms apart, then pauses
+  // for 3 s. Averaged over the pause its demand is about 1/s, and a grant
+  // of that would run dry within the next burst (a second request, and a
+  // refusal if the check after it came before the grant).
+  Rule rule = MakeRule(1, "api", {}, 1000, 1000, 1000);
+  LocalBucket bucket(rule, 0, Reachable(1));
+  Check(&bucket, rule, 0, 1, Reachable(1));
+  int64_t want = 0;
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  Report(&bucket, 0);
+  bucket.ApplyGrant(0, want, 2 * kSec, 1 * kMs);
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(Check(&bucket, rule, i * 100 * kMs, 1, Reachable(1)).allowed, 1);
+  }
+  EXPECT_FALSE(bucket.NeedsLease(rule, 300 * kMs, LeaseTiming(), &want));
+  // 3.4 s later (the lease expired): the next burst starts.
+  const int64_t t = 3700 * kMs;
+  Check(&bucket, rule, t, 1, Reachable(1));
+  ASSERT_TRUE(bucket.NeedsLease(rule, t, LeaseTiming(), &want));
+  EXPECT_EQ(want, 8);  // twice the 3 + 1 used, not 4 / 3.7 s * 1 s
+  Report(&bucket, t);
+  bucket.ApplyGrant(t, want, 2 * kSec, t + 1 * kMs);
+  for (int i = 1; i < 4; ++i) {
+    const int64_t at = t + i * 100 * kMs;
+    EXPECT_EQ(Check(&bucket, rule, at, 1, Reachable(1)).allowed, 1);
+    EXPECT_FALSE(bucket.NeedsLease(rule, at, LeaseTiming(), &want)) << i;
+  }
 }
 
 TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
@@ -388,12 +418,22 @@ TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
   LocalBucket bucket(rule, 0, Reachable(1));
   Check(&bucket, rule, 0, 7, Reachable(1));
   int64_t want = 0;
-  // 7 tokens in 100 s is almost nothing, but the last cost was 7.
+  // 7 tokens in 100 s: the window counts as the refresh margin (500 ms),
+  // so it asks for twice what it used.
   ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kSec, LeaseTiming(), &want));
-  EXPECT_EQ(want, 7);
+  EXPECT_EQ(want, 14);
   // 7 tokens in the minimum 100 ms window: 70 per second, capped at burst.
   ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
   EXPECT_EQ(want, 20);
+  // A window that used 1 token, then a check of cost 7 this bucket could
+  // have admitted but did not count (another rule of an AND refused it):
+  // at least the last cost.
+  Report(&bucket, 100 * kSec);
+  Check(&bucket, rule, 101 * kSec, 1, Reachable(1));
+  Decision d;
+  ASSERT_TRUE(bucket.CanTake(rule, 101 * kSec, 7, Reachable(1), &d));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 200 * kSec, LeaseTiming(), &want));
+  EXPECT_EQ(want, 7);  // not 2
 }
 
 TEST(LocalBucketTest, NoSecondRequestWhileOneIsInFlight) {
@@ -481,6 +521,49 @@ TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
   int64_t want = 0;
   EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
   EXPECT_GE(want, 12);
+}
+
+TEST(LocalBucketTest, SweepWaitsToReportTokensSpentFromLeases) {
+  LeasedBucket b;
+  Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // from the lease
+  int64_t want = 0;
+  // A check at 1.5 s would renew; the sweep does not, nor once it expired.
+  ASSERT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(
+      b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(
+      b.bucket.NeedsSweepLease(b.rule, 4999 * kMs, LeaseTiming(), &want));
+  // The report is due quiet_report_ns after the last request.
+  EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 5 * kSec, LeaseTiming(), &want));
+  LeaseTiming timing;
+  timing.quiet_report_ns = 1 * kSec;
+  EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, timing, &want));
+}
+
+TEST(LocalBucketTest, SweepReportsRefusedAndUnleasedAtOnce) {
+  {
+    LeasedBucket b;
+    Check(&b.bucket, b.rule, 100 * kMs, 11, Reachable(1));  // refused
+    int64_t want = 0;
+    EXPECT_TRUE(
+        b.bucket.NeedsSweepLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+  }
+  {
+    LeasedBucket b;
+    // After the lease: from the safe share, so unleased.
+    Check(&b.bucket, b.rule, 2100 * kMs, 1, Reachable(1));
+    int64_t want = 0;
+    EXPECT_TRUE(
+        b.bucket.NeedsSweepLease(b.rule, 2100 * kMs, LeaseTiming(), &want));
+  }
+  {
+    // Never asked (say the controller was away): at once.
+    Rule rule = TestRule();
+    LocalBucket bucket(rule, 0, Unreachable(1));
+    Check(&bucket, rule, 0, 1, Unreachable(1));
+    int64_t want = 0;
+    EXPECT_TRUE(bucket.NeedsSweepLease(rule, 0, LeaseTiming(), &want));
+  }
 }
 
 TEST(LocalBucketTest, LeaseWithoutUseIsNotRenewed) {
