@@ -35,8 +35,12 @@ constexpr int kHighWaterMark = 10000;  // messages queued per peer
 // Messages handled per wake-up before the catalog and timeouts are checked
 // again, so a flood cannot delay a RulesDelta.
 constexpr int kMaxMessagesPerTick = 1000;
-// Budgets are swept (idle ones dropped, silent agents forgotten) this often.
-constexpr int64_t kSweepIntervalNanos = kNanosPerSecond;
+// Budgets are swept (idle ones dropped, silent agents forgotten) a slice
+// at a time: one slice of 1/kSweepSlices of the table every
+// kSweepIntervalNanos, so the whole table about once a second, in pieces
+// too small to hold up the requests queued behind them.
+constexpr int64_t kSweepIntervalNanos = 20 * kNanosPerMilli;
+constexpr size_t kSweepSlices = 50;
 // An agent silent in a bucket for this long (at least; and twice the lease
 // ttl) with no lease outstanding there is forgotten by that bucket.
 constexpr int64_t kBucketAgentForgetNanos = 5 * kNanosPerSecond;
@@ -167,6 +171,8 @@ class LeaseServer::Impl {
   struct Budget {
     BucketAllocator allocator;
     int64_t rule_version;
+    int64_t used_at;   // the last request for it
+    int64_t swept_at;  // the last allocator Sweep (or creation)
   };
 
   // CurveZMQ: server key and ZAP handler, before bind; see lease_server.h.
@@ -185,7 +191,8 @@ class LeaseServer::Impl {
   // Pushes a RulesDelta to every agent when the catalog moved.
   void SyncCatalog(int64_t now);
   void ReconcileBudgets(int64_t now);
-  void SweepBudgets(int64_t now);
+  // Visits `slices` slices of the budgets (see kSweepSlices).
+  void SweepBudgets(int64_t now, size_t slices);
   void ExpireAgents(int64_t now);
 
   // Registers an unknown peer; true if it was unknown.
@@ -195,7 +202,10 @@ class LeaseServer::Impl {
   // Tells every agent the new number of agents (their safe shares are
   // limit / agents) when it changed since the last call.
   void BroadcastAgentCount();
+  // Publishes the number of budgets and of (budget, agent) pairs: counted
+  // now (all budgets), or as the last sweep pass found them.
   void PublishBudgetCounts();
+  void PublishBudgetCounts(int64_t buckets, int64_t pairs);
 
   void SendSnapshot(const std::string& peer);
   void Send(const std::string& peer, const WireMessage& message);
@@ -231,6 +241,13 @@ class LeaseServer::Impl {
   uint64_t next_agent_number_ = 1;
   bool agent_count_changed_ = false;  // see BroadcastAgentCount
   int64_t next_sweep_ = 0;
+  // SweepBudgets: the next hash bucket of budgets_ to visit, the (budget,
+  // agent) pairs the current pass counted, and the keys of idle budgets
+  // found in a slice.
+  size_t sweep_cursor_ = 0;
+  int64_t pass_pairs_ = 0;
+  bool pass_counts_valid_ = true;  // false after a full count mid-pass
+  std::vector<std::string> idle_budgets_;
 
   int64_t warn_window_start_ = 0;
   int warnings_in_window_ = 0;
@@ -378,7 +395,11 @@ void LeaseServer::Impl::Tick() {
   ExpireAgents(now);
   BroadcastAgentCount();
   if (now >= next_sweep_) {
-    SweepBudgets(now);
+    // One slice per interval gone by (a late tick catches up, at most a
+    // whole pass at once).
+    const int64_t due = 1 + (now - next_sweep_) / kSweepIntervalNanos;
+    SweepBudgets(now, static_cast<size_t>(std::min<int64_t>(
+                          due, static_cast<int64_t>(kSweepSlices))));
     next_sweep_ = now + kSweepIntervalNanos;
   }
 }
@@ -472,10 +493,12 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
               .emplace(
                   std::move(key),
                   Budget{BucketAllocator(rule, now, &allocator_options_, start),
-                         rule.version})
+                         rule.version, now, now})
               .first;
       if (learning) it->second.allocator.DropUnclaimedUntil(learning_until_);
-    } else if (it->second.rule_version != rule.version) {
+    }
+    it->second.used_at = now;
+    if (it->second.rule_version != rule.version) {
       it->second.allocator.Reconfigure(rule, now);
       it->second.rule_version = rule.version;
     }
@@ -549,17 +572,43 @@ void LeaseServer::Impl::ReconcileBudgets(int64_t now) {
   }
 }
 
-void LeaseServer::Impl::SweepBudgets(int64_t now) {
-  for (auto it = budgets_.begin(); it != budgets_.end();) {
-    it->second.allocator.Sweep(now);
-    // Idle: no agent, nothing leased, full; a new one would be the same.
-    if (it->second.allocator.Idle(now)) {
-      it = budgets_.erase(it);
-    } else {
-      ++it;
+void LeaseServer::Impl::SweepBudgets(int64_t now, size_t slices) {
+  // A budget can only become idle (no agent left: each is forgotten after
+  // forget_after_ns of silence) that long after its last request, and the
+  // silent agents of a budget still in use need dropping about as rarely:
+  // a budget swept or used within that time is passed over, without
+  // touching its allocator. A rehash while a pass is under way may make it
+  // visit some budgets twice or miss them once; the next pass sees them.
+  const int64_t quiet = allocator_options_.forget_after_ns;
+  const size_t hash_buckets = budgets_.bucket_count();
+  const size_t slice = (hash_buckets + kSweepSlices - 1) / kSweepSlices;
+  for (size_t i = 0; i < slice * slices; ++i) {
+    if (sweep_cursor_ >= hash_buckets) {  // a pass ended
+      if (pass_counts_valid_) {
+        PublishBudgetCounts(static_cast<int64_t>(budgets_.size()), pass_pairs_);
+      }
+      sweep_cursor_ = 0;
+      pass_pairs_ = 0;
+      pass_counts_valid_ = true;
     }
+    for (auto it = budgets_.begin(sweep_cursor_);
+         it != budgets_.end(sweep_cursor_); ++it) {
+      Budget& budget = it->second;
+      if (now - budget.swept_at >= quiet || now - budget.used_at >= quiet) {
+        budget.allocator.Sweep(now);
+        budget.swept_at = now;
+        // Idle: no agent, nothing leased, full; a new one would be the same.
+        if (budget.allocator.Idle(now)) {
+          idle_budgets_.push_back(it->first);
+          continue;
+        }
+      }
+      pass_pairs_ += static_cast<int64_t>(budget.allocator.agent_count());
+    }
+    ++sweep_cursor_;
   }
-  PublishBudgetCounts();
+  for (const std::string& key : idle_budgets_) budgets_.erase(key);
+  idle_budgets_.clear();
 }
 
 void LeaseServer::Impl::ExpireAgents(int64_t now) {
@@ -608,7 +657,11 @@ void LeaseServer::Impl::PublishBudgetCounts() {
   for (const auto& entry : budgets_) {
     pairs += static_cast<int64_t>(entry.second.allocator.agent_count());
   }
-  const auto buckets = static_cast<int64_t>(budgets_.size());
+  PublishBudgetCounts(static_cast<int64_t>(budgets_.size()), pairs);
+  pass_counts_valid_ = false;  // the sweep pass under way counted before
+}
+
+void LeaseServer::Impl::PublishBudgetCounts(int64_t buckets, int64_t pairs) {
   counts_.buckets->store(buckets);
   counts_.bucket_agents->store(pairs);
   if (metrics_.buckets != nullptr) {

@@ -388,6 +388,42 @@ TEST_F(LeaseServerTest, AForgottenAgentsDemandAndShareGoToTheOthers) {
   EXPECT_EQ(MetricValue(registry_, "sluice_controller_lease_buckets"), 1);
 }
 
+TEST_F(LeaseServerTest, BudgetsNobodyAsksForAreDroppedByTheSweep) {
+  LeaseServerOptions options;
+  options.agent_timeout_ms = 600000;  // the agent stays; its buckets go
+  StartServer(options);
+  RawAgent agent(context_, endpoint_);
+  ASSERT_TRUE(agent.Connect().has_value());
+  std::vector<LeaseWant> wants;
+  for (int i = 0; i < 300; ++i) {
+    wants.push_back(Want(1, {"c" + std::to_string(i)}, 5, 0, 1));
+  }
+  ASSERT_EQ(agent.Lease(1, wants)->items.size(), 300u);
+  // Every 200 ms of the server's clock, bucket "kept" is asked for again;
+  // the sweep visits the whole table about once a second.
+  int64_t seq = 2;
+  auto step = [&] {
+    clock_.AdvanceMillis(200);
+    ASSERT_GE(TokensOf(agent.Lease(seq++, {Want(1, {"kept"}, 1, 0, 1)})), 0);
+  };
+  int steps = 0;
+  for (; steps < 20; ++steps) step();  // 4 s: not yet forgotten
+  EXPECT_EQ(server_->tracked_buckets(), 301);
+  // The agent is forgotten by each bucket after 5 s of silence there (its
+  // leases expired at 2 s, the budgets refilled long before): then the
+  // budget is indistinguishable from a fresh one and dropped by the sweep.
+  while (server_->tracked_buckets() != 1 && steps < 100) {
+    step();
+    ++steps;
+  }
+  EXPECT_EQ(server_->tracked_buckets(), 1);
+  EXPECT_GE(steps, 25);  // not before 5 s
+  // Within a few passes (about a second each; the jumps of this test's
+  // clock make their pace uneven here).
+  EXPECT_LE(steps, 60);
+  EXPECT_EQ(server_->tracked_bucket_agents(), 1);
+}
+
 TEST_F(LeaseServerTest, UnknownDisabledOrMisfittingRulesGetNothing) {
   Rule disabled = MakeRule(3, 1, 10, 10);
   disabled.enabled = false;
