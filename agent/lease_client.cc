@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <future>
 #include <iterator>
 #include <map>
 #include <random>
@@ -17,6 +18,7 @@
 #include "agent/curve_handshake_watch.h"
 #include "platform/curve_keys.h"
 #include "platform/log.h"
+#include "platform/thread_priority.h"
 
 namespace sluice {
 namespace {
@@ -83,6 +85,7 @@ class LeaseClient::Impl {
     routing_id_ = MakeRoutingId(options_.agent_id);
   }
 
+  int nice_steps() const { return options_.background_nice; }
   Status Open();
   void Run();
   void Close();
@@ -560,9 +563,25 @@ Status LeaseClient::Start() {
         "the lease client is already running; Stop() it before starting it "
         "again");
   }
-  Status opened = impl_->Open();
-  if (!opened.ok()) return opened;
-  thread_ = std::thread([impl = impl_.get()] { impl->Run(); });
+  // The sockets are made on the client's thread, after it lowered its
+  // priority: ZeroMQ's I/O thread, started with the first socket, inherits
+  // it. (They are used only there until Stop() joins it.)
+  std::promise<Status> opened;
+  std::future<Status> result = opened.get_future();
+  thread_ =
+      std::thread([impl = impl_.get(), nice = impl_->nice_steps(), &opened] {
+        Status lowered = LowerThisThreadPriority(nice);
+        if (!lowered.ok()) LogWarn(kLog, lowered.message());
+        Status status = impl->Open();
+        const bool ok = status.ok();
+        opened.set_value(std::move(status));  // `opened` is not touched again
+        if (ok) impl->Run();
+      });
+  Status status = result.get();
+  if (!status.ok()) {
+    thread_.join();
+    return status;
+  }
   return Status::Ok();
 }
 

@@ -46,6 +46,11 @@ struct LeaseClientOptions {
   std::string curve_public_key;
   std::string curve_secret_key;
   std::string controller_public_key;
+  // Nice steps added to the priority of the client's thread and of
+  // ZeroMQ's I/O thread (which inherits it): background work yields the
+  // cores to decisions and to the host's applications
+  // (platform/thread_priority.h). 0: the agent's own priority.
+  int background_nice = 10;
 };
 
 struct LeaseClientCallbacks {

@@ -3,8 +3,12 @@
 #include "agent/lease_client.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -407,6 +411,44 @@ TEST(LeaseClientStartTest, RefusesAMalformedEndpoint) {
   EXPECT_EQ(started.code(), Status::Code::kInvalidArgument);
   EXPECT_NE(started.message().find("not-an-endpoint"), std::string::npos)
       << started.message();
+}
+
+// Nice values of this process' threads named `name`, from /proc.
+std::vector<int> NiceOfThreads(const std::string& name) {
+  std::vector<int> nices;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    std::getline(comm, line);
+    if (line != name) continue;
+    const auto tid = static_cast<id_t>(std::stoi(task.path().filename()));
+    nices.push_back(::getpriority(PRIO_PROCESS, tid));
+  }
+  return nices;
+}
+
+TEST(LeaseClientStartTest, RunsItsThreadsAtALowerPriority) {
+  const int own = ::getpriority(PRIO_PROCESS, 0);
+  const size_t io_before = NiceOfThreads("ZMQbg/IO/0").size();
+  LeaseClientOptions options;
+  options.endpoint =
+      "tcp://127.0.0.1:" + std::to_string(testing::PickFreePort());
+  LeaseClient client(options, {}, &SystemClock::Get());
+  ASSERT_TRUE(client.Start().ok());
+  // ZeroMQ's I/O thread of the client's context: one more, at +10. (It
+  // names itself once it runs.)
+  std::vector<int> io = NiceOfThreads("ZMQbg/IO/0");
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (io.size() <= io_before &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    io = NiceOfThreads("ZMQbg/IO/0");
+  }
+  EXPECT_EQ(io.size(), io_before + 1);
+  EXPECT_EQ(std::count(io.begin(), io.end(), std::min(19, own + 10)), 1);
+  EXPECT_EQ(::getpriority(PRIO_PROCESS, 0), own);  // the caller's is kept
+  client.Stop();
 }
 
 }  // namespace
