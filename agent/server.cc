@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/handler_memory.h"
 #include "agent/resp_writer.h"
 #include "platform/endpoint.h"
 #include "platform/log.h"
@@ -156,9 +157,10 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
     reading_ = true;
     socket_.async_read_some(
         asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-        [self = shared_from_this()](const error_code& ec, size_t n) {
-          self->OnRead(ec, n);
-        });
+        WithMemory(&read_memory_,
+                   [self = shared_from_this()](const error_code& ec, size_t n) {
+                     self->OnRead(ec, n);
+                   }));
   }
 
   void OnRead(const error_code& ec, size_t n) {
@@ -293,9 +295,10 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
         asio::async_write(
             socket_,
             asio::buffer(writing_.data() + sent, writing_.size() - sent),
-            [self = shared_from_this()](const error_code& ec, size_t) {
+            WithMemory(&write_memory_, [self = shared_from_this()](
+                                           const error_code& ec, size_t) {
               self->OnWrite(ec);
-            });
+            }));
         return;
       }
       out_.clear();
@@ -342,6 +345,11 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
 
   Server* server_;
   const uint64_t id_;
+  // The pending read's and write's memory: a read after every request
+  // allocates nothing. Declared before socket_, so that they outlive any
+  // operation the socket's destruction cancels.
+  HandlerMemory read_memory_;
+  HandlerMemory write_memory_;
   GenericSocket socket_;
   RespParser parser_;
   // Unconsumed input is in_[in_begin_, in_end_).

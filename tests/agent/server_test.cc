@@ -30,6 +30,7 @@
 #include "agent/checker.h"
 #include "agent/commands.h"
 #include "platform/system_clock.h"
+#include "tests/agent/allocation_counter.h"
 #include "tests/agent/hiredis_client.h"
 
 namespace sluice {
@@ -274,6 +275,43 @@ TEST_F(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
     }
   }
   EXPECT_EQ(allowed, 5);  // the burst, no more
+}
+
+TEST_F(ServerTest, ChecksOfKnownBucketsAllocateNothingOnTheEventLoop) {
+  // Several clients, each with a read pending between its requests (Asio
+  // recycles the memory of a couple of operations per thread by itself,
+  // not of one per connection).
+  std::vector<Redis> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(Connect());
+  // Rounds of pipelined checks over a few buckets, each round read back
+  // before the next: every round is new reads, parses, checks and writes.
+  auto round = [&clients] {
+    for (Redis& c : clients) {
+      for (int i = 0; i < 10; ++i) {
+        Append(c.get(), {"RL.CHECK", "api", "1", "client_id",
+                         std::string(1, static_cast<char>('a' + i % 5))});
+      }
+    }
+    // All of them send before any reply is read: the server finds many
+    // connections readable at once, as under load.
+    for (Redis& c : clients) {
+      int done = 0;
+      while (done == 0) ASSERT_EQ(redisBufferWrite(c.get(), &done), REDIS_OK);
+    }
+    for (Redis& c : clients) {
+      for (int i = 0; i < 10; ++i) {
+        Reply r = GetReply(c.get());
+        ASSERT_NE(r, nullptr);
+        ASSERT_EQ(Integers(r.get()).size(), 5u);
+      }
+    }
+  };
+  for (int i = 0; i < 20; ++i) round();  // buckets known, buffers grown
+  const int64_t before = OnIo([] { return testing::ThreadAllocations(); });
+  for (int i = 0; i < 100; ++i) round();
+  const int64_t after = OnIo([] { return testing::ThreadAllocations(); });
+  EXPECT_EQ(after - before, 0) << "allocations on the event loop for 8000 "
+                                  "checks of known buckets";
 }
 
 TEST_F(ServerTest, BadArgumentsGetAnErrorAndTheConnectionStaysUsable) {
