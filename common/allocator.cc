@@ -120,6 +120,19 @@ void BucketAllocator::AccrueTo(int64_t t) {
   // 3. Each agent's share, up to its cap. What an agent at its cap does not
   //    take (it is not asking) goes to the agents still below theirs, in
   //    proportion to their shares; what nobody takes goes to the pool.
+  if (agents_.size() <= 1) {  // the common case (per-client buckets)
+    double given = 0;
+    if (!agents_.empty()) {
+      AgentState& a = agents_[0];
+      given = std::min(
+          {a.share * accrual_time, Positive(CreditCap(a) - a.credit), room});
+      a.credit += given;
+      room -= given;
+    }
+    if (t <= drop_unclaimed_until_) return;
+    pool_ += std::min(Positive(refill - given), Positive(room));
+    return;
+  }
   add_.assign(agents_.size(), 0.0);
   double spill = 0;
   double open_shares = 0;  // shares of agents still below their cap

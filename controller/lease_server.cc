@@ -186,7 +186,8 @@ class LeaseServer::Impl {
 
   void Tick();
   void HandleFrames(std::vector<zmq::message_t>* parts, int64_t now);
-  void HandleLeaseRequest(const std::string& peer, const LeaseRequest& request,
+  // Answers `request`; its items' values are moved into the grant.
+  void HandleLeaseRequest(const std::string& peer, LeaseRequest& request,
                           int64_t now);
   // Pushes a RulesDelta to every agent when the catalog moved.
   void SyncCatalog(int64_t now);
@@ -248,6 +249,7 @@ class LeaseServer::Impl {
   int64_t pass_pairs_ = 0;
   bool pass_counts_valid_ = true;  // false after a full count mid-pass
   std::vector<std::string> idle_budgets_;
+  std::string key_scratch_;  // HandleLeaseRequest's bucket key
 
   int64_t warn_window_start_ = 0;
   int warnings_in_window_ = 0;
@@ -447,7 +449,7 @@ void LeaseServer::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
     reply.rules_version = rules_version_;
     reply.agents = static_cast<int64_t>(agents_.size());
     Send(peer, reply);
-  } else if (const auto* request = std::get_if<LeaseRequest>(&message)) {
+  } else if (auto* request = std::get_if<LeaseRequest>(&message)) {
     if (Touch(peer, now)) SendSnapshot(peer);
     HandleLeaseRequest(peer, *request, now);
   } else {
@@ -459,8 +461,7 @@ void LeaseServer::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
 }
 
 void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
-                                           const LeaseRequest& request,
-                                           int64_t now) {
+                                           LeaseRequest& request, int64_t now) {
   const bool learning = now < learning_until_;
   auto agent_it = agents_.find(peer);
   if (agent_it == agents_.end()) return;  // forgotten meanwhile (send failed)
@@ -469,20 +470,20 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
   grant.seq = request.seq;
   grant.items.reserve(request.items.size());
   int64_t granted_total = 0;
-  for (const LeaseWant& want : request.items) {
+  for (LeaseWant& want : request.items) {
     LeaseGrantItem& out = grant.items.emplace_back();
     out.rule_id = want.rule_id;
-    out.values = want.values;
+    out.values = std::move(want.values);
     out.ttl_ms = options_.lease_ttl_ms;
     auto rule_it = rules_.find(want.rule_id);
     // Unknown or disabled rule, or values that do not fit it: nothing.
     if (rule_it == rules_.end() || !rule_it->second.enabled ||
-        want.values.size() != WildcardCount(rule_it->second)) {
+        out.values.size() != WildcardCount(rule_it->second)) {
       continue;
     }
     const Rule& rule = rule_it->second;
-    std::string key = MakeBucketKey(rule.id, want.values);
-    auto it = budgets_.find(key);
+    MakeBucketKey(rule.id, out.values, &key_scratch_);
+    auto it = budgets_.find(key_scratch_);
     if (it == budgets_.end()) {
       // While learning, a previous incarnation may have leased the whole
       // burst: start empty, and keep no refill nobody claims.
@@ -491,7 +492,7 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
       it =
           budgets_
               .emplace(
-                  std::move(key),
+                  key_scratch_,
                   Budget{BucketAllocator(rule, now, &allocator_options_, start),
                          rule.version, now, now})
               .first;
@@ -522,7 +523,7 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
     metrics_.lease_requests->Increment();
     metrics_.tokens_granted->Increment(static_cast<double>(granted_total));
   }
-  Send(peer, grant);
+  Send(peer, WireMessage(std::move(grant)));  // not copied
 }
 
 void LeaseServer::Impl::SyncCatalog(int64_t now) {
