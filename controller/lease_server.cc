@@ -21,6 +21,7 @@
 #include "common/allocator.h"
 #include "common/bucket_key.h"
 #include "common/wire.h"
+#include "controller/budget_table.h"
 #include "controller/curve_zap.h"
 #include "platform/curve_keys.h"
 #include "platform/log.h"
@@ -168,12 +169,6 @@ class LeaseServer::Impl {
     uint64_t number = 0;    // its id in the allocators, never reused
     double weight = 1.0;    // from options.agent_weights
   };
-  struct Budget {
-    BucketAllocator allocator;
-    int64_t rule_version;
-    int64_t used_at;   // the last request for it
-    int64_t swept_at;  // the last allocator Sweep (or creation)
-  };
 
   // CurveZMQ: server key and ZAP handler, before bind; see lease_server.h.
   Status ConfigureCurve();
@@ -237,19 +232,21 @@ class LeaseServer::Impl {
   int64_t learning_until_ = 0;
   int64_t rules_version_ = 0;      // what agents were last told
   std::map<int64_t, Rule> rules_;  // by id, as of rules_version_
-  std::unordered_map<std::string, Agent> agents_;    // by routing id
-  std::unordered_map<std::string, Budget> budgets_;  // by bucket key
+  std::unordered_map<std::string, Agent> agents_;  // by routing id
+  BudgetTable budgets_;                            // by bucket key
   uint64_t next_agent_number_ = 1;
   bool agent_count_changed_ = false;  // see BroadcastAgentCount
   int64_t next_sweep_ = 0;
-  // SweepBudgets: the next hash bucket of budgets_ to visit, the (budget,
-  // agent) pairs the current pass counted, and the keys of idle budgets
-  // found in a slice.
+  // SweepBudgets: the next position of budgets_ to visit and the (budget,
+  // agent) pairs the current pass counted.
   size_t sweep_cursor_ = 0;
   int64_t pass_pairs_ = 0;
   bool pass_counts_valid_ = true;  // false after a full count mid-pass
-  std::vector<std::string> idle_budgets_;
-  std::string key_scratch_;  // HandleLeaseRequest's bucket key
+  // HandleLeaseRequest's scratch, one per item of the request: the rule
+  // (nullptr: nothing to grant), the bucket key and its hash.
+  std::vector<const Rule*> item_rules_;
+  std::vector<std::string> item_keys_;
+  std::vector<uint64_t> item_hashes_;
 
   int64_t warn_window_start_ = 0;
   int warnings_in_window_ = 0;
@@ -468,10 +465,17 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
   const Agent& agent = agent_it->second;
   LeaseGrant grant;
   grant.seq = request.seq;
-  grant.items.reserve(request.items.size());
-  int64_t granted_total = 0;
-  for (LeaseWant& want : request.items) {
-    LeaseGrantItem& out = grant.items.emplace_back();
+  const size_t n = request.items.size();
+  grant.items.resize(n);
+  item_rules_.assign(n, nullptr);
+  if (item_keys_.size() < n) item_keys_.resize(n);
+  item_hashes_.resize(n);
+  // Three passes, so that the memory loads of all items' budgets are under
+  // way together: keys and slot prefetches, then entry prefetches, then
+  // the work (see controller/budget_table.h).
+  for (size_t i = 0; i < n; ++i) {
+    LeaseWant& want = request.items[i];
+    LeaseGrantItem& out = grant.items[i];
     out.rule_id = want.rule_id;
     out.values = std::move(want.values);
     out.ttl_ms = options_.lease_ttl_ms;
@@ -481,27 +485,38 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
         out.values.size() != WildcardCount(rule_it->second)) {
       continue;
     }
-    const Rule& rule = rule_it->second;
-    MakeBucketKey(rule.id, out.values, &key_scratch_);
-    auto it = budgets_.find(key_scratch_);
-    if (it == budgets_.end()) {
+    item_rules_[i] = &rule_it->second;
+    MakeBucketKey(want.rule_id, out.values, &item_keys_[i]);
+    item_hashes_[i] = BudgetTable::Hash(item_keys_[i]);
+    budgets_.Prefetch(item_hashes_[i]);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (item_rules_[i] != nullptr) {
+      budgets_.PrefetchEntry(item_keys_[i], item_hashes_[i]);
+    }
+  }
+  int64_t granted_total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (item_rules_[i] == nullptr) continue;
+    const Rule& rule = *item_rules_[i];
+    const LeaseWant& want = request.items[i];
+    LeaseGrantItem& out = grant.items[i];
+    Budget* budget = budgets_.Find(item_keys_[i], item_hashes_[i]);
+    if (budget == nullptr) {
       // While learning, a previous incarnation may have leased the whole
       // burst: start empty, and keep no refill nobody claims.
       const auto start = learning ? BucketAllocator::Start::kEmpty
                                   : BucketAllocator::Start::kFull;
-      it =
-          budgets_
-              .emplace(
-                  key_scratch_,
-                  Budget{BucketAllocator(rule, now, &allocator_options_, start),
-                         rule.version, now, now})
-              .first;
-      if (learning) it->second.allocator.DropUnclaimedUntil(learning_until_);
+      budget = budgets_.Insert(
+          item_keys_[i], item_hashes_[i],
+          Budget{BucketAllocator(rule, now, &allocator_options_, start),
+                 rule.version, now, now});
+      if (learning) budget->allocator.DropUnclaimedUntil(learning_until_);
     }
-    it->second.used_at = now;
-    if (it->second.rule_version != rule.version) {
-      it->second.allocator.Reconfigure(rule, now);
-      it->second.rule_version = rule.version;
+    budget->used_at = now;
+    if (budget->rule_version != rule.version) {
+      budget->allocator.Reconfigure(rule, now);
+      budget->rule_version = rule.version;
     }
     LeaseReport report;
     report.want = want.want;
@@ -509,8 +524,7 @@ void LeaseServer::Impl::HandleLeaseRequest(const std::string& peer,
     report.refused = want.refused;
     report.unleased = want.unleased;
     report.weight = agent.weight;
-    const LeaseOffer offer =
-        it->second.allocator.Grant(agent.number, now, report);
+    const LeaseOffer offer = budget->allocator.Grant(agent.number, now, report);
     out.tokens = offer.tokens;
     // While learning, no tokens for an agent that refused nothing means no
     // lease at all (ttl 0): it keeps its old lease or its safe share (a
@@ -559,17 +573,22 @@ void LeaseServer::Impl::SyncCatalog(int64_t now) {
 }
 
 void LeaseServer::Impl::ReconcileBudgets(int64_t now) {
-  for (auto it = budgets_.begin(); it != budgets_.end();) {
-    auto rule = rules_.find(BucketKeyRuleId(it->first));
-    if (rule == rules_.end() || !rule->second.enabled) {
-      it = budgets_.erase(it);
+  for (size_t i = 0; i < budgets_.capacity();) {
+    Budget* budget = budgets_.At(i);
+    if (budget == nullptr) {
+      ++i;
       continue;
     }
-    if (it->second.rule_version != rule->second.version) {
-      it->second.allocator.Reconfigure(rule->second, now);
-      it->second.rule_version = rule->second.version;
+    auto rule = rules_.find(BucketKeyRuleId(budgets_.KeyAt(i)));
+    if (rule == rules_.end() || !rule->second.enabled) {
+      budgets_.EraseAt(i);  // a later budget may now be at i
+      continue;
     }
-    ++it;
+    if (budget->rule_version != rule->second.version) {
+      budget->allocator.Reconfigure(rule->second, now);
+      budget->rule_version = rule->second.version;
+    }
+    ++i;
   }
 }
 
@@ -578,13 +597,14 @@ void LeaseServer::Impl::SweepBudgets(int64_t now, size_t slices) {
   // forget_after_ns of silence) that long after its last request, and the
   // silent agents of a budget still in use need dropping about as rarely:
   // a budget swept or used within that time is passed over, without
-  // touching its allocator. A rehash while a pass is under way may make it
-  // visit some budgets twice or miss them once; the next pass sees them.
+  // touching its allocator. A growth of the table while a pass is under
+  // way may make it visit some budgets twice or miss them once; the next
+  // pass sees them.
   const int64_t quiet = allocator_options_.forget_after_ns;
-  const size_t hash_buckets = budgets_.bucket_count();
-  const size_t slice = (hash_buckets + kSweepSlices - 1) / kSweepSlices;
-  for (size_t i = 0; i < slice * slices; ++i) {
-    if (sweep_cursor_ >= hash_buckets) {  // a pass ended
+  const size_t positions = budgets_.capacity();
+  const size_t slice = (positions + kSweepSlices - 1) / kSweepSlices;
+  for (size_t visited = 0; visited < slice * slices; ++visited) {
+    if (sweep_cursor_ >= positions) {  // a pass ended
       if (pass_counts_valid_) {
         PublishBudgetCounts(static_cast<int64_t>(budgets_.size()), pass_pairs_);
       }
@@ -592,24 +612,22 @@ void LeaseServer::Impl::SweepBudgets(int64_t now, size_t slices) {
       pass_pairs_ = 0;
       pass_counts_valid_ = true;
     }
-    for (auto it = budgets_.begin(sweep_cursor_);
-         it != budgets_.end(sweep_cursor_); ++it) {
-      Budget& budget = it->second;
-      if (now - budget.swept_at >= quiet || now - budget.used_at >= quiet) {
-        budget.allocator.Sweep(now);
-        budget.swept_at = now;
-        // Idle: no agent, nothing leased, full; a new one would be the same.
-        if (budget.allocator.Idle(now)) {
-          idle_budgets_.push_back(it->first);
-          continue;
-        }
+    Budget* budget = budgets_.At(sweep_cursor_);
+    if (budget != nullptr &&
+        (now - budget->swept_at >= quiet || now - budget->used_at >= quiet)) {
+      budget->allocator.Sweep(now);
+      budget->swept_at = now;
+      // Idle: no agent, nothing leased, full; a new one would be the same.
+      if (budget->allocator.Idle(now)) {
+        budgets_.EraseAt(sweep_cursor_);  // a later budget may now be here
+        continue;
       }
-      pass_pairs_ += static_cast<int64_t>(budget.allocator.agent_count());
+    }
+    if (budget != nullptr) {
+      pass_pairs_ += static_cast<int64_t>(budget->allocator.agent_count());
     }
     ++sweep_cursor_;
   }
-  for (const std::string& key : idle_budgets_) budgets_.erase(key);
-  idle_budgets_.clear();
 }
 
 void LeaseServer::Impl::ExpireAgents(int64_t now) {
@@ -647,7 +665,9 @@ void LeaseServer::Impl::Forget(const std::string& peer, std::string_view why) {
   PublishAgentCount();
   // Its demand and shares go; its leases stay outstanding until expiry.
   const int64_t now = clock_->NowNanos();
-  for (auto& entry : budgets_) entry.second.allocator.Forget(number, now);
+  budgets_.ForEach([&](const std::string& /*key*/, Budget& budget) {
+    budget.allocator.Forget(number, now);
+  });
   PublishBudgetCounts();
   LogInfo(kLog, "forgot agent '" + name + "': " + std::string(why) + " (" +
                     std::to_string(agents_.size()) + " agents)");
@@ -655,9 +675,9 @@ void LeaseServer::Impl::Forget(const std::string& peer, std::string_view why) {
 
 void LeaseServer::Impl::PublishBudgetCounts() {
   int64_t pairs = 0;
-  for (const auto& entry : budgets_) {
-    pairs += static_cast<int64_t>(entry.second.allocator.agent_count());
-  }
+  budgets_.ForEach([&](const std::string& /*key*/, Budget& budget) {
+    pairs += static_cast<int64_t>(budget.allocator.agent_count());
+  });
   PublishBudgetCounts(static_cast<int64_t>(budgets_.size()), pairs);
   pass_counts_valid_ = false;  // the sweep pass under way counted before
 }
