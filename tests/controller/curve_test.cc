@@ -35,6 +35,7 @@
 #include "platform/curve_keys.h"
 #include "platform/system_clock.h"
 #include "tests/controller/db_fixture.h"
+#include "tests/controller/raw_agent.h"
 #include "tests/support/free_port.h"
 #include "tests/support/tcp_relay.h"
 
@@ -78,82 +79,7 @@ LeaseWant Want(int64_t want) {
   return item;
 }
 
-// An agent by hand: a DEALER, with CurveZMQ client keys when given.
-class CurveAgent {
- public:
-  // `keys` empty: plain text. `server_key`: the controller's public key.
-  CurveAgent(zmq::context_t& context, const std::string& endpoint,
-             const CurveKeyPair& keys, const std::string& server_key)
-      : socket_(context, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::reconnect_ivl, 100);
-    socket_.set(zmq::sockopt::reconnect_ivl_max, 200);
-    if (!keys.secret_key.empty()) {
-      socket_.set(zmq::sockopt::curve_serverkey, server_key);
-      socket_.set(zmq::sockopt::curve_publickey, keys.public_key);
-      socket_.set(zmq::sockopt::curve_secretkey, keys.secret_key);
-    }
-    socket_.connect(endpoint);
-  }
-
-  void Send(const WireMessage& message) {
-    const std::string bytes = EncodeWireMessage(message);
-    // Not connected (handshake refused): the message is dropped, as the
-    // real agent's (ZMQ_IMMEDIATE is not set here, so it queues).
-    socket_.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-  }
-
-  std::optional<WireMessage> Receive(milliseconds timeout) {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) == 0) return std::nullopt;
-    zmq::message_t frame;
-    if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return std::nullopt;
-    StatusOr<WireMessage> decoded = DecodeWireMessage(frame.to_string_view());
-    EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
-    if (!decoded.ok()) return std::nullopt;
-    return decoded.value();
-  }
-
-  template <typename T>
-  std::optional<T> Await(milliseconds timeout = kWait,
-                         std::function<bool(const T&)> accept = nullptr) {
-    const auto deadline = SteadyClock::now() + timeout;
-    while (SteadyClock::now() < deadline) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline -
-                                                           SteadyClock::now());
-      std::optional<WireMessage> message = Receive(left);
-      if (!message) break;
-      if (const T* typed = std::get_if<T>(&*message)) {
-        if (!accept || accept(*typed)) return *typed;
-      }
-    }
-    return std::nullopt;
-  }
-
-  std::optional<RulesSnapshot> Connect(milliseconds timeout = kWait) {
-    Hello hello;
-    hello.agent_id = "curve-agent";
-    Send(hello);
-    return Await<RulesSnapshot>(timeout);
-  }
-
-  std::optional<LeaseGrant> Lease(uint64_t seq, int64_t want) {
-    LeaseRequest request;
-    request.seq = seq;
-    request.items = {Want(want)};
-    Send(request);
-    return Await<LeaseGrant>(
-        kWait, [seq](const LeaseGrant& grant) { return grant.seq == seq; });
-  }
-
-  // Whether anything at all arrives within `timeout`.
-  bool HearsAnything(milliseconds timeout) {
-    return Receive(timeout).has_value();
-  }
-
- private:
-  zmq::socket_t socket_;
-};
+using testing::RawAgent;
 
 // ---------------------------------------------------------------------------
 // AllowedAgentKeys
@@ -289,11 +215,11 @@ class CurveLeaseServerTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.ToString();
   }
 
-  std::unique_ptr<CurveAgent> NewAgent(const CurveKeyPair& keys,
-                                       const std::string& endpoint = "") {
-    return std::make_unique<CurveAgent>(context_,
-                                        endpoint.empty() ? endpoint_ : endpoint,
-                                        keys, server_keys_.public_key);
+  std::unique_ptr<RawAgent> NewAgent(const CurveKeyPair& keys,
+                                     const std::string& endpoint = "") {
+    return std::make_unique<RawAgent>(context_,
+                                      endpoint.empty() ? endpoint_ : endpoint,
+                                      keys, server_keys_.public_key);
   }
 
   const std::string endpoint_ =
@@ -310,11 +236,11 @@ TEST_F(CurveLeaseServerTest, AnAllowedAgentGetsRulesAndLeases) {
   allowed_.Allow(Key(1, keys.public_key));
   StartServer();
   auto agent = NewAgent(keys);
-  std::optional<RulesSnapshot> snapshot = agent->Connect();
+  std::optional<RulesSnapshot> snapshot = agent->Connect("curve-agent");
   ASSERT_TRUE(snapshot.has_value());
   ASSERT_EQ(snapshot->rules.size(), 1u);
   EXPECT_EQ(snapshot->rules[0].name, kRuleName);
-  std::optional<LeaseGrant> grant = agent->Lease(1, 10);
+  std::optional<LeaseGrant> grant = agent->Lease(1, {Want(10)});
   ASSERT_TRUE(grant.has_value());
   ASSERT_EQ(grant->items.size(), 1u);
   EXPECT_EQ(grant->items[0].tokens, 10);
@@ -327,7 +253,7 @@ TEST_F(CurveLeaseServerTest, AnUnknownKeyGetsNothingUntilItIsAllowed) {
   allowed_.Allow(Key(1, NewPair().public_key));  // someone else's
   const CurveKeyPair keys = NewPair();
   auto agent = NewAgent(keys);
-  EXPECT_FALSE(agent->Connect(kSilence).has_value());
+  EXPECT_FALSE(agent->Connect("curve-agent", kSilence).has_value());
   EXPECT_FALSE(agent->HearsAnything(milliseconds(100)));
   EXPECT_EQ(server_->connected_agents(), 0);
 
@@ -336,7 +262,7 @@ TEST_F(CurveLeaseServerTest, AnUnknownKeyGetsNothingUntilItIsAllowed) {
   // itself; the agent's CurveHandshakeWatch reconnects, see
   // tests/integration/curve_test.cc.)
   allowed_.Allow(Key(2, keys.public_key));
-  EXPECT_TRUE(NewAgent(keys)->Connect().has_value());
+  EXPECT_TRUE(NewAgent(keys)->Connect("curve-agent").has_value());
 }
 
 TEST_F(CurveLeaseServerTest, PlainTextAndAWrongServerKeyGetNothing) {
@@ -344,14 +270,14 @@ TEST_F(CurveLeaseServerTest, PlainTextAndAWrongServerKeyGetNothing) {
   allowed_.Allow(Key(1, keys.public_key));
   StartServer();
   auto plain = NewAgent(CurveKeyPair{});
-  EXPECT_FALSE(plain->Connect(kSilence).has_value());
+  EXPECT_FALSE(plain->Connect("curve-agent", kSilence).has_value());
   // The allowed agent key, but talking to an impostor's public key.
-  auto fooled = std::make_unique<CurveAgent>(context_, endpoint_, keys,
-                                             NewPair().public_key);
-  EXPECT_FALSE(fooled->Connect(kSilence).has_value());
+  auto fooled = std::make_unique<RawAgent>(context_, endpoint_, keys,
+                                           NewPair().public_key);
+  EXPECT_FALSE(fooled->Connect("curve-agent", kSilence).has_value());
   EXPECT_EQ(server_->connected_agents(), 0);
   // The server is fine: the right combination gets in.
-  EXPECT_TRUE(NewAgent(keys)->Connect().has_value());
+  EXPECT_TRUE(NewAgent(keys)->Connect("curve-agent").has_value());
 }
 
 TEST_F(CurveLeaseServerTest, ARevokedKeyIsCutOffWhileOthersAreServed) {
@@ -362,9 +288,9 @@ TEST_F(CurveLeaseServerTest, ARevokedKeyIsCutOffWhileOthersAreServed) {
   StartServer();
   auto revoked = NewAgent(revoked_keys);
   auto kept = NewAgent(kept_keys);
-  ASSERT_TRUE(revoked->Connect().has_value());
-  ASSERT_TRUE(kept->Connect().has_value());
-  ASSERT_TRUE(revoked->Lease(1, 1).has_value());
+  ASSERT_TRUE(revoked->Connect("curve-agent").has_value());
+  ASSERT_TRUE(kept->Connect("curve-agent").has_value());
+  ASSERT_TRUE(revoked->Lease(1, {Want(1)}).has_value());
   EXPECT_EQ(server_->connected_agents(), 2);
 
   const auto revoked_at = SteadyClock::now();
@@ -384,7 +310,7 @@ TEST_F(CurveLeaseServerTest, ARevokedKeyIsCutOffWhileOthersAreServed) {
     while (revoked->HearsAnything(milliseconds(100))) {
       last_revoked_answer = SteadyClock::now();
     }
-    if (kept->Lease(++seq, 1).has_value()) ++kept_answers;
+    if (kept->Lease(++seq, {Want(1)}).has_value()) ++kept_answers;
   }
   if (last_revoked_answer) {
     EXPECT_LT(std::chrono::duration_cast<milliseconds>(*last_revoked_answer -
@@ -404,7 +330,8 @@ TEST_F(CurveLeaseServerTest, ARevokedKeyIsCutOffWhileOthersAreServed) {
   EXPECT_TRUE(kept->Await<RulesDelta>().has_value());
   EXPECT_FALSE(revoked->HearsAnything(milliseconds(300)));
   // And a new connection with the revoked key is refused at the handshake.
-  EXPECT_FALSE(NewAgent(revoked_keys)->Connect(kSilence).has_value());
+  EXPECT_FALSE(
+      NewAgent(revoked_keys)->Connect("curve-agent", kSilence).has_value());
 }
 
 TEST_F(CurveLeaseServerTest, RefusesToStartWithAKeyButNoAllowedSet) {
@@ -439,11 +366,11 @@ TEST_F(CurveLeaseServerTest, TheWireCarriesNoRuleNameWithCurve) {
     testing::TcpRelay relay(port);
     auto agent =
         NewAgent(keys, "tcp://127.0.0.1:" + std::to_string(relay.port()));
-    std::optional<RulesSnapshot> snapshot = agent->Connect();
+    std::optional<RulesSnapshot> snapshot = agent->Connect("curve-agent");
     ASSERT_TRUE(snapshot.has_value());
     ASSERT_EQ(snapshot->rules.size(), 1u);
     EXPECT_EQ(snapshot->rules[0].name, kRuleName);  // the agent reads it
-    ASSERT_TRUE(agent->Lease(1, 5).has_value());
+    ASSERT_TRUE(agent->Lease(1, {Want(5)}).has_value());
     const std::string wire = relay.Captured();
     EXPECT_EQ(relay.connections(), 1);
     EXPECT_GT(wire.size(), 100u);
@@ -719,19 +646,19 @@ TEST_F(CurveControllerTest, AdmitsDatabaseKeysAndCutsOffOnesRevokedElsewhere) {
 
   const std::string endpoint =
       "tcp://127.0.0.1:" + std::to_string(agents_port_);
-  CurveAgent early_agent(context_, endpoint, early, server_keys_.public_key);
-  ASSERT_TRUE(early_agent.Connect().has_value());
+  RawAgent early_agent(context_, endpoint, early, server_keys_.public_key);
+  ASSERT_TRUE(early_agent.Connect("curve-agent").has_value());
 
-  CurveAgent late_agent(context_, endpoint, late, server_keys_.public_key);
-  EXPECT_FALSE(late_agent.Connect(kSilence).has_value());
+  RawAgent late_agent(context_, endpoint, late, server_keys_.public_key);
+  EXPECT_FALSE(late_agent.Connect("curve-agent", kSilence).has_value());
   HttpRequest add;
   add.body = json{{"name", "late"}, {"public_key", late.public_key}}.dump();
   HttpResponse added =
       controller.agent_keys_api()->Create(add, Actor{1, "test-admin"});
   ASSERT_EQ(added.status, 201) << added.body;
   // At once, at the next handshake.
-  CurveAgent late_again(context_, endpoint, late, server_keys_.public_key);
-  EXPECT_TRUE(late_again.Connect().has_value());
+  RawAgent late_again(context_, endpoint, late, server_keys_.public_key);
+  EXPECT_TRUE(late_again.Connect("curve-agent").has_value());
 
   // Revoked through another controller (straight into PostgreSQL): this one
   // reloads within about a second and stops answering.

@@ -16,6 +16,7 @@
 
 #include "common/wire.h"
 #include "controller/rule_catalog.h"
+#include "tests/controller/raw_agent.h"
 #include "tests/support/free_port.h"
 
 namespace sluice {
@@ -52,77 +53,7 @@ Rule MakeRule(int64_t id, int64_t version, int64_t limit, int64_t burst,
   return rule;
 }
 
-// The agent side, by hand: one DEALER speaking the wire protocol.
-class RawAgent {
- public:
-  RawAgent(zmq::context_t& context, const std::string& endpoint)
-      : socket_(context, zmq::socket_type::dealer) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.connect(endpoint);
-  }
-
-  void Send(const WireMessage& message) { SendRaw(EncodeWireMessage(message)); }
-  void SendRaw(const std::string& bytes) {
-    socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
-  }
-  void SendFrames(const std::vector<std::string>& frames) {
-    for (size_t i = 0; i < frames.size(); ++i) {
-      socket_.send(zmq::buffer(frames[i]), i + 1 < frames.size()
-                                               ? zmq::send_flags::sndmore
-                                               : zmq::send_flags::none);
-    }
-  }
-
-  // The next message, or nullopt after `timeout`.
-  std::optional<WireMessage> Receive(milliseconds timeout) {
-    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) == 0) return std::nullopt;
-    zmq::message_t frame;
-    if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return std::nullopt;
-    StatusOr<WireMessage> decoded = DecodeWireMessage(frame.to_string_view());
-    EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
-    if (!decoded.ok()) return std::nullopt;
-    return decoded.value();
-  }
-
-  // Skips other messages until a T satisfying `accept` arrives.
-  template <typename T>
-  std::optional<T> Await(std::function<bool(const T&)> accept = nullptr,
-                         milliseconds timeout = kWait) {
-    const auto deadline = SteadyClock::now() + timeout;
-    while (SteadyClock::now() < deadline) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline -
-                                                           SteadyClock::now());
-      std::optional<WireMessage> message = Receive(left);
-      if (!message) break;
-      if (const T* typed = std::get_if<T>(&*message)) {
-        if (!accept || accept(*typed)) return *typed;
-      }
-    }
-    return std::nullopt;
-  }
-
-  // Asks for a lease and returns the answer.
-  std::optional<LeaseGrant> Lease(uint64_t seq, std::vector<LeaseWant> items) {
-    LeaseRequest request;
-    request.seq = seq;
-    request.items = std::move(items);
-    Send(request);
-    return Await<LeaseGrant>(
-        [seq](const LeaseGrant& grant) { return grant.seq == seq; });
-  }
-
-  // A Hello answered by a snapshot.
-  std::optional<RulesSnapshot> Connect(const std::string& id = "agent-1") {
-    Hello hello;
-    hello.agent_id = id;
-    Send(hello);
-    return Await<RulesSnapshot>();
-  }
-
- private:
-  zmq::socket_t socket_;
-};
+using testing::RawAgent;
 
 // `admitted` includes `unleased` (as agents report it).
 LeaseWant Want(int64_t rule_id, std::vector<std::string> values, int64_t want,
