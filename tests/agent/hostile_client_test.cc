@@ -38,6 +38,7 @@
 #include "agent/commands.h"
 #include "agent/server.h"
 #include "platform/system_clock.h"
+#include "tests/agent/server_fixture.h"
 
 namespace sluice {
 namespace {
@@ -260,86 +261,10 @@ bool Eventually(milliseconds timeout, const std::function<bool()>& condition) {
   }
 }
 
-Rule MakeRule(int64_t id, std::string domain, int64_t limit, int64_t period_ms,
-              int64_t burst) {
-  Rule rule;
-  rule.id = id;
-  rule.version = 1;
-  rule.name = domain + "-per-client";
-  rule.domain = std::move(domain);
-  rule.match = {{"client_id", "*"}};
-  rule.limit = limit;
-  rule.period_ms = period_ms;
-  rule.burst = burst;
-  return rule;
-}
-
 const std::string kPong = "+PONG\r\n";
 
-class HostileClientTest : public ::testing::Test {
+class HostileClientTest : public testing::ServerFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-hostile-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    // api: 10 per second, burst 5. slow: one token a day after a burst of
-    // 5, so an emptied bucket stays empty for the whole test.
-    checker_.SetRules(
-        RuleIndex::Build({MakeRule(1, "api", 10, 1000, 5),
-                          MakeRule(2, "slow", 1, 24 * 3600 * 1000, 5)},
-                         1),
-        SystemClock::Get().NowNanos());
-    thread_ = std::thread([this] { io_.run(); });
-    ServerOptions options;
-    options.socket_path = dir_ + "/agent.sock";
-    server_ = StartServer(options);
-    ASSERT_NE(server_, nullptr);
-  }
-
-  void TearDown() override {
-    OnIo([this] {
-      for (auto& server : servers_) server->Stop();
-    });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-    servers_.clear();
-    std::system(("rm -rf " + dir_).c_str());
-  }
-
-  // Runs `f` on the io thread and waits for it.
-  template <typename F>
-  auto OnIo(F f) -> decltype(f()) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto future = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return future.get();
-  }
-
-  // Starts a server (kept until the test ends); nullptr on failure.
-  Server* StartServer(const ServerOptions& options) {
-    return OnIo([&]() -> Server* {
-      auto server = std::make_unique<Server>(&io_, options, &handler_,
-                                             &SystemClock::Get());
-      const Status status = server->Start();
-      if (!status.ok()) {
-        ADD_FAILURE() << status.ToString();
-        return nullptr;
-      }
-      servers_.push_back(std::move(server));
-      return servers_.back().get();
-    });
-  }
-
-  size_t Connections(Server* server) {
-    return OnIo([server] { return server->connection_count(); });
-  }
-  uint64_t Accepted(Server* server) {
-    return OnIo([server] { return server->connections_accepted(); });
-  }
-
-  std::string path() const { return dir_ + "/agent.sock"; }
-
   // A PING round trip on `client`.
   static void ExpectPing(Client* client) {
     ASSERT_TRUE(client->Send("PING\r\n"));
@@ -354,16 +279,6 @@ class HostileClientTest : public ::testing::Test {
     ASSERT_EQ(client->Reply(), "*5\r\n:1\r\n:1\r\n:0\r\n:432000000\r\n:0\r\n")
         << client->failure;
   }
-
-  std::string dir_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_ =
-      asio::make_work_guard(io_);
-  std::thread thread_;
-  Checker checker_{100000};
-  CommandHandler handler_{&checker_};
-  std::vector<std::unique_ptr<Server>> servers_;
-  Server* server_ = nullptr;
 };
 
 // --- broken frames ----------------------------------------------------
@@ -411,14 +326,14 @@ TEST_F(HostileClientTest, BrokenFramesGetAnErrorAndCloseOnlyThatConnection) {
   };
   // A bystander with a request half sent when each broken frame arrives:
   // its connection and its parser state must survive.
-  Client bystander(path());
+  Client bystander(socket_path());
   ASSERT_TRUE(bystander.ok());
   ExpectPing(&bystander);
   const std::string echo = Frame({"ECHO", "still here"});
   for (const BrokenFrame& c : cases) {
     SCOPED_TRACE(c.name);
     ASSERT_TRUE(bystander.Send(echo.substr(0, 10)));
-    Client bad(path());
+    Client bad(socket_path());
     ASSERT_TRUE(bad.ok());
     // A request before the broken one is answered first.
     ASSERT_TRUE(bad.Send("PING\r\n" + c.bytes));
@@ -445,7 +360,7 @@ TEST_F(HostileClientTest, AbsurdLengthsAreRefusedBeforeAnyDataIsSent) {
        {"*1\r\n$999999999999\r\n", "*100000000\r\n",
         "*2\r\n$4\r\nECHO\r\n$65537\r\n", "*3\r\n$4\r\nECHO\r\n$40000\r\n"}) {
     SCOPED_TRACE(header);
-    Client bad(path());
+    Client bad(socket_path());
     ASSERT_TRUE(bad.ok());
     std::string prefix(header);
     if (prefix.find("$40000") != std::string::npos) {
@@ -460,19 +375,19 @@ TEST_F(HostileClientTest, AbsurdLengthsAreRefusedBeforeAnyDataIsSent) {
     EXPECT_TRUE(bad.WaitClosed(&rest)) << bad.failure;
     EXPECT_EQ(rest, "");
   }
-  Client good(path());
+  Client good(socket_path());
   ExpectPing(&good);
 }
 
 TEST_F(HostileClientTest, TruncatedFrameThenHangUpIsDroppedQuietly) {
   const std::string frame = Frame({"RL.CHECK", "api", "1", "client_id", "t"});
-  Client bystander(path());
+  Client bystander(socket_path());
   ExpectPing(&bystander);
   for (size_t cut : {size_t{1}, size_t{4}, size_t{9}, frame.size() - 1}) {
     SCOPED_TRACE(cut);
     {
       // Half-close: nothing to answer, the server closes too.
-      Client half(path());
+      Client half(socket_path());
       ASSERT_TRUE(half.Send(frame.substr(0, cut)));
       half.ShutdownWrite();
       std::string rest;
@@ -481,7 +396,7 @@ TEST_F(HostileClientTest, TruncatedFrameThenHangUpIsDroppedQuietly) {
     }
     {
       // Full close: the server forgets the connection.
-      Client gone(path());
+      Client gone(socket_path());
       ASSERT_TRUE(gone.Send(frame.substr(0, cut)));
     }
   }
@@ -500,7 +415,7 @@ TEST_F(HostileClientTest, RandomBytesNeverHurtTheServer) {
       Frame({"RL.CHECK", "api", "1", "client_id", "r"}) + "PING\r\n" +
       Frame({"ECHO", "x y"}) +
       Frame({"RL.ACQUIRE", "api", "1", "5", "client_id", "r"});
-  Client bystander(path());
+  Client bystander(socket_path());
   ASSERT_TRUE(bystander.ok());
   for (int round = 0; round < 300; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -523,7 +438,7 @@ TEST_F(HostileClientTest, RandomBytesNeverHurtTheServer) {
           junk[rng() % junk.size()] = static_cast<char>(rng());
         }
     }
-    Client client(path());
+    Client client(socket_path());
     ASSERT_TRUE(client.ok());
     client.Send(junk);  // may fail: the server may have closed already
     client.ShutdownWrite();
@@ -638,7 +553,7 @@ std::vector<BadCommand> BadCommands() {
 }
 
 TEST_F(HostileClientTest, BadArgumentsGetAnErrorAndTheConnectionStaysUsable) {
-  Client client(path());
+  Client client(socket_path());
   ASSERT_TRUE(client.ok());
   // One at a time, a good request after each bad one.
   for (const BadCommand& bad : BadCommands()) {
@@ -741,7 +656,7 @@ TEST_F(HostileClientTest, FramesOverTheSizeLimitCloseTheConnection) {
 // --- connection churn -----------------------------------------------------
 
 TEST_F(HostileClientTest, ThousandsOfConnectionsOpenedAndDroppedLeakNothing) {
-  Client bystander(path());
+  Client bystander(socket_path());
   ExpectPing(&bystander);
   EmptySlowBucket(&bystander, "churn");
   ASSERT_EQ(Connections(server_), 1u);
@@ -759,7 +674,7 @@ TEST_F(HostileClientTest, ThousandsOfConnectionsOpenedAndDroppedLeakNothing) {
   for (int wave = 0; wave < kConnections / kWave; ++wave) {
     std::vector<std::unique_ptr<Client>> clients;
     for (int i = 0; i < kWave; ++i) {
-      clients.push_back(std::make_unique<Client>(path()));
+      clients.push_back(std::make_unique<Client>(socket_path()));
       ASSERT_TRUE(clients.back()->ok()) << "wave " << wave << " #" << i;
     }
     for (int i = 0; i < kWave; ++i) {
@@ -802,11 +717,11 @@ TEST_F(HostileClientTest, ThousandsOfConnectionsOpenedAndDroppedLeakNothing) {
 }
 
 TEST_F(HostileClientTest, AcquireWaiterThatHangsUpIsForgottenAtOnce) {
-  Client bystander(path());
+  Client bystander(socket_path());
   EmptySlowBucket(&bystander, "gone");
   const size_t baseline_fds = OpenFds();
   {
-    Client waiter(path());
+    Client waiter(socket_path());
     ASSERT_TRUE(waiter.Send(
         Frame({"RL.ACQUIRE", "slow", "1", "60000", "client_id", "gone"})));
     ASSERT_TRUE(
@@ -820,9 +735,9 @@ TEST_F(HostileClientTest, AcquireWaiterThatHangsUpIsForgottenAtOnce) {
 }
 
 TEST_F(HostileClientTest, AcquireWaiterThatOnlyHalfClosesStillGetsItsReplies) {
-  Client bystander(path());
+  Client bystander(socket_path());
   EmptySlowBucket(&bystander, "half");
-  Client waiter(path());
+  Client waiter(socket_path());
   const auto start = SteadyClock::now();
   ASSERT_TRUE(waiter.Send(
       Frame({"RL.ACQUIRE", "slow", "1", "200", "client_id", "half"}) +
@@ -842,9 +757,9 @@ TEST_F(HostileClientTest, AcquireWaiterThatOnlyHalfClosesStillGetsItsReplies) {
 TEST_F(HostileClientTest, LongPipelineBehindAWaitingAcquireIsAnswered) {
   // More bytes behind the RL.ACQUIRE than the read buffer may hold: the
   // server must neither drop the client nor lose a request.
-  Client bystander(path());
+  Client bystander(socket_path());
   EmptySlowBucket(&bystander, "queue");
-  Client client(path());
+  Client client(socket_path());
   constexpr int kPings = 20000;  // 120 KB of inline PINGs
   std::string pipeline =
       Frame({"RL.ACQUIRE", "slow", "1", "150", "client_id", "queue"});

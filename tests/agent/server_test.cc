@@ -32,6 +32,7 @@
 #include "platform/system_clock.h"
 #include "tests/agent/allocation_counter.h"
 #include "tests/agent/hiredis_client.h"
+#include "tests/agent/server_fixture.h"
 
 namespace sluice {
 namespace {
@@ -124,107 +125,15 @@ std::string Shell(const std::string& command) {
   return out;
 }
 
-// One token per day after a burst of 5: no refill during a test.
-Rule SlowRule() {
-  Rule rule;
-  rule.id = 2;
-  rule.version = 1;
-  rule.name = "slow";
-  rule.domain = "slow";
-  rule.match = {{"client_id", "*"}};
-  rule.limit = 1;
-  rule.period_ms = 24 * 3600 * 1000;
-  rule.burst = 5;
-  return rule;
-}
-
-Rule ClientRule() {
-  Rule rule;
-  rule.id = 1;
-  rule.version = 1;
-  rule.name = "per-client";
-  rule.domain = "api";
-  rule.match = {{"client_id", "*"}};
-  rule.limit = 10;
-  rule.period_ms = 1000;
-  rule.burst = 5;
-  return rule;
-}
-
-class ServerTest : public ::testing::Test {
+class ServerTest : public testing::ServerFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-server-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    socket_path_ = dir_ + "/agent.sock";
-    checker_.SetRules(RuleIndex::Build({ClientRule(), SlowRule()}, 1),
-                      SystemClock::Get().NowNanos());
-    thread_ = std::thread([this] { io_.run(); });
-    ServerOptions options;
-    options.socket_path = socket_path_;
-    options.tcp = "127.0.0.1:0";
-    server_ = StartServer(options);
-    ASSERT_NE(server_, nullptr);
-  }
-
-  void TearDown() override {
-    OnIo([this] {
-      for (auto& s : extra_servers_) s->Stop();
-      if (server_) server_->Stop();
-    });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-    extra_servers_.clear();
-    server_.reset();
-    std::system(("rm -rf " + dir_).c_str());
-  }
-
-  // Runs `f` on the io thread and waits for it.
-  template <typename F>
-  auto OnIo(F f) -> decltype(f()) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto future = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return future.get();
-  }
-
-  std::unique_ptr<Server> StartServer(const ServerOptions& options,
-                                      Status* status_out = nullptr) {
-    return OnIo([&]() -> std::unique_ptr<Server> {
-      auto server = std::make_unique<Server>(&io_, options, &handler_,
-                                             &SystemClock::Get());
-      Status status = server->Start();
-      if (status_out != nullptr) *status_out = status;
-      if (!status.ok()) {
-        if (status_out == nullptr) ADD_FAILURE() << status.ToString();
-        return nullptr;
-      }
-      return server;
-    });
-  }
-
   Redis Connect() {
-    Redis c(redisConnectUnix(socket_path_.c_str()));
+    Redis c(redisConnectUnix(socket_path().c_str()));
     EXPECT_TRUE(c != nullptr && c->err == 0) << (c ? c->errstr : "no context");
     return c;
   }
 
-  size_t Connections() {
-    return OnIo([this] { return server_->connection_count(); });
-  }
-
-  std::string dir_;
-  std::string socket_path_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_ =
-      asio::make_work_guard(io_);
-  std::thread thread_;
-  Checker checker_{100000};
-  CommandHandler handler_{&checker_};
-  std::unique_ptr<Server> server_;
-  std::vector<std::unique_ptr<Server>> extra_servers_;
+  size_t Connections() { return ServerFixture::Connections(server_); }
 };
 
 TEST_F(ServerTest, AnswersPingAndChecks) {
@@ -239,7 +148,7 @@ TEST_F(ServerTest, AnswersPingAndChecks) {
 
 TEST_F(ServerTest, SocketFileHasMode0660) {
   struct stat st;
-  ASSERT_EQ(::stat(socket_path_.c_str(), &st), 0);
+  ASSERT_EQ(::stat(socket_path().c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0660u);
 }
@@ -334,7 +243,7 @@ TEST_F(ServerTest, BadArgumentsGetAnErrorAndTheConnectionStaysUsable) {
 
 TEST_F(ServerTest, MalformedFrameClosesOnlyThatConnection) {
   Redis good = Connect();
-  int fd = ConnectUnix(socket_path_);
+  int fd = ConnectUnix(socket_path());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(SendAll(fd, "PING\r\n*1\r\n$x\r\nPING\r\n"));
   std::string got;
@@ -350,7 +259,7 @@ TEST_F(ServerTest, MalformedFrameClosesOnlyThatConnection) {
 TEST_F(ServerTest, AbsurdLengthsCloseTheConnectionAtOnce) {
   for (const char* header : {"*100000000\r\n", "*1\r\n$999999999999\r\n",
                              "*2\r\n$4\r\nECHO\r\n$70000\r\n"}) {
-    int fd = ConnectUnix(socket_path_);
+    int fd = ConnectUnix(socket_path());
     ASSERT_GE(fd, 0);
     ASSERT_TRUE(SendAll(fd, header));
     std::string got;
@@ -363,7 +272,7 @@ TEST_F(ServerTest, AbsurdLengthsCloseTheConnectionAtOnce) {
 }
 
 TEST_F(ServerTest, OversizedInlineRequestClosesTheConnection) {
-  int fd = ConnectUnix(socket_path_);
+  int fd = ConnectUnix(socket_path());
   ASSERT_GE(fd, 0);
   SendAll(fd, std::string(70000, 'a'));  // no line end, over 64 KiB
   std::string got;
@@ -374,7 +283,7 @@ TEST_F(ServerTest, OversizedInlineRequestClosesTheConnection) {
 }
 
 TEST_F(ServerTest, PartialFramesAreAssembled) {
-  int fd = ConnectUnix(socket_path_);
+  int fd = ConnectUnix(socket_path());
   ASSERT_GE(fd, 0);
   const std::string stream =
       "*5\r\n$8\r\nRL.CHECK\r\n$3\r\napi\r\n$1\r\n1\r\n$9\r\nclient_id\r\n"
@@ -389,7 +298,7 @@ TEST_F(ServerTest, PartialFramesAreAssembled) {
 }
 
 TEST_F(ServerTest, InlineCommandsWork) {
-  int fd = ConnectUnix(socket_path_);
+  int fd = ConnectUnix(socket_path());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(SendAll(fd, "PING\r\nECHO \"a b\"\nQUIT\r\n"));
   std::string got;
@@ -399,7 +308,7 @@ TEST_F(ServerTest, InlineCommandsWork) {
 }
 
 TEST_F(ServerTest, QuitClosesAfterTheReply) {
-  int fd = ConnectUnix(socket_path_);
+  int fd = ConnectUnix(socket_path());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(SendAll(fd, "*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n"));
   std::string got;
@@ -411,7 +320,7 @@ TEST_F(ServerTest, QuitClosesAfterTheReply) {
 TEST_F(ServerTest, RandomBytesNeverHurtTheServer) {
   std::mt19937 rng(99);
   for (int round = 0; round < 20; ++round) {
-    int fd = ConnectUnix(socket_path_);
+    int fd = ConnectUnix(socket_path());
     ASSERT_GE(fd, 0);
     std::string junk(1 + rng() % 20000, '\0');
     for (char& ch : junk) ch = static_cast<char>(rng() % 256);
@@ -427,7 +336,7 @@ TEST_F(ServerTest, RandomBytesNeverHurtTheServer) {
 
 TEST_F(ServerTest, ThousandsOfConnectionsOpenedAndDropped) {
   for (int i = 0; i < 2000; ++i) {
-    int fd = ConnectUnix(socket_path_);
+    int fd = ConnectUnix(socket_path());
     ASSERT_GE(fd, 0) << i;
     if (i % 3 == 1) SendAll(fd, "*2\r\n$4\r\nECHO\r\n$10\r\nabc");  // partial
     if (i % 3 == 2) SendAll(fd, "PING\r\n");
@@ -446,7 +355,7 @@ TEST_F(ServerTest, ClientThatNeverReadsIsDropped) {
   ServerOptions options;
   options.socket_path = dir_ + "/slow.sock";
   options.max_output_bytes = 64 * 1024;
-  std::unique_ptr<Server> slow = StartServer(options);
+  Server* slow = StartServer(options);
   ASSERT_NE(slow, nullptr);
   int fd = ConnectUnix(options.socket_path);
   ASSERT_GE(fd, 0);
@@ -463,8 +372,7 @@ TEST_F(ServerTest, ClientThatNeverReadsIsDropped) {
   }
   EXPECT_TRUE(dropped) << "sent " << sent << " bytes without being dropped";
   ::close(fd);
-  OnIo([&] { slow->Stop(); });
-  extra_servers_.push_back(std::move(slow));
+  StopServer(slow);
   Redis c = Connect();
   EXPECT_EQ(ReplyString(Command(c.get(), {"PING"}).get()), "PONG");
 }
@@ -473,8 +381,8 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreRefused) {
   ServerOptions options;
   options.socket_path = dir_ + "/few.sock";
   options.max_connections = 2;
-  extra_servers_.push_back(StartServer(options));
-  ASSERT_NE(extra_servers_.back(), nullptr);
+  Server* extra = StartServer(options);
+  ASSERT_NE(extra, nullptr);
   std::vector<Redis> held;
   for (int i = 0; i < 2; ++i) {
     held.emplace_back(redisConnectUnix(options.socket_path.c_str()));
@@ -542,19 +450,19 @@ TEST_F(ServerTest, StaleSocketFileIsReplaced) {
   }
   ServerOptions options;
   options.socket_path = path;
-  extra_servers_.push_back(StartServer(options));
-  ASSERT_NE(extra_servers_.back(), nullptr);
+  Server* extra = StartServer(options);
+  ASSERT_NE(extra, nullptr);
   Redis c(redisConnectUnix(path.c_str()));
   EXPECT_EQ(ReplyString(Command(c.get(), {"PING"}).get()), "PONG");
   // Stop removes the socket file.
-  OnIo([this] { extra_servers_.back()->Stop(); });
+  StopServer(extra);
   struct stat st;
   EXPECT_NE(::lstat(path.c_str(), &st), 0);
 }
 
 TEST_F(ServerTest, LiveSocketOrOtherFileIsNotTakenOver) {
   ServerOptions options;
-  options.socket_path = socket_path_;  // our live server
+  options.socket_path = socket_path();  // our live server
   Status status;
   EXPECT_EQ(StartServer(options, &status), nullptr);
   EXPECT_NE(status.message().find("another process is listening"),
@@ -574,7 +482,7 @@ TEST_F(ServerTest, RedisCliWorks) {
   if (::access("/usr/bin/redis-cli", X_OK) != 0) {
     GTEST_SKIP() << "redis-cli not installed";
   }
-  const std::string cli = "/usr/bin/redis-cli -s " + socket_path_ + " ";
+  const std::string cli = "/usr/bin/redis-cli -s " + socket_path() + " ";
   EXPECT_EQ(Shell(cli + "PING"), "PONG\n");
   EXPECT_EQ(Shell(cli + "RL.CHECK api 1 client_id cli"), "1\n10\n4\n100\n0\n");
   EXPECT_EQ(Shell(cli + "RL.CHECK api 1 client_id")
@@ -592,7 +500,7 @@ TEST_F(ServerTest, RedisBenchmarkRunsAgainstIt) {
     GTEST_SKIP() << "redis-benchmark not installed";
   }
   const std::string out =
-      Shell("/usr/bin/redis-benchmark -s " + socket_path_ +
+      Shell("/usr/bin/redis-benchmark -s " + socket_path() +
             " -n 5000 -c 5 -P 16 -r 1000 --csv RL.CHECK api 1 client_id "
             "__rand_int__ 2>&1");
   EXPECT_NE(out.find("\"RL.CHECK api 1 client_id __rand_int__\""),
@@ -681,7 +589,7 @@ TEST_F(ServerTest, ChecksPipelinedBehindAWaitingAcquireRunAfterIt) {
 // Empty requests ("*0") skipped in one read, before a request completed
 // only by the next read.
 TEST_F(ServerTest, EmptyRequestsBeforeAPartialFrameAreSkipped) {
-  int fd = ConnectUnix(socket_path_);
+  int fd = ConnectUnix(socket_path());
   ASSERT_GE(fd, 0);
   ASSERT_TRUE(SendAll(fd, "*0\r\n*-1\r\n*1\r\n$4\r\nPI"));
   std::this_thread::sleep_for(milliseconds(50));  // read separately
@@ -695,7 +603,7 @@ TEST_F(ServerTest, EmptyRequestsBeforeAPartialFrameAreSkipped) {
 // Valid requests ahead of a malformed frame in the same read are answered,
 // then the error, then the connection closes.
 TEST_F(ServerTest, RequestsBeforeABadFrameInTheSameReadAreAnswered) {
-  int fd = ConnectUnix(socket_path_);
+  int fd = ConnectUnix(socket_path());
   ASSERT_GE(fd, 0);
   const std::string check =
       "*5\r\n$8\r\nRL.CHECK\r\n$3\r\napi\r\n$1\r\n1\r\n$9\r\n"
