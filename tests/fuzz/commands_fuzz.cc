@@ -35,18 +35,10 @@
 #include "agent/resp_parser.h"
 #include "common/clock.h"
 #include "common/rule_index.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace sluice {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                    \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                  \
-      std::abort();                                                         \
-    }                                                                       \
-  } while (0)
 
 constexpr size_t kMaxBuckets = 24;
 constexpr int64_t kMs = kNanosPerMilli;

@@ -29,18 +29,10 @@
 #include <vector>
 
 #include "agent/resp_parser.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace sluice {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                    \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                   #cond);                                                  \
-      std::abort();                                                         \
-    }                                                                       \
-  } while (0)
 
 // What a connection sees from one stream.
 struct Parsed {
