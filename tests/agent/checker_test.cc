@@ -55,6 +55,24 @@ class CheckerTest : public ::testing::Test {
     return {};
   }
 
+  // Client "a" of rule 1 (per client, 10/s, burst 100) is checked once and
+  // asks for a lease; the grant holds 40 tokens for `ttl_ms` from now (the
+  // request's time), plus the `others` items. Returns the buckets it
+  // applied to; the clock moves 1 ms (the grant's arrival).
+  size_t LeaseForA(int64_t ttl_ms, std::vector<LeaseGrantItem> others = {}) {
+    Install({MakeRule(1, {{"client_id", "*"}}, 10, 100)});
+    Check({{"client_id", "a"}});
+    std::vector<LeaseWant> wants;
+    checker_.TakeLeaseWants(now_, &wants);
+    EXPECT_EQ(wants.size(), 1u);
+    LeaseGrant grant;
+    grant.items.push_back(LeaseGrantItem{1, {"a"}, 40, ttl_ms});
+    for (LeaseGrantItem& item : others) grant.items.push_back(std::move(item));
+    const size_t applied = checker_.ApplyGrant(grant, now_, now_ + kMs);
+    now_ += kMs;
+    return applied;
+  }
+
   Checker checker_{1000};
   int64_t now_ = 1000 * kNanosPerSecond;
 };
@@ -367,16 +385,8 @@ TEST_F(CheckerTest, NoLeaseWantsWhileTheControllerIsUnreachable) {
 }
 
 TEST_F(CheckerTest, GrantedTokensAreSpentBeforeTheSafeShare) {
-  Install({MakeRule(1, {{"client_id", "*"}}, 10, 100)});
-  Check({{"client_id", "a"}});
-  std::vector<LeaseWant> wants;
-  checker_.TakeLeaseWants(now_, &wants);
-  ASSERT_EQ(wants.size(), 1u);
-  LeaseGrant grant;
-  grant.items.push_back(LeaseGrantItem{1, {"a"}, 40, 1000});
-  grant.items.push_back(LeaseGrantItem{1, {"unknown"}, 40, 1000});
-  EXPECT_EQ(checker_.ApplyGrant(grant, now_, now_ + kMs), 1u);
-  now_ += kMs;
+  // An item for a bucket the agent does not hold is ignored.
+  EXPECT_EQ(LeaseForA(1000, {LeaseGrantItem{1, {"unknown"}, 40, 1000}}), 1u);
   EXPECT_EQ(checker_.CountLeased(now_), 1u);
   ExpectDecision(Check({{"client_id", "a"}}, 10), true, 10, 30, 0);
   // The lease expires after its ttl, counted from the request.
@@ -401,18 +411,11 @@ TEST_F(CheckerTest, SweepEvictsIdleBucketsAndKeepsActiveOnes) {
 }
 
 TEST_F(CheckerTest, SweepReportsLeasedUseOnlyOnceTheBucketIsQuiet) {
-  Install({MakeRule(1, {{"client_id", "*"}}, 10, 100)});
-  Check({{"client_id", "a"}});
-  std::vector<LeaseWant> wants;
-  checker_.TakeLeaseWants(now_, &wants);
-  ASSERT_EQ(wants.size(), 1u);
-  LeaseGrant grant;
-  grant.items.push_back(LeaseGrantItem{1, {"a"}, 40, 2000});
-  ASSERT_EQ(checker_.ApplyGrant(grant, now_, now_ + kMs), 1u);
   const int64_t requested = now_;
-  now_ += 100 * kMs;
+  ASSERT_EQ(LeaseForA(2000), 1u);
+  now_ = requested + 100 * kMs;
   Check({{"client_id", "a"}});  // spent from the lease
-  wants.clear();
+  std::vector<LeaseWant> wants;
   checker_.TakeLeaseWants(now_, &wants);
   EXPECT_TRUE(wants.empty());
   // The lease nears expiry, then expires: the sweep leaves the bucket be.
@@ -422,16 +425,16 @@ TEST_F(CheckerTest, SweepReportsLeasedUseOnlyOnceTheBucketIsQuiet) {
     EXPECT_TRUE(wants.empty()) << at;
   }
   EXPECT_EQ(checker_.table().size(), 1u);  // its report is still due
-  // Quiet for LeaseTiming::quiet_report_ns: reported, then evicted.
+  // Quiet for LeaseTiming::quiet_report_ns: reported, then evicted (no
+  // lease, nothing more to report, its share full again).
   now_ = requested + 5000 * kMs;
   checker_.Sweep(now_, 100, &wants);
   ASSERT_EQ(wants.size(), 1u);
   EXPECT_EQ(wants[0].admitted, 1);
   EXPECT_EQ(wants[0].unleased, 0);
-  EXPECT_EQ(checker_.ApplyGrant(LeaseGrant{}, now_, now_), 0u);
-  now_ += 8000 * kMs;  // its new lease (none granted here) and share are gone
   wants.clear();
-  EXPECT_EQ(checker_.Sweep(now_, 100, &wants).evicted, 1u);
+  EXPECT_EQ(checker_.Sweep(now_ + kMs, 100, &wants).evicted, 1u);
+  EXPECT_TRUE(wants.empty());
 }
 
 TEST_F(CheckerTest, SweepVisitsABoundedSliceAndWrapsAround) {
