@@ -566,17 +566,19 @@ Status LeaseClient::Start() {
   // The sockets are made on the client's thread, after it lowered its
   // priority: ZeroMQ's I/O thread, started with the first socket, inherits
   // it. (They are used only there until Stop() joins it.)
+  // The promise moves into the thread, so the state it shares with
+  // `result` outlives set_value() whatever this thread does meanwhile.
   std::promise<Status> opened;
   std::future<Status> result = opened.get_future();
-  thread_ =
-      std::thread([impl = impl_.get(), nice = impl_->nice_steps(), &opened] {
-        Status lowered = LowerThisThreadPriority(nice);
-        if (!lowered.ok()) LogWarn(kLog, lowered.message());
-        Status status = impl->Open();
-        const bool ok = status.ok();
-        opened.set_value(std::move(status));  // `opened` is not touched again
-        if (ok) impl->Run();
-      });
+  thread_ = std::thread([impl = impl_.get(), nice = impl_->nice_steps(),
+                         opened = std::move(opened)]() mutable {
+    Status lowered = LowerThisThreadPriority(nice);
+    if (!lowered.ok()) LogWarn(kLog, lowered.message());
+    Status status = impl->Open();
+    const bool ok = status.ok();
+    opened.set_value(std::move(status));
+    if (ok) impl->Run();
+  });
   Status status = result.get();
   if (!status.ok()) {
     thread_.join();

@@ -117,22 +117,25 @@ void BucketAllocator::AccrueTo(int64_t t) {
   for (const AgentState& a : agents_) credits += a.credit;
   double room = capacity_ - Positive(pool_) - credits - outstanding_;
   if (!(room > 0)) return;
-  // 3. Each agent's share, up to its cap. What an agent at its cap does not
-  //    take (it is not asking) goes to the agents still below theirs, in
-  //    proportion to their shares; what nobody takes goes to the pool.
+  // 3. Each agent's share, up to its cap (GiveCredit); what nobody takes
+  //    goes to the pool.
+  const double given = GiveCredit(accrual_time, room);
+  room -= given;
+  if (t <= drop_unclaimed_until_) return;
+  pool_ += std::min(Positive(refill - given), Positive(room));
+}
+
+double BucketAllocator::GiveCredit(double accrual_time, double room) {
   if (agents_.size() <= 1) {  // the common case (per-client buckets)
-    double given = 0;
-    if (!agents_.empty()) {
-      AgentState& a = agents_[0];
-      given = std::min(
-          {a.share * accrual_time, Positive(CreditCap(a) - a.credit), room});
-      a.credit += given;
-      room -= given;
-    }
-    if (t <= drop_unclaimed_until_) return;
-    pool_ += std::min(Positive(refill - given), Positive(room));
-    return;
+    if (agents_.empty()) return 0;
+    AgentState& a = agents_[0];
+    const double given = std::min(
+        {a.share * accrual_time, Positive(CreditCap(a) - a.credit), room});
+    a.credit += given;
+    return given;
   }
+  // What an agent at its cap does not take (it is not asking) goes to the
+  // agents still below theirs, in proportion to their shares.
   add_.assign(agents_.size(), 0.0);
   double spill = 0;
   double open_shares = 0;  // shares of agents still below their cap
@@ -167,10 +170,7 @@ void BucketAllocator::AccrueTo(int64_t t) {
   for (size_t i = 0; i < agents_.size(); ++i) {
     agents_[i].credit += add_[i] * scale;
   }
-  given *= scale;
-  room -= given;
-  if (t <= drop_unclaimed_until_) return;
-  pool_ += std::min(Positive(refill - given), Positive(room));
+  return given * scale;
 }
 
 void BucketAllocator::Advance(int64_t now) {

@@ -176,6 +176,9 @@ class BucketAllocator {
   // Brings everything up to `now`: refill, expiries.
   void Advance(int64_t now);
   void AccrueTo(int64_t t);
+  // Adds to the agents' credits their shares of `accrual_time`, each up to
+  // its cap, in all at most `room`; returns what it added.
+  double GiveCredit(double accrual_time, double room);
   void Account(AgentState& a, int64_t now, const LeaseReport& report);
   void Spend(uint64_t agent, double tokens);
   void RecomputeShares(int64_t now);

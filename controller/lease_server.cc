@@ -613,17 +613,16 @@ void LeaseServer::Impl::SweepBudgets(int64_t now, size_t slices) {
       pass_counts_valid_ = true;
     }
     Budget* budget = budgets_.At(sweep_cursor_);
-    if (budget != nullptr &&
-        (now - budget->swept_at >= quiet || now - budget->used_at >= quiet)) {
-      budget->allocator.Sweep(now);
-      budget->swept_at = now;
-      // Idle: no agent, nothing leased, full; a new one would be the same.
-      if (budget->allocator.Idle(now)) {
-        budgets_.EraseAt(sweep_cursor_);  // a later budget may now be here
-        continue;
-      }
-    }
     if (budget != nullptr) {
+      if (now - budget->swept_at >= quiet || now - budget->used_at >= quiet) {
+        budget->allocator.Sweep(now);
+        budget->swept_at = now;
+        // Idle: no agent, nothing leased, full; a new one would be the same.
+        if (budget->allocator.Idle(now)) {
+          budgets_.EraseAt(sweep_cursor_);  // a later budget may now be here
+          continue;
+        }
+      }
       pass_pairs_ += static_cast<int64_t>(budget->allocator.agent_count());
     }
     ++sweep_cursor_;

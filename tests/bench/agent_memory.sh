@@ -18,7 +18,7 @@
 # Runs on demand, not in deploy/test.sh:
 #   tests/bench/agent_memory.sh [BUCKETS] [CAP]      (default 1000000 250000)
 # SLUICE_BENCH_BUILD: a Release build directory (default build/release,
-# built if missing).
+# brought up to date first).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/deploy/lib.sh"
