@@ -189,6 +189,8 @@ class LeaseServer::Impl {
   void ReconcileBudgets(int64_t now);
   // Visits `slices` slices of the budgets (see kSweepSlices).
   void SweepBudgets(int64_t now, size_t slices);
+  // SweepBudgets for the intervals gone by since the last one, if any.
+  void MaybeSweepBudgets(int64_t now);
   void ExpireAgents(int64_t now);
 
   // Registers an unknown peer; true if it was unknown.
@@ -387,20 +389,26 @@ void LeaseServer::Impl::Tick() {
                                zmq::recv_flags::dontwait)) {
         break;
       }
-      HandleFrames(&parts, clock_->NowNanos());  // now, not at poll time
+      now = clock_->NowNanos();  // now, not at poll time
+      HandleFrames(&parts, now);
+      // A steady flow of messages does not hold up the sweep.
+      MaybeSweepBudgets(now);
     }
   }
   now = clock_->NowNanos();
   ExpireAgents(now);
   BroadcastAgentCount();
-  if (now >= next_sweep_) {
-    // One slice per interval gone by (a late tick catches up, at most a
-    // whole pass at once).
-    const int64_t due = 1 + (now - next_sweep_) / kSweepIntervalNanos;
-    SweepBudgets(now, static_cast<size_t>(std::min<int64_t>(
-                          due, static_cast<int64_t>(kSweepSlices))));
-    next_sweep_ = now + kSweepIntervalNanos;
-  }
+  MaybeSweepBudgets(now);
+}
+
+void LeaseServer::Impl::MaybeSweepBudgets(int64_t now) {
+  if (now < next_sweep_) return;
+  // One slice per interval gone by (a late call catches up, at most a whole
+  // pass at once).
+  const int64_t due = 1 + (now - next_sweep_) / kSweepIntervalNanos;
+  SweepBudgets(now, static_cast<size_t>(std::min<int64_t>(
+                        due, static_cast<int64_t>(kSweepSlices))));
+  next_sweep_ = now + kSweepIntervalNanos;
 }
 
 void LeaseServer::Impl::HandleFrames(std::vector<zmq::message_t>* parts,

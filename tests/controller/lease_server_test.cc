@@ -318,7 +318,8 @@ TEST_F(LeaseServerTest, AForgottenAgentsDemandAndShareGoToTheOthers) {
     stays.Send(Heartbeat{});
     ASSERT_TRUE(stays.Await<Heartbeat>().has_value());
   }
-  EXPECT_TRUE(Eventually([&] { return server_->connected_agents() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return server_->connected_agents() == 1; }))
+      << server_->connected_agents();
   EXPECT_TRUE(
       Eventually([&] { return server_->tracked_bucket_agents() == 1; }));
   EXPECT_EQ(MetricValue(registry_, "sluice_controller_lease_bucket_agents"), 1);
