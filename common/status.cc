@@ -19,6 +19,8 @@ std::string_view Status::CodeName(Code code) {
       return "ALREADY_EXISTS";
     case Code::kFailedPrecondition:
       return "FAILED_PRECONDITION";
+    case Code::kAborted:
+      return "ABORTED";
     case Code::kUnavailable:
       return "UNAVAILABLE";
     case Code::kResourceExhausted:

@@ -23,8 +23,9 @@ class Status {
     kNotFound,
     kAlreadyExists,
     kFailedPrecondition,  // the system is not in a state to do this
-    kUnavailable,         // a dependency is down; retrying may help
-    kResourceExhausted,   // a limit was reached
+    kAborted,      // a concurrent change won (a stale version); re-read, retry
+    kUnavailable,  // a dependency is down; retrying may help
+    kResourceExhausted,  // a limit was reached
     kInternal,
   };
 
@@ -42,6 +43,9 @@ class Status {
   }
   static Status FailedPrecondition(std::string message) {
     return Status(Code::kFailedPrecondition, std::move(message), "");
+  }
+  static Status Aborted(std::string message) {
+    return Status(Code::kAborted, std::move(message), "");
   }
   static Status Unavailable(std::string message) {
     return Status(Code::kUnavailable, std::move(message), "");

@@ -18,12 +18,34 @@ Controller::Controller(ControllerOptions options)
       config_(&db_),
       tokens_(&db_),
       audit_(&db_),
-      sync_(&store_, &catalog_, &metrics_),
-      auth_(&db_),
+      sync_(&store_, &catalog_,
+            [this](size_t rules) {
+              metrics_.SetRules(static_cast<int64_t>(rules));
+            }),
+      auth_(&tokens_),
       agent_keys_(&db_),
       agent_keys_api_(&agent_keys_, &allowed_agent_keys_) {}
 
 Controller::~Controller() { Stop(); }
+
+namespace {
+
+// Replaces the allowed set with the database's, keeping local changes made
+// meanwhile (AllowedAgentKeys). On failure the set is left as it was.
+Status ReloadAllowedKeys(AgentKeyStore* store, AllowedAgentKeys* allowed) {
+  const uint64_t begin = allowed->BeginReload();
+  StatusOr<std::vector<AgentKey>> keys = store->ListAllowed();
+  if (!keys.ok()) return keys.status();
+  std::vector<AllowedAgentKey> entries;
+  entries.reserve(keys->size());
+  for (const AgentKey& key : *keys) {
+    entries.push_back(AllowedAgentKey{key.id, key.name, key.public_key});
+  }
+  allowed->FinishReload(begin, entries);
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status Controller::Start() {
   if (started_) return Status::FailedPrecondition("the controller is started");
@@ -117,7 +139,7 @@ Status Controller::InitializeOnce() {
   if (!tokens.ok()) return tokens;
   if (curve_) {
     // Before the lease server starts: until then every agent is refused.
-    Status keys = allowed_agent_keys_.Reload(&agent_keys_);
+    Status keys = ReloadAllowedKeys(&agent_keys_, &allowed_agent_keys_);
     if (!keys.ok()) return keys;
     if (allowed_agent_keys_.Get()->empty()) {
       LogWarn("controller",
@@ -180,7 +202,7 @@ void Controller::Background() {
     if (synced.ok()) synced = auth_.Reload();
     // Agent keys changed through other controllers (ours apply at once).
     if (synced.ok() && curve_) {
-      synced = allowed_agent_keys_.Reload(&agent_keys_);
+      synced = ReloadAllowedKeys(&agent_keys_, &allowed_agent_keys_);
     }
     if (!synced.ok() && database_up) {
       LogWarn("controller",

@@ -59,7 +59,7 @@ REVOKE UPDATE, DELETE, TRUNCATE ON rule_versions FROM PUBLIC;
 
 -- Every change to rules, tokens and agent keys, written in the same
 -- transaction as the change. Writers hold an advisory lock from before
--- their first row until commit (controller/audit_log.h), so ids increase in
+-- their first row until commit (controller/store/audit_log.h), so ids increase in
 -- commit order and paging by id misses nothing.
 CREATE TABLE audit_log (
   id             bigserial PRIMARY KEY,

@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "controller/lease_server.h"
-#include "controller/rule_catalog.h"
+#include "controller/catalog/rule_catalog.h"
+#include "controller/lease/lease_server.h"
 #include "platform/system_clock.h"
 #include "tests/agent/hiredis_client.h"
 #include "tests/support/free_port.h"

@@ -20,8 +20,8 @@
 #include <zmq_addon.hpp>
 
 #include "common/wire.h"
-#include "controller/lease_server.h"
-#include "controller/rule_catalog.h"
+#include "controller/catalog/rule_catalog.h"
+#include "controller/lease/lease_server.h"
 #include "platform/system_clock.h"
 #include "tests/support/free_port.h"
 

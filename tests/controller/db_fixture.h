@@ -8,8 +8,8 @@
 #include <string>
 
 #include "common/rule.h"
-#include "controller/database.h"
-#include "controller/migrator.h"
+#include "controller/store/database.h"
+#include "controller/store/migrator.h"
 #include "tests/support/test_database.h"
 
 namespace sluice::testing {

@@ -1,0 +1,199 @@
+// AdminApi: the REST admin API of DESIGN.md and issue 5 as plain functions
+// of a request, free of any HTTP library (controller/api/rest_api.h serves it
+// with cpprest). Routes() lists every method and path it serves; the router
+// dispatches from that same table, so the list cannot drift.
+//
+//   GET    /                          placeholder page (no token)
+//   GET    /healthz                   200 while the process is up (no token)
+//   GET    /readyz                    200 when every readiness check passes,
+//                                     else 503 with the failing checks
+//   GET    /api/v1/rules              viewer  {"revision": N, "rules": [...]}
+//   POST   /api/v1/rules              editor  201, the rule, ETag, Location
+//   GET    /api/v1/rules/{id}         viewer  the rule, ETag: "<version>"
+//   PUT    /api/v1/rules/{id}         editor  replaces it (If-Match honoured)
+//   DELETE /api/v1/rules/{id}         editor  204 (If-Match honoured)
+//   GET    /api/v1/rules/{id}/history viewer  {"rule_id", "versions": [...]}
+//   GET    /api/v1/config             viewer  {"rules": [...]} by name, ETag
+//                                             "<revision>"
+//   PUT    /api/v1/config[?dry_run=true]
+//                                     editor  replaces every rule in one
+//                                             transaction; returns the diff
+//   GET    /api/v1/tokens             admin   {"tokens": [...]} no secrets
+//   POST   /api/v1/tokens             admin   201 {"id", "name", "role",
+//                                             "token", "created_at"}
+//   DELETE /api/v1/tokens/{id}        admin   204, revoked at once
+//   GET    /api/v1/audit?since=&limit=
+//                                     viewer  {"entries": [...], "next"}
+//
+// Roles: viewer reads; editor also changes rules and the config; admin also
+// manages tokens (and agent keys, issue 4: add their routes to the table in
+// admin_api.cc with Role::kAdmin and audit them with target kind
+// "agent_key").
+//
+// Bodies are described where they are built: admin_api_rules.cc,
+// admin_api_config.cc, admin_api_tokens.cc, admin_api_audit.cc. Errors carry
+// {"error": {"code", "message", "field"}} (and "errors": [{"field",
+// "message"}, ...] when a config document has several problems):
+//   400 bad JSON, a body over kMaxBodyBytes, a malformed query or If-Match
+//   401 no/unknown/revoked token (with WWW-Authenticate)
+//   403 the token's role may not do this
+//   404 unknown route or object;  405 wrong method (with Allow)
+//   409 duplicate name, or revoking the last admin token
+//   412 If-Match does not name the current version
+//   422 invalid rule, token or config (field named)
+//   503 PostgreSQL unreachable, the commit outcome unknown, or starting
+//   500 a bug.
+// While PostgreSQL is unreachable, GET /api/v1/rules, /rules/{id} and
+// /config answer from the committed rule set in memory (header
+// "X-Sluice-Source: memory"); every write gets 503.
+//
+// Thread-safe: Handle() may be called from many threads at once; changes
+// are committed and reported to the catalog one at a time.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "controller/api/auth.h"
+#include "controller/catalog/catalog_sync.h"
+#include "controller/catalog/rule_catalog.h"
+#include "controller/metrics/controller_metrics.h"
+#include "controller/store/audit_log.h"
+#include "controller/store/config_store.h"
+#include "controller/store/rule_store.h"
+#include "controller/store/token_store.h"
+
+namespace sluice {
+
+struct HttpRequest {
+  std::string method;         // "GET", "POST", ...
+  std::string path;           // "/api/v1/rules/7", no query string
+  std::string query;          // after '?', still percent-encoded; "" if none
+  std::string authorization;  // the Authorization header, empty if absent
+  std::string if_match;       // the If-Match header, empty if absent
+  std::string body;
+  bool body_too_large = false;  // the body was over kMaxBodyBytes (not read)
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;  // empty for 204
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// One readiness check: its name ("database") and outcome.
+struct ReadinessCheck {
+  std::string name;
+  Status status;
+};
+
+// One method and path template the API serves ("/api/v1/rules/{id}").
+struct RouteInfo {
+  std::string method;
+  std::string path;
+};
+
+class AgentKeysApi;  // controller/api/agent_keys_api.h includes this header
+
+class AdminApi {
+ public:
+  static constexpr size_t kMaxBodyBytes = 1 << 20;  // 1 MiB
+
+  struct Deps {
+    RuleStore* store = nullptr;
+    ConfigStore* config = nullptr;
+    TokenStore* tokens = nullptr;
+    AuditLog* audit = nullptr;
+    CatalogSync* catalog = nullptr;
+    // The committed rule set in memory: what reads fall back to while
+    // PostgreSQL is unreachable. May be null (no fallback).
+    RuleCatalog* memory = nullptr;
+    Authenticator* auth = nullptr;
+    AgentKeysApi* agent_keys = nullptr;    // CurveZMQ agent keys
+    ControllerMetrics* metrics = nullptr;  // may be null
+    // The checks /readyz reports; all must pass for 200.
+    std::function<std::vector<ReadinessCheck>()> readiness;
+  };
+  explicit AdminApi(Deps deps);
+
+  // Every method + path template served (/metrics is another server's).
+  static std::vector<RouteInfo> Routes();
+
+  // /api/v1 answers 503 until serving is set (the controller sets it once
+  // migrations ran, tokens and rules are loaded).
+  void SetServing(bool serving) { serving_.store(serving); }
+
+  // Never throws; a failure inside is a 500 with a message.
+  HttpResponse Handle(const HttpRequest& request);
+
+  // {"error": {"code": ..., "message": ..., "field": ...}}.
+  static HttpResponse Error(int status, const std::string& code,
+                            const std::string& message,
+                            const std::string& field = "");
+  // The HTTP status and error code for a failed Status.
+  static HttpResponse FromStatus(const Status& status);
+
+ private:
+  // What a handler gets: the request, who sent it, and the {id} of the path
+  // (0 when the route has none).
+  struct Call {
+    const HttpRequest& request;
+    const Principal& principal;
+    int64_t id;
+  };
+  using Handler = HttpResponse (AdminApi::*)(const Call&);
+  struct Route {
+    const char* method;
+    const char* path;  // template; "{id}" matches a positive integer
+    bool needs_token;
+    Role role;  // the least role allowed, when needs_token
+    Handler handler;
+  };
+  static const std::vector<Route>& Table();
+
+  HttpResponse Dispatch(const HttpRequest& request, std::string* route);
+
+  // admin_api.cc
+  HttpResponse RootPage(const Call& call);
+  HttpResponse Health(const Call& call);
+  HttpResponse Readiness(const Call& call);
+  // admin_api_rules.cc
+  HttpResponse ListRules(const Call& call);
+  HttpResponse CreateRule(const Call& call);
+  HttpResponse GetRule(const Call& call);
+  HttpResponse UpdateRule(const Call& call);
+  HttpResponse DeleteRule(const Call& call);
+  HttpResponse RuleHistory(const Call& call);
+  // The committed rules from PostgreSQL; while it is unreachable, the
+  // copy in memory, with *from_memory set.
+  StatusOr<RuleStore::Listing> ListRulesOrMemory(bool* from_memory);
+  // admin_api_config.cc
+  HttpResponse GetConfig(const Call& call);
+  HttpResponse PutConfig(const Call& call);
+  // admin_api_tokens.cc
+  HttpResponse ListTokens(const Call& call);
+  HttpResponse CreateToken(const Call& call);
+  HttpResponse RevokeToken(const Call& call);
+  // admin_api_audit.cc
+  HttpResponse ListAudit(const Call& call);
+  // admin_api_agent_keys.cc
+  HttpResponse ListAgentKeys(const Call& call);
+  HttpResponse CreateAgentKey(const Call& call);
+  HttpResponse RevokeAgentKey(const Call& call);
+
+  Deps deps_;
+  std::atomic<bool> serving_{false};
+  // Held across a commit and its report to the catalog (or the
+  // authenticator), so they see changes in commit order.
+  std::mutex write_mu_;
+};
+
+}  // namespace sluice

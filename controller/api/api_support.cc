@@ -1,0 +1,131 @@
+#include "controller/api/api_support.h"
+
+#include <algorithm>
+
+namespace sluice::api {
+
+using nlohmann::json;
+
+std::string Dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+HttpResponse Json(int status, const json& value) {
+  HttpResponse response;
+  response.status = status;
+  response.body = Dump(value);
+  return response;
+}
+
+int64_t ParseId(std::string_view text) {
+  if (text.empty() || text.size() > 18) return 0;
+  int64_t id = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return 0;
+    id = id * 10 + (c - '0');
+  }
+  return id;
+}
+
+bool ParseJsonBody(const HttpRequest& request, const std::string& example,
+                   json* out, HttpResponse* error) {
+  if (request.body_too_large || request.body.size() > AdminApi::kMaxBodyBytes) {
+    *error = AdminApi::Error(
+        400, "body_too_large",
+        "the request body is larger than 1 MiB; send a smaller document "
+        "(a rule is a few hundred bytes)");
+    return false;
+  }
+  try {
+    *out = json::parse(request.body);
+  } catch (const json::parse_error& e) {
+    *error = AdminApi::Error(400, "invalid_json",
+                             std::string("the body is not valid JSON (") +
+                                 e.what() + "); send " + example);
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decodes `text`; '+' stays '+' (this is not an HTML form).
+bool Decode(std::string_view text, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      *out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return false;
+    int hi = HexValue(text[i + 1]);
+    int lo = HexValue(text[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    *out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+StatusOr<std::map<std::string, std::string>> ParseQuery(
+    std::string_view query, std::initializer_list<std::string_view> allowed) {
+  std::map<std::string, std::string> params;
+  std::string names;
+  for (std::string_view name : allowed) {
+    if (!names.empty()) names += ", ";
+    names += std::string(name);
+  }
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view part = query.substr(start, end - start);
+    start = end + 1;
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    std::string key;
+    std::string value;
+    if (!Decode(part.substr(0, eq), &key) ||
+        (eq != std::string_view::npos &&
+         !Decode(part.substr(eq + 1), &value))) {
+      return Status::InvalidArgument("the query parameter '" +
+                                         std::string(part) +
+                                         "' has a malformed %-escape",
+                                     std::string(part.substr(0, eq)));
+    }
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+      return Status::InvalidArgument(
+          "unknown query parameter '" + key + "'; " +
+              (names.empty() ? std::string("this route takes none")
+                             : "this route takes " + names),
+          key);
+    }
+    if (!params.emplace(key, value).second) {
+      return Status::InvalidArgument(
+          "the query parameter '" + key + "' is given twice; give it once",
+          key);
+    }
+  }
+  return params;
+}
+
+HttpResponse BadQuery(const Status& status) {
+  return AdminApi::Error(400, "invalid_query", status.message(),
+                         status.field());
+}
+
+HttpResponse BadHeader(const Status& status) {
+  return AdminApi::Error(400, "invalid_header", status.message(),
+                         status.field());
+}
+
+}  // namespace sluice::api

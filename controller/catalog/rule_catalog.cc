@@ -1,0 +1,39 @@
+#include "controller/catalog/rule_catalog.h"
+
+namespace sluice {
+
+RuleCatalog::Snapshot RuleCatalog::Get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Snapshot snapshot;
+  snapshot.version = version_.load(std::memory_order_relaxed);
+  snapshot.rules.reserve(rules_.size());
+  for (const auto& entry : rules_) snapshot.rules.push_back(entry.second);
+  return snapshot;
+}
+
+void RuleCatalog::Replace(int64_t version, std::vector<Rule> rules) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (version < version_.load(std::memory_order_relaxed)) return;
+  rules_.clear();
+  for (auto& rule : rules) {
+    int64_t id = rule.id;
+    rules_.emplace(id, std::move(rule));
+  }
+  version_.store(version, std::memory_order_release);
+}
+
+void RuleCatalog::Upsert(int64_t version, const Rule& rule) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (version <= version_.load(std::memory_order_relaxed)) return;
+  rules_[rule.id] = rule;
+  version_.store(version, std::memory_order_release);
+}
+
+void RuleCatalog::Remove(int64_t version, int64_t rule_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (version <= version_.load(std::memory_order_relaxed)) return;
+  rules_.erase(rule_id);
+  version_.store(version, std::memory_order_release);
+}
+
+}  // namespace sluice
