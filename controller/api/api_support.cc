@@ -27,6 +27,51 @@ int64_t ParseId(std::string_view text) {
   return id;
 }
 
+namespace {
+
+// Builds the document as json::parse does, but keeps the parse error's
+// text instead of throwing it. The parse does not rely on nlohmann_json
+// throwing: common/ is built without exceptions, so the copy of the parser
+// the linker keeps may be one that aborts instead (common/CMakeLists.txt).
+class DocumentOrError {
+ public:
+  explicit DocumentOrError(json* out)
+      : dom_(*out, /*allow_exceptions=*/false) {}
+
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(json::number_integer_t v) {
+    return dom_.number_integer(v);
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    return dom_.number_unsigned(v);
+  }
+  bool number_float(json::number_float_t v, const json::string_t& s) {
+    return dom_.number_float(v, s);
+  }
+  bool string(json::string_t& v) { return dom_.string(v); }
+  bool binary(json::binary_t& v) { return dom_.binary(v); }
+  bool start_object(std::size_t n) { return dom_.start_object(n); }
+  bool key(json::string_t& k) { return dom_.key(k); }
+  bool end_object() { return dom_.end_object(); }
+  bool start_array(std::size_t n) { return dom_.start_array(n); }
+  bool end_array() { return dom_.end_array(); }
+  template <class Exception>
+  bool parse_error(std::size_t, const std::string&, const Exception& e) {
+    error_ = e.what();
+    return false;
+  }
+
+  // Empty when the document parsed.
+  const std::string& error() const { return error_; }
+
+ private:
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
+  std::string error_;
+};
+
+}  // namespace
+
 bool ParseJsonBody(const HttpRequest& request, const std::string& example,
                    json* out, HttpResponse* error) {
   if (request.body_too_large || request.body.size() > AdminApi::kMaxBodyBytes) {
@@ -36,12 +81,12 @@ bool ParseJsonBody(const HttpRequest& request, const std::string& example,
         "(a rule is a few hundred bytes)");
     return false;
   }
-  try {
-    *out = json::parse(request.body);
-  } catch (const json::parse_error& e) {
+  DocumentOrError document(out);
+  if (!json::sax_parse(request.body, &document) || !document.error().empty()) {
+    *out = json();
     *error = AdminApi::Error(400, "invalid_json",
-                             std::string("the body is not valid JSON (") +
-                                 e.what() + "); send " + example);
+                             "the body is not valid JSON (" + document.error() +
+                                 "); send " + example);
     return false;
   }
   return true;

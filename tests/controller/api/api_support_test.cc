@@ -1,4 +1,4 @@
-// Query strings and ids for the admin API handlers (pure).
+// Query strings, ids and JSON bodies for the admin API handlers (pure).
 #include "controller/api/api_support.h"
 
 #include <gtest/gtest.h>
@@ -39,6 +39,38 @@ TEST(ApiSupportTest, Ids) {
   EXPECT_EQ(api::ParseId("42"), 42);
   for (const char* bad : {"", "0", "-1", "+1", "1a", "1234567890123456789"}) {
     EXPECT_LE(api::ParseId(bad), 0) << bad;
+  }
+}
+
+TEST(ApiSupportTest, ParsesJsonBodies) {
+  HttpRequest request;
+  request.body = R"({"name": "a", "limits": [1, 2.5, -3, null, true]})";
+  nlohmann::json body;
+  HttpResponse error;
+  ASSERT_TRUE(api::ParseJsonBody(request, "a rule", &body, &error));
+  EXPECT_EQ(body, nlohmann::json::parse(request.body));
+}
+
+// Malformed bodies are refused with the parser's account of what is wrong
+// and where, without an exception (the parse must not rely on one).
+TEST(ApiSupportTest, RefusesMalformedJsonBodiesSayingWhere) {
+  for (const char* text : {"", "{", "{\"name\": }", "not json", "[1,]",
+                           "{\"a\": 1} trailing", "\"\xff\""}) {
+    HttpRequest request;
+    request.body = text;
+    nlohmann::json body = 7;
+    HttpResponse error;
+    EXPECT_FALSE(api::ParseJsonBody(request, "a rule", &body, &error)) << text;
+    EXPECT_EQ(error.status, 400) << text;
+    EXPECT_TRUE(body.is_null()) << text;
+    const nlohmann::json reply = nlohmann::json::parse(error.body);
+    EXPECT_EQ(reply["error"]["code"], "invalid_json") << error.body;
+    const std::string message = reply["error"]["message"];
+    EXPECT_NE(message.find("the body is not valid JSON ([json.exception."
+                           "parse_error.101] parse error at line 1, column "),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("; send a rule"), std::string::npos) << message;
   }
 }
 
