@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a throwaway PostgreSQL, runs every
-# test with ctest, then fuzzes the RESP parser and command layer for a
-# bounded time (tests/fuzz), and stops everything it started, also on
-# failure. Exit status: non-zero when anything failed (a fuzzer crash too).
+# test with ctest, then fuzzes the RESP parser, the command layer and the
+# core's JSON readers for a bounded time (tests/fuzz), and stops everything
+# it started, also on failure. Exit status: non-zero when anything failed
+# (a fuzzer crash too).
 #
 #   deploy/test.sh              # everything
 #   deploy/test.sh -R rest_api  # extra arguments go to ctest
@@ -38,14 +39,16 @@ cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 300 -j2 "$@"
 
 # --- Fuzzing (tests/fuzz/README.md): a clang build of its own, each target
-# run for SLUICE_FUZZ_SECONDS over a copy of its committed corpus. Inputs
+# run for SLUICE_FUZZ_SECONDS over a copy of its committed corpus, with
+# tests/fuzz/<target>.dict when there is one (else resp.dict). Inputs
 # that reach new code are merged back into tests/fuzz/corpus/<target>
 # (by edge coverage, -use_counters=0, so the corpus stays small); past
-# FUZZ_CORPUS_MAX_FILES it is minimized afresh.
+# FUZZ_CORPUS_MAX_FILES (the largest, wire, holds some 350 small inputs)
+# it is minimized afresh.
 FUZZ_SECONDS="${SLUICE_FUZZ_SECONDS:-30}"
 FUZZ_DIR="${SLUICE_FUZZ_BUILD_DIR:-$SLUICE_ROOT/build/fuzz}"
-FUZZ_CORPUS_MAX_FILES=300
-FUZZ_TARGETS=(resp_parser commands)
+FUZZ_CORPUS_MAX_FILES=500
+FUZZ_TARGETS=(resp_parser commands wire)
 
 run_fuzzer() {
   local target="$1"
@@ -53,12 +56,16 @@ run_fuzzer() {
   local corpus="$SLUICE_ROOT/tests/fuzz/corpus/$target"
   local work="$WORK/fuzz-$target"
   local artifacts="$SLUICE_ROOT/build/fuzz-artifacts/$target"
+  local dict="$SLUICE_ROOT/tests/fuzz/resp.dict"  # the RESP targets
+  if [ -f "$SLUICE_ROOT/tests/fuzz/$target.dict" ]; then
+    dict="$SLUICE_ROOT/tests/fuzz/$target.dict"
+  fi
   mkdir -p "$work/corpus" "$work/merged" "$artifacts" "$corpus"
   cp -r "$corpus"/. "$work/corpus/"
   log "fuzzing $target for ${FUZZ_SECONDS}s"
   if ! UBSAN_OPTIONS=print_stacktrace=1 "$bin" "$work/corpus" \
       -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=5 \
-      -dict="$SLUICE_ROOT/tests/fuzz/resp.dict" -print_final_stats=1 \
+      -dict="$dict" -print_final_stats=1 \
       -artifact_prefix="$artifacts/" >"$work/log" 2>&1; then
     tail -60 "$work/log" >&2
     die "fuzz target $target failed (a crash, sanitizer report, broken invariant, leak or timeout: log above); the input is in $artifacts/, reproduce with: $bin $artifacts/<file>"
