@@ -4,10 +4,15 @@
 // that says what was wrong and what would be right, and optionally the name
 // of the input field at fault (used by the REST API's error body).
 //
+// Status and StatusOr are [[nodiscard]]: a caller that drops one gets a
+// warning (an error with -Werror). Where dropping an error is right, say
+// so with IgnoreError() and a comment on why.
+//
 // Thread-safety: a Status is an immutable value; const methods may be called
 // concurrently without synchronisation.
 #pragma once
 
+#include <cassert>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,7 +20,7 @@
 
 namespace sluice {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -69,6 +74,10 @@ class Status {
 
   static std::string_view CodeName(Code code);
 
+  // Drops this status on purpose: the caller has a reason (given in a
+  // comment where it is called) why a failure changes nothing there.
+  void IgnoreError() const {}
+
  private:
   struct Rep {
     Code code;
@@ -83,25 +92,51 @@ class Status {
   std::shared_ptr<const Rep> rep_;  // null means OK
 };
 
-// StatusOr<T>: either a T or a non-OK Status. Accessing value() of a failed
-// StatusOr is a programming error (checked by assert in debug builds).
+// StatusOr<T>: either a T or a non-OK Status. Accessing the value of a
+// failed StatusOr is a programming error, checked by assert in debug
+// builds. Built from a Status, that Status must be an error: an OK Status
+// with no value asserts in debug builds and becomes an Internal error in
+// release builds, so ok() always means a value is there.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(T value) : value_(std::move(value)), has_value_(true) {}  // NOLINT
-  StatusOr(Status status) : status_(std::move(status)) {}            // NOLINT
+  StatusOr(Status status) : status_(std::move(status)) {             // NOLINT
+    assert(!status_.ok() && "StatusOr needs a value or an error, not OK");
+    if (status_.ok()) {
+      status_ = Status::Internal(
+          "StatusOr was built from an OK Status without a value (a bug: "
+          "return the value, or an error)");
+    }
+  }
 
   bool ok() const { return has_value_; }
   const Status& status() const { return status_; }
-  const T& value() const& { return value_; }
-  T& value() & { return value_; }
-  T&& value() && { return std::move(value_); }
-  const T& operator*() const& { return value_; }
-  T& operator*() & { return value_; }
-  const T* operator->() const { return &value_; }
-  T* operator->() { return &value_; }
+  const T& value() const& {
+    CheckHasValue();
+    return value_;
+  }
+  T& value() & {
+    CheckHasValue();
+    return value_;
+  }
+  T&& value() && {
+    CheckHasValue();
+    return std::move(value_);
+  }
+  const T& operator*() const& { return value(); }
+  T& operator*() & { return value(); }
+  const T* operator->() const { return &value(); }
+  T* operator->() { return &value(); }
+
+  // Drops this result on purpose (see Status::IgnoreError).
+  void IgnoreError() const {}
 
  private:
+  void CheckHasValue() const {
+    assert(has_value_ && "value() of a failed StatusOr; check ok() first");
+  }
+
   Status status_;
   T value_{};
   bool has_value_ = false;
