@@ -18,6 +18,7 @@
 #include "agent/curve_handshake_watch.h"
 #include "platform/curve_keys.h"
 #include "platform/log.h"
+#include "platform/mutex.h"
 #include "platform/thread_priority.h"
 
 namespace sluice {
@@ -86,11 +87,11 @@ class LeaseClient::Impl {
   }
 
   int nice_steps() const { return options_.background_nice; }
-  Status Open();
-  void Run();
-  void Close();
-  void RequestStop();
-  void Submit(std::vector<LeaseWant> items);
+  Status Open() EXCLUDES(mu_);
+  void Run() EXCLUDES(mu_);
+  void Close() EXCLUDES(mu_);
+  void RequestStop() EXCLUDES(mu_);
+  void Submit(std::vector<LeaseWant> items) EXCLUDES(mu_);
 
  private:
   struct Sockets {
@@ -105,13 +106,13 @@ class LeaseClient::Impl {
   // when no keys are given).
   Status ConfigureCurve(Sockets* sockets);
 
-  void Tick();
+  void Tick() EXCLUDES(mu_);
   void HandleFrames(std::vector<zmq::message_t>* parts, int64_t now);
   void HandleSnapshot(RulesSnapshot* snapshot);
   void HandleDelta(const RulesDelta& delta, int64_t now);
   void HandleGrant(const LeaseGrant& grant, int64_t now);
   void CheckReachable(int64_t now);
-  void FlushSubmits(int64_t now);
+  void FlushSubmits(int64_t now) EXCLUDES(mu_);
   void PrunePending(int64_t now);
 
   void SetAgents(int64_t agents);
@@ -132,10 +133,14 @@ class LeaseClient::Impl {
   std::string routing_id_;
   std::atomic<bool> stop_{false};
 
-  std::mutex mu_;
-  std::unique_ptr<Sockets> sockets_;           // set while running
-  std::vector<std::vector<LeaseWant>> queue_;  // GUARDED_BY(mu_)
-  bool wake_pending_ = false;                  // GUARDED_BY(mu_)
+  Mutex mu_;
+  // Set by Open() on the client thread before Run(), reset by Close()
+  // after that thread ended. Other threads use only wake_send, under mu_.
+  std::unique_ptr<Sockets> sockets_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);
+  std::vector<std::vector<LeaseWant>> queue_ GUARDED_BY(mu_);
+  bool wake_pending_ GUARDED_BY(mu_) = false;
+  // sockets_.get(), for the client thread: its dealer and wake_recv.
+  Sockets* io_ = nullptr;
 
   // Owned by the client thread (kept across Stop/Start).
   bool reachable_ = false;
@@ -222,8 +227,9 @@ Status LeaseClient::Impl::Open() {
             "; expected a ZeroMQ address such as tcp://127.0.0.1:7070",
         "controller");
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   sockets_ = std::move(sockets);
+  io_ = sockets_.get();
   queue_.clear();
   wake_pending_ = false;
   stop_.store(false);
@@ -231,7 +237,8 @@ Status LeaseClient::Impl::Open() {
 }
 
 void LeaseClient::Impl::Close() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
+  io_ = nullptr;
   sockets_.reset();
   queue_.clear();
   wake_pending_ = false;
@@ -239,7 +246,7 @@ void LeaseClient::Impl::Close() {
 
 void LeaseClient::Impl::RequestStop() {
   stop_.store(true);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (sockets_ == nullptr) return;
   try {
     sockets_->wake_send.send(zmq::message_t(), zmq::send_flags::dontwait);
@@ -251,7 +258,7 @@ void LeaseClient::Impl::RequestStop() {
 }
 
 void LeaseClient::Impl::Submit(std::vector<LeaseWant> items) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (sockets_ == nullptr || stop_.load()) return;  // not running: dropped
   queue_.push_back(std::move(items));
   if (wake_pending_) return;
@@ -289,8 +296,8 @@ void LeaseClient::Impl::Run() {
 }
 
 void LeaseClient::Impl::Tick() {
-  zmq::socket_t& dealer = sockets_->dealer;
-  zmq::socket_t& wake = sockets_->wake_recv;
+  zmq::socket_t& dealer = io_->dealer;
+  zmq::socket_t& wake = io_->wake_recv;
   zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0},
                              {wake.handle(), 0, ZMQ_POLLIN, 0}};
   zmq::poll(items, 2, kPollInterval);
@@ -311,7 +318,7 @@ void LeaseClient::Impl::Tick() {
     }
   }
   const int64_t now = clock_->NowNanos();
-  if (sockets_->handshake_watch) sockets_->handshake_watch->Poll(now);
+  if (io_->handshake_watch) io_->handshake_watch->Poll(now);
   CheckReachable(now);
   if (hello_pending_) SendHello();
   if (now - last_heartbeat_ >= options_.heartbeat_ms * kNanosPerMilli) {
@@ -432,7 +439,7 @@ void LeaseClient::Impl::CheckReachable(int64_t now) {
 void LeaseClient::Impl::FlushSubmits(int64_t now) {
   std::vector<std::vector<LeaseWant>> batch;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     batch.swap(queue_);
     wake_pending_ = false;
   }
@@ -529,7 +536,7 @@ void LeaseClient::Impl::SendHello() {
 
 bool LeaseClient::Impl::Send(const WireMessage& message) {
   const std::string bytes = EncodeWireMessage(message);
-  return sockets_->dealer.send(zmq::buffer(bytes), zmq::send_flags::dontwait)
+  return io_->dealer.send(zmq::buffer(bytes), zmq::send_flags::dontwait)
       .has_value();
 }
 
