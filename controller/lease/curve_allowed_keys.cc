@@ -8,7 +8,7 @@ namespace sluice {
 AllowedAgentKeys::AllowedAgentKeys() : current_(std::make_shared<Map>()) {}
 
 std::shared_ptr<const AllowedAgentKeys::Map> AllowedAgentKeys::Get() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return current_;
 }
 
@@ -38,7 +38,7 @@ void AllowedAgentKeys::PublishLocked(Map next) {
 }
 
 void AllowedAgentKeys::Allow(AllowedAgentKey key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   LocalChange change{next_seq_++, true, std::move(key)};
   Map next = *current_;
   ApplyLocked(change, &next);
@@ -47,7 +47,7 @@ void AllowedAgentKeys::Allow(AllowedAgentKey key) {
 }
 
 void AllowedAgentKeys::Revoke(int64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   LocalChange change{next_seq_++, false, AllowedAgentKey{id, "", ""}};
   Map next = *current_;
   ApplyLocked(change, &next);
@@ -56,14 +56,14 @@ void AllowedAgentKeys::Revoke(int64_t id) {
 }
 
 uint64_t AllowedAgentKeys::BeginReload() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   // Changes numbered from here on happen after the read starts.
   return next_seq_;
 }
 
 void AllowedAgentKeys::FinishReload(uint64_t begin,
                                     const std::vector<AllowedAgentKey>& keys) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (begin < finished_begin_) return;  // a newer read already landed
   finished_begin_ = begin;
   Map next;

@@ -26,12 +26,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 
@@ -53,23 +53,25 @@ class AllowedAgentKeys {
   AllowedAgentKeys();
 
   // The current set; never null.
-  std::shared_ptr<const Map> Get() const;
+  std::shared_ptr<const Map> Get() const EXCLUDES(mu_);
   // Changes (increases) whenever Get() returns a different set.
   uint64_t version() const { return version_.load(); }
   // The key's entry when `public_key` (Z85) is allowed now.
-  bool Find(const std::string& public_key, AllowedAgentKey* out) const;
+  bool Find(const std::string& public_key, AllowedAgentKey* out) const
+      EXCLUDES(mu_);
 
   // A key just committed as allowed / revoked (by id) in this process.
-  void Allow(AllowedAgentKey key);
-  void Revoke(int64_t id);
+  void Allow(AllowedAgentKey key) EXCLUDES(mu_);
+  void Revoke(int64_t id) EXCLUDES(mu_);
 
   // Replacing the set with the database's, keeping local changes made
   // meanwhile, in two halves around the read: BeginReload() before reading,
   // FinishReload() with what was read. A FinishReload() older than one
   // already finished is ignored. On a failed read, skip FinishReload(): the
   // set is left as it was.
-  uint64_t BeginReload();
-  void FinishReload(uint64_t begin, const std::vector<AllowedAgentKey>& keys);
+  uint64_t BeginReload() EXCLUDES(mu_);
+  void FinishReload(uint64_t begin, const std::vector<AllowedAgentKey>& keys)
+      EXCLUDES(mu_);
 
  private:
   struct LocalChange {
@@ -79,14 +81,15 @@ class AllowedAgentKeys {
   };
   static void ApplyLocked(const LocalChange& change, Map* map);
   // Publishes `next` when it differs from the current set.
-  void PublishLocked(Map next);
+  void PublishLocked(Map next) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::shared_ptr<const Map> current_;  // GUARDED_BY(mu_)
-  uint64_t next_seq_ = 1;               // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::shared_ptr<const Map> current_ GUARDED_BY(mu_);
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   // Local changes that a reload in flight may not have seen, oldest first.
-  std::vector<LocalChange> changes_;  // GUARDED_BY(mu_)
-  uint64_t finished_begin_ = 0;       // GUARDED_BY(mu_)
+  std::vector<LocalChange> changes_ GUARDED_BY(mu_);
+  uint64_t finished_begin_ GUARDED_BY(mu_) = 0;
+  // Bumped under mu_ with current_; read without it by version().
   std::atomic<uint64_t> version_{1};
 };
 
