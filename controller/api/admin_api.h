@@ -55,7 +55,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,6 +68,7 @@
 #include "controller/store/config_store.h"
 #include "controller/store/rule_store.h"
 #include "controller/store/token_store.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 
@@ -167,21 +167,21 @@ class AdminApi {
   HttpResponse Readiness(const Call& call);
   // admin_api_rules.cc
   HttpResponse ListRules(const Call& call);
-  HttpResponse CreateRule(const Call& call);
+  HttpResponse CreateRule(const Call& call) EXCLUDES(write_mu_);
   HttpResponse GetRule(const Call& call);
-  HttpResponse UpdateRule(const Call& call);
-  HttpResponse DeleteRule(const Call& call);
+  HttpResponse UpdateRule(const Call& call) EXCLUDES(write_mu_);
+  HttpResponse DeleteRule(const Call& call) EXCLUDES(write_mu_);
   HttpResponse RuleHistory(const Call& call);
   // The committed rules from PostgreSQL; while it is unreachable, the
   // copy in memory, with *from_memory set.
   StatusOr<RuleStore::Listing> ListRulesOrMemory(bool* from_memory);
   // admin_api_config.cc
   HttpResponse GetConfig(const Call& call);
-  HttpResponse PutConfig(const Call& call);
+  HttpResponse PutConfig(const Call& call) EXCLUDES(write_mu_);
   // admin_api_tokens.cc
   HttpResponse ListTokens(const Call& call);
-  HttpResponse CreateToken(const Call& call);
-  HttpResponse RevokeToken(const Call& call);
+  HttpResponse CreateToken(const Call& call) EXCLUDES(write_mu_);
+  HttpResponse RevokeToken(const Call& call) EXCLUDES(write_mu_);
   // admin_api_audit.cc
   HttpResponse ListAudit(const Call& call);
   // admin_api_agent_keys.cc
@@ -192,8 +192,9 @@ class AdminApi {
   Deps deps_;
   std::atomic<bool> serving_{false};
   // Held across a commit and its report to the catalog (or the
-  // authenticator), so they see changes in commit order.
-  std::mutex write_mu_;
+  // authenticator), so they see changes in commit order. It orders
+  // writes; it guards no member.
+  Mutex write_mu_;
 };
 
 }  // namespace sluice

@@ -93,7 +93,7 @@ HttpResponse AdminApi::PutConfig(const Call& call) {
   std::vector<ConfigProblem> problems = ParseConfigDocument(body, &rules);
   if (!problems.empty()) return Invalid(problems);
 
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<ConfigStore::Result> result = deps_.config->Replace(
       rules, Actor{call.principal.id, call.principal.name}, dry_run, *if_match);
   if (!result.ok()) return FromStatus(result.status());

@@ -89,7 +89,7 @@ HttpResponse AdminApi::CreateRule(const Call& call) {
   // The server assigns id and version; values sent are ignored.
   rule.id = 0;
   rule.version = 0;
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<RuleStore::Change> change =
       deps_.store->Create(rule, ActorOf(call.principal));
   if (!change.ok()) return FromStatus(change.status());
@@ -129,7 +129,7 @@ HttpResponse AdminApi::UpdateRule(const Call& call) {
                      "); leave id out or make them equal",
                  "id");
   }
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<RuleStore::Change> change =
       deps_.store->Update(call.id, rule, ActorOf(call.principal), *if_match);
   if (!change.ok()) return FromStatus(change.status());
@@ -140,7 +140,7 @@ HttpResponse AdminApi::UpdateRule(const Call& call) {
 HttpResponse AdminApi::DeleteRule(const Call& call) {
   StatusOr<VersionCondition> if_match = IfMatch::Parse(call.request.if_match);
   if (!if_match.ok()) return api::BadHeader(if_match.status());
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<int64_t> revision =
       deps_.store->Delete(call.id, ActorOf(call.principal), *if_match);
   if (!revision.ok()) return FromStatus(revision.status());

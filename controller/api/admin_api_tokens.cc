@@ -85,7 +85,7 @@ HttpResponse AdminApi::CreateToken(const Call& call) {
   std::string name;
   Role role = Role::kViewer;
   if (!ParseTokenBody(body, &name, &role, &error)) return error;
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<TokenStore::Created> created = deps_.tokens->Create(
       name, role, Actor{call.principal.id, call.principal.name});
   if (!created.ok()) return FromStatus(created.status());
@@ -107,7 +107,7 @@ HttpResponse AdminApi::CreateToken(const Call& call) {
 }
 
 HttpResponse AdminApi::RevokeToken(const Call& call) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<TokenInfo> revoked = deps_.tokens->Revoke(
       call.id, Actor{call.principal.id, call.principal.name});
   if (!revoked.ok()) return FromStatus(revoked.status());

@@ -71,7 +71,7 @@ HttpResponse AgentKeysApi::Create(const HttpRequest& request,
   std::string name;
   std::string public_key;
   if (!ParseBody(body, &name, &public_key, &error)) return error;
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<AgentKey> added = store_->Add(name, public_key, actor);
   if (!added.ok()) return AdminApi::FromStatus(added.status());
   allowed_->Allow(AllowedAgentKey{added->id, added->name, added->public_key});
@@ -85,7 +85,7 @@ HttpResponse AgentKeysApi::Create(const HttpRequest& request,
 }
 
 HttpResponse AgentKeysApi::Revoke(int64_t id, const Actor& actor) {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  MutexLock lock(&write_mu_);
   StatusOr<AgentKey> revoked = store_->Revoke(id, actor);
   if (!revoked.ok()) return AdminApi::FromStatus(revoked.status());
   allowed_->Revoke(id);

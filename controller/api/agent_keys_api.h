@@ -26,12 +26,12 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 
 #include "controller/api/admin_api.h"
 #include "controller/lease/curve_allowed_keys.h"
 #include "controller/store/agent_key_store.h"
 #include "controller/store/audit_log.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 
@@ -42,13 +42,16 @@ class AgentKeysApi {
       : store_(store), allowed_(allowed) {}
 
   HttpResponse List(const HttpRequest& request);
-  HttpResponse Create(const HttpRequest& request, const Actor& actor);
-  HttpResponse Revoke(int64_t id, const Actor& actor);
+  HttpResponse Create(const HttpRequest& request, const Actor& actor)
+      EXCLUDES(write_mu_);
+  HttpResponse Revoke(int64_t id, const Actor& actor) EXCLUDES(write_mu_);
 
  private:
   AgentKeyStore* const store_;
   AllowedAgentKeys* const allowed_;
-  std::mutex write_mu_;  // held across a commit and its Allow/Revoke
+  // Held across a commit and its Allow/Revoke, so the allowed set sees
+  // changes in commit order; it guards no member.
+  Mutex write_mu_;
 };
 
 }  // namespace sluice

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <iterator>
-#include <mutex>
 #include <utility>
 
 #include "controller/store/token_secret.h"
@@ -38,7 +37,7 @@ Status Authenticator::Bootstrap(const std::string& env_admin_token,
 Status Authenticator::Reload() {
   uint64_t started;
   {
-    std::shared_lock<std::shared_mutex> lock(mu_);
+    ReaderMutexLock lock(&mu_);
     started = forget_epoch_;
   }
   StatusOr<std::vector<TokenStore::Credential>> credentials =
@@ -49,7 +48,7 @@ Status Authenticator::Reload() {
     tokens.push_back(Entry{std::move(credential.principal),
                            std::move(credential.sha256_hex)});
   }
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterMutexLock lock(&mu_);
   // A reload that read the database before a Forget() must not bring the
   // forgotten token back; one that started after it saw the revocation
   // committed, so the id need not be filtered any longer.
@@ -57,7 +56,7 @@ Status Authenticator::Reload() {
     it = it->second <= started ? forgotten_.erase(it) : std::next(it);
   }
   tokens.erase(std::remove_if(tokens.begin(), tokens.end(),
-                              [this](const Entry& entry) {
+                              [this](const Entry& entry) REQUIRES(mu_) {
                                 return forgotten_.count(entry.principal.id) > 0;
                               }),
                tokens.end());
@@ -66,7 +65,7 @@ Status Authenticator::Reload() {
 }
 
 void Authenticator::Forget(int64_t id) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  WriterMutexLock lock(&mu_);
   forgotten_[id] = ++forget_epoch_;
   tokens_.erase(std::remove_if(tokens_.begin(), tokens_.end(),
                                [id](const Entry& entry) {
@@ -100,7 +99,7 @@ StatusOr<Principal> Authenticator::Authenticate(
                                    form);
   }
   const std::string hash = HashToken(token);
-  std::shared_lock<std::shared_mutex> lock(mu_);
+  ReaderMutexLock lock(&mu_);
   // Compare against every token, in constant time per comparison, so the
   // time taken says nothing about which hash (or how much of it) matched.
   const Entry* match = nullptr;

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <map>
 #include <ostream>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +24,7 @@
 #include "common/status.h"
 #include "controller/store/role.h"
 #include "controller/store/token_store.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 
@@ -36,16 +36,17 @@ class Authenticator {
   // See above. Unavailable when the database is down.
   Status Bootstrap(const std::string& env_admin_token, std::ostream& out);
   // Re-reads the unrevoked tokens.
-  Status Reload();
+  Status Reload() EXCLUDES(mu_);
   // Stops accepting token `id` at once, without the database (a revocation
   // just committed; a Reload() that fails afterwards cannot bring it back,
   // since the database no longer lists it).
-  void Forget(int64_t id);
+  void Forget(int64_t id) EXCLUDES(mu_);
 
   // `authorization` is the Authorization header's value ("Bearer <token>"),
   // empty when absent. InvalidArgument (with a message for the 401 body)
   // when it is missing, malformed, or no unrevoked token matches.
-  StatusOr<Principal> Authenticate(std::string_view authorization) const;
+  StatusOr<Principal> Authenticate(std::string_view authorization) const
+      EXCLUDES(mu_);
 
  private:
   struct Entry {
@@ -54,12 +55,12 @@ class Authenticator {
   };
 
   TokenStore* const store_;
-  mutable std::shared_mutex mu_;
-  std::vector<Entry> tokens_;  // GUARDED_BY(mu_)
+  mutable SharedMutex mu_;
+  std::vector<Entry> tokens_ GUARDED_BY(mu_);
   // Forget() calls so far, and each forgotten id with the count at its
   // Forget(): a Reload() that started before then filters the id out.
-  uint64_t forget_epoch_ = 0;              // GUARDED_BY(mu_)
-  std::map<int64_t, uint64_t> forgotten_;  // GUARDED_BY(mu_)
+  uint64_t forget_epoch_ GUARDED_BY(mu_) = 0;
+  std::map<int64_t, uint64_t> forgotten_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice
