@@ -158,9 +158,9 @@ void Controller::Background() {
     if (init.ok()) break;
     if (init.code() != Status::Code::kUnavailable) {
       LogError("controller", "cannot start: " + init.message());
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       fatal_ = init;
-      cv_.notify_all();
+      cv_.NotifyAll();
       return;
     }
     LogWarn("controller", init.message() + "; retrying in " +
@@ -177,16 +177,16 @@ void Controller::Background() {
   Status lease = lease_server_->Start();
   if (!lease.ok()) {
     LogError("controller", "cannot start the lease server: " + lease.message());
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     fatal_ = lease;
-    cv_.notify_all();
+    cv_.NotifyAll();
     return;
   }
   api_->SetServing(true);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ready_ = true;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   LogInfo("controller",
           "sluice-controller ready: http=" + options_.http +
@@ -221,9 +221,11 @@ void Controller::Background() {
 }
 
 bool Controller::SleepUnlessStopping(int64_t ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(ms),
-               [this] { return stop_requested_; });
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  MutexLock lock(&mu_);
+  while (!stop_requested_ && cv_.WaitUntil(&mu_, deadline)) {
+  }
   return !stop_requested_;
 }
 
@@ -235,7 +237,7 @@ std::vector<ReadinessCheck> Controller::Readiness() {
     bool is_ready;
     Status fatal;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       is_ready = ready_;
       fatal = fatal_;
     }
@@ -254,15 +256,18 @@ std::vector<ReadinessCheck> Controller::Readiness() {
 }
 
 Status Controller::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return stop_requested_ || !fatal_.ok(); });
+  MutexLock lock(&mu_);
+  while (!stop_requested_ && fatal_.ok()) cv_.Wait(&mu_);
   return fatal_;
 }
 
 Status Controller::WaitUntilReady(int64_t timeout_ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-               [this] { return ready_ || !fatal_.ok() || stop_requested_; });
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  MutexLock lock(&mu_);
+  while (!ready_ && fatal_.ok() && !stop_requested_ &&
+         cv_.WaitUntil(&mu_, deadline)) {
+  }
   if (!fatal_.ok()) return fatal_;
   if (ready_) return Status::Ok();
   return Status::Unavailable("the controller was not ready within " +
@@ -271,13 +276,13 @@ Status Controller::WaitUntilReady(int64_t timeout_ms) {
 }
 
 void Controller::RequestStop() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   stop_requested_ = true;
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 bool Controller::ready() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return ready_;
 }
 

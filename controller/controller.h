@@ -21,10 +21,8 @@
 // the accessors from any.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -46,6 +44,7 @@
 #include "controller/store/migrator.h"
 #include "controller/store/rule_store.h"
 #include "controller/store/token_store.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 
@@ -90,17 +89,17 @@ class Controller {
   Status Start();
 
   // Blocks until RequestStop() (returns OK) or a fatal error (returns it).
-  Status Wait();
+  Status Wait() EXCLUDES(mu_);
   // Blocks until ready, a fatal error (returned) or `timeout_ms` passes
   // (Unavailable).
-  Status WaitUntilReady(int64_t timeout_ms);
+  Status WaitUntilReady(int64_t timeout_ms) EXCLUDES(mu_);
   // Makes Wait() return. Thread-safe.
-  void RequestStop();
+  void RequestStop() EXCLUDES(mu_);
   // Stops everything; idempotent.
   void Stop();
 
   // Migrations applied, rules loaded, lease server running.
-  bool ready() const;
+  bool ready() const EXCLUDES(mu_);
 
   RuleCatalog* catalog() { return &catalog_; }
   // The /api/v1/agent-keys handlers (for AdminApi) and the allowed set.
@@ -109,11 +108,11 @@ class Controller {
   ControllerMetrics* metrics() { return &metrics_; }
 
  private:
-  void Background();
+  void Background() EXCLUDES(mu_);
   Status InitializeOnce();
   // Sleeps up to `ms`; false when a stop was requested.
-  bool SleepUnlessStopping(int64_t ms);
-  std::vector<ReadinessCheck> Readiness();
+  bool SleepUnlessStopping(int64_t ms) EXCLUDES(mu_);
+  std::vector<ReadinessCheck> Readiness() EXCLUDES(mu_);
 
   const ControllerOptions options_;
   ControllerMetrics metrics_;
@@ -135,11 +134,11 @@ class Controller {
   std::unique_ptr<RestApi> rest_;
   std::thread background_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_requested_ = false;  // GUARDED_BY(mu_)
-  bool ready_ = false;           // GUARDED_BY(mu_)
-  Status fatal_;                 // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;  // signals any change of the three below
+  bool stop_requested_ GUARDED_BY(mu_) = false;
+  bool ready_ GUARDED_BY(mu_) = false;
+  Status fatal_ GUARDED_BY(mu_);
   bool started_ = false;
 };
 

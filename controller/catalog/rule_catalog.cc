@@ -3,7 +3,7 @@
 namespace sluice {
 
 RuleCatalog::Snapshot RuleCatalog::Get() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Snapshot snapshot;
   snapshot.version = version_.load(std::memory_order_relaxed);
   snapshot.rules.reserve(rules_.size());
@@ -12,7 +12,7 @@ RuleCatalog::Snapshot RuleCatalog::Get() const {
 }
 
 void RuleCatalog::Replace(int64_t version, std::vector<Rule> rules) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (version < version_.load(std::memory_order_relaxed)) return;
   rules_.clear();
   for (auto& rule : rules) {
@@ -23,14 +23,14 @@ void RuleCatalog::Replace(int64_t version, std::vector<Rule> rules) {
 }
 
 void RuleCatalog::Upsert(int64_t version, const Rule& rule) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (version <= version_.load(std::memory_order_relaxed)) return;
   rules_[rule.id] = rule;
   version_.store(version, std::memory_order_release);
 }
 
 void RuleCatalog::Remove(int64_t version, int64_t rule_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (version <= version_.load(std::memory_order_relaxed)) return;
   rules_.erase(rule_id);
   version_.store(version, std::memory_order_release);

@@ -8,10 +8,10 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <vector>
 
 #include "common/rule.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 
@@ -22,21 +22,22 @@ class RuleCatalog {
     std::vector<Rule> rules;  // sorted by id
   };
 
-  Snapshot Get() const;
+  Snapshot Get() const EXCLUDES(mu_);
   // Cheap; lets a reader skip Get() when nothing changed.
   int64_t version() const { return version_.load(std::memory_order_acquire); }
 
   // Replaces everything (startup load, reload after a reconnect). Ignored
   // when `version` is older than the current one.
-  void Replace(int64_t version, std::vector<Rule> rules);
+  void Replace(int64_t version, std::vector<Rule> rules) EXCLUDES(mu_);
   // Records one committed change. Ignored when `version` is not newer than
   // the current one (a reload already covered it).
-  void Upsert(int64_t version, const Rule& rule);
-  void Remove(int64_t version, int64_t rule_id);
+  void Upsert(int64_t version, const Rule& rule) EXCLUDES(mu_);
+  void Remove(int64_t version, int64_t rule_id) EXCLUDES(mu_);
 
  private:
-  mutable std::mutex mu_;
-  std::map<int64_t, Rule> rules_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<int64_t, Rule> rules_ GUARDED_BY(mu_);
+  // Written under mu_ (with rules_); read without it by version().
   std::atomic<int64_t> version_{0};
 };
 

@@ -67,7 +67,7 @@ Status Database::ConnectLocked() {
 void Database::DropLocked() { conn_.reset(); }
 
 Status Database::Run(const std::function<Status(pqxx::connection&)>& fn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (conn_ == nullptr) {
     Status connected = ConnectLocked();
     if (!connected.ok()) return connected;
@@ -122,7 +122,7 @@ Status Database::Ping() {
 }
 
 int64_t Database::connection_count() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return connection_count_;
 }
 

@@ -23,11 +23,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <pqxx/connection>
 #include <string>
 
 #include "common/status.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 
@@ -42,22 +42,23 @@ class Database {
 
   // Connects if needed, then calls `fn` with the connection. Returns what
   // `fn` returns, or the mapped failure (see above).
-  Status Run(const std::function<Status(pqxx::connection&)>& fn);
+  Status Run(const std::function<Status(pqxx::connection&)>& fn) EXCLUDES(mu_);
 
   // "SELECT 1": OK when the database answers now.
-  Status Ping();
+  Status Ping() EXCLUDES(mu_);
 
   // How many times a connection was opened; changes after a reconnect.
-  int64_t connection_count() const;
+  int64_t connection_count() const EXCLUDES(mu_);
 
  private:
-  Status ConnectLocked();
-  void DropLocked();
+  Status ConnectLocked() REQUIRES(mu_);
+  void DropLocked() REQUIRES(mu_);
 
   const std::string conninfo_;
-  mutable std::mutex mu_;
-  std::unique_ptr<pqxx::connection> conn_;  // GUARDED_BY(mu_); null: closed
-  int64_t connection_count_ = 0;            // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  // Null while closed. The connection itself is used only under mu_ too.
+  std::unique_ptr<pqxx::connection> conn_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);
+  int64_t connection_count_ GUARDED_BY(mu_) = 0;
 };
 
 // The message of a pqxx exception on one line, without libpq's line breaks.
