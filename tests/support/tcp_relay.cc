@@ -65,7 +65,7 @@ TcpRelay::~TcpRelay() {
 }
 
 std::string TcpRelay::Captured() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return captured_;
 }
 
@@ -93,7 +93,7 @@ void TcpRelay::Run() {
         continue;
       }
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         captured_.append(buf, static_cast<size_t>(n));
       }
       if (!WriteAll(to, buf, static_cast<size_t>(n))) dead.push_back(index / 2);

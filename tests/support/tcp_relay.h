@@ -8,9 +8,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
+
+#include "platform/mutex.h"
 
 namespace sluice::testing {
 
@@ -24,11 +25,11 @@ class TcpRelay {
 
   uint16_t port() const { return port_; }
   // Every byte forwarded so far, in both directions, in arrival order.
-  std::string Captured() const;
+  std::string Captured() const EXCLUDES(mu_);
   int64_t connections() const { return connections_.load(); }
 
  private:
-  void Run();
+  void Run() EXCLUDES(mu_);
 
   const uint16_t target_port_;
   uint16_t port_ = 0;
@@ -36,8 +37,8 @@ class TcpRelay {
   int wake_[2] = {-1, -1};  // pipe: written to stop the thread
   std::thread thread_;
   std::atomic<int64_t> connections_{0};
-  mutable std::mutex mu_;
-  std::string captured_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::string captured_ GUARDED_BY(mu_);
 };
 
 }  // namespace sluice::testing
