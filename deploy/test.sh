@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, starts a throwaway PostgreSQL, runs every
-# test with ctest, then fuzzes the RESP parser, the command layer and the
-# core's JSON readers for a bounded time (tests/fuzz), and stops everything
-# it started, also on failure. Exit status: non-zero when anything failed
-# (a fuzzer crash too).
+# test with ctest, builds the daemons with clang's thread-safety analysis,
+# then fuzzes the RESP parser, the command layer and the core's JSON readers
+# for a bounded time (tests/fuzz), and stops everything it started, also on
+# failure. Exit status: non-zero when anything failed (a fuzzer crash too).
 #
 #   deploy/test.sh              # everything
 #   deploy/test.sh -R rest_api  # extra arguments go to ctest
 #   SLUICE_FUZZ_SECONDS=120 deploy/test.sh  # per fuzz target (default 30;
-#                                           # 0 skips fuzzing)
+#                                           # 0 skips fuzzing, not the
+#                                           # clang build)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -38,13 +39,19 @@ log "running tests"
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 300 -j2 "$@"
 
-# --- Fuzzing (tests/fuzz/README.md): a clang build of its own, each target
-# run for SLUICE_FUZZ_SECONDS over a copy of its committed corpus, with
-# tests/fuzz/<target>.dict when there is one (else resp.dict). Inputs
-# that reach new code are merged back into tests/fuzz/corpus/<target>
-# (by edge coverage, -use_counters=0, so the corpus stays small); past
-# FUZZ_CORPUS_MAX_FILES (the largest, wire, holds some 350 small inputs)
-# it is minimized afresh.
+# --- The clang build, in a directory of its own: the libraries and daemons
+# with -Wthread-safety -Werror (the locking annotations of
+# platform/thread_annotations.h are checked; any clang warning fails), and
+# the fuzz targets. Nothing runs these daemons, so they are compiled
+# without optimisation or debug information (build type "Analysis"), which
+# costs 40 % less; the fuzz targets set their own -O2 -g.
+#
+# Fuzzing (tests/fuzz/README.md): each target runs for SLUICE_FUZZ_SECONDS
+# over a copy of its committed corpus, with tests/fuzz/<target>.dict when
+# there is one (else resp.dict). Inputs that reach new code are merged back
+# into tests/fuzz/corpus/<target> (by edge coverage, -use_counters=0, so the
+# corpus stays small); past FUZZ_CORPUS_MAX_FILES (the largest, wire, holds
+# some 350 small inputs) it is minimized afresh.
 FUZZ_SECONDS="${SLUICE_FUZZ_SECONDS:-30}"
 FUZZ_DIR="${SLUICE_FUZZ_BUILD_DIR:-$SLUICE_ROOT/build/fuzz}"
 FUZZ_CORPUS_MAX_FILES=500
@@ -84,12 +91,16 @@ run_fuzzer() {
   log "$target corpus: $(find "$corpus" -type f | wc -l) files, $(du -sb "$corpus" | cut -f1) bytes"
 }
 
+pg_stop "$PG_DATA"  # not needed any more
+command -v clang++ >/dev/null || die "clang++ not found: install Debian's clang and libclang-rt-14-dev (deploy/lib.sh SLUICE_PACKAGES)"
+CLANG_TARGETS=(sluice-agent sluice-controller)
+if [ "$FUZZ_SECONDS" -gt 0 ]; then CLANG_TARGETS+=(sluice_fuzzers); fi
+log "clang build in $FUZZ_DIR: ${CLANG_TARGETS[*]} (-Wthread-safety -Werror; fuzz targets with libFuzzer, ASan, UBSan)"
+CC=clang CXX=clang++ cmake -S "$SLUICE_ROOT" -B "$FUZZ_DIR" \
+  -DCMAKE_BUILD_TYPE=Analysis -DCMAKE_CXX_FLAGS_ANALYSIS="-O0 -g0 -DNDEBUG" \
+  -DSLUICE_FUZZ=ON -DSLUICE_WERROR=ON >/dev/null
+cmake --build "$FUZZ_DIR" -j"$(nproc)" --target "${CLANG_TARGETS[@]}"
+
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
-  pg_stop "$PG_DATA"  # not needed any more
-  command -v clang++ >/dev/null || die "clang++ not found: install Debian's clang and libclang-rt-14-dev (deploy/lib.sh SLUICE_PACKAGES)"
-  log "building the fuzz targets (clang: libFuzzer, ASan, UBSan) in $FUZZ_DIR"
-  CC=clang CXX=clang++ cmake -S "$SLUICE_ROOT" -B "$FUZZ_DIR" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FUZZ=ON >/dev/null
-  cmake --build "$FUZZ_DIR" -j"$(nproc)" --target sluice_fuzzers
   for target in "${FUZZ_TARGETS[@]}"; do run_fuzzer "$target"; done
 fi
