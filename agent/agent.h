@@ -38,11 +38,11 @@
 #include <memory>
 #include <string>
 
-#include "agent/agent_metrics.h"
-#include "agent/checker.h"
-#include "agent/commands.h"
-#include "agent/lease_client.h"
-#include "agent/server.h"
+#include "agent/metrics/agent_metrics.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
+#include "agent/lease/lease_client.h"
+#include "agent/server/server.h"
 #include "common/clock.h"
 #include "common/local_bucket.h"
 #include "common/status.h"

@@ -30,9 +30,9 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/checker.h"
-#include "agent/commands.h"
-#include "agent/resp_parser.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
+#include "agent/resp/resp_parser.h"
 #include "common/clock.h"
 #include "common/rule_index.h"
 #include "tests/fuzz/fuzz_check.h"

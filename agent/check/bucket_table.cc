@@ -1,4 +1,4 @@
-#include "agent/bucket_table.h"
+#include "agent/check/bucket_table.h"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "agent/resp_parser.h"
+#include "agent/resp/resp_parser.h"
 
 #include <gtest/gtest.h>
 

@@ -55,7 +55,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/bucket_table.h"
+#include "agent/check/bucket_table.h"
 #include "common/decision.h"
 #include "common/descriptor.h"
 #include "common/local_bucket.h"

@@ -1,6 +1,6 @@
 // LeaseClient over real ZeroMQ sockets: against the real LeaseServer, and
 // against a hand-driven ROUTER for the cases a healthy server never causes.
-#include "agent/lease_client.h"
+#include "agent/lease/lease_client.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

@@ -2,7 +2,7 @@
 // in-process, with a rule index installed directly (no controller), driven
 // by a real Redis client (hiredis), by raw sockets for malformed input, and
 // by redis-cli / redis-benchmark when they are installed.
-#include "agent/server.h"
+#include "agent/server/server.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -27,12 +27,12 @@
 #include <thread>
 #include <vector>
 
-#include "agent/checker.h"
-#include "agent/commands.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
 #include "platform/system_clock.h"
 #include "tests/agent/allocation_counter.h"
 #include "tests/agent/hiredis_client.h"
-#include "tests/agent/server_fixture.h"
+#include "tests/agent/server/server_fixture.h"
 
 namespace sluice {
 namespace {

@@ -1,10 +1,10 @@
-#include "agent/commands.h"
+#include "agent/commands/command_handler.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
 
-#include "agent/resp_writer.h"
+#include "agent/resp/resp_writer.h"
 #include "common/clock.h"
 
 #ifndef SLUICE_VERSION

@@ -39,8 +39,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/commands.h"
-#include "agent/resp_parser.h"
+#include "agent/commands/command_handler.h"
+#include "agent/resp/resp_parser.h"
 #include "common/clock.h"
 #include "common/status.h"
 

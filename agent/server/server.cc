@@ -1,4 +1,4 @@
-#include "agent/server.h"
+#include "agent/server/server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include "agent/handler_memory.h"
-#include "agent/resp_writer.h"
+#include "agent/server/handler_memory.h"
+#include "agent/resp/resp_writer.h"
 #include "platform/endpoint.h"
 #include "platform/log.h"
 

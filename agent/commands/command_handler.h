@@ -34,7 +34,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/checker.h"
+#include "agent/check/checker.h"
 #include "common/descriptor.h"
 
 namespace sluice {

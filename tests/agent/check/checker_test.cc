@@ -1,4 +1,4 @@
-#include "agent/checker.h"
+#include "agent/check/checker.h"
 
 #include <gtest/gtest.h>
 

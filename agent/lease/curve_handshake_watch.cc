@@ -1,4 +1,4 @@
-#include "agent/curve_handshake_watch.h"
+#include "agent/lease/curve_handshake_watch.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,4 +1,4 @@
-#include "agent/lease_client.h"
+#include "agent/lease/lease_client.h"
 
 #include <unistd.h>
 
@@ -15,7 +15,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "agent/curve_handshake_watch.h"
+#include "agent/lease/curve_handshake_watch.h"
 #include "platform/curve_keys.h"
 #include "platform/log.h"
 #include "platform/thread_priority.h"

@@ -1,4 +1,4 @@
-#include "agent/agent_metrics.h"
+#include "agent/metrics/agent_metrics.h"
 
 #include <exception>
 

@@ -32,7 +32,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "agent/checker.h"
+#include "agent/check/checker.h"
 #include "common/rule_index.h"
 #include "common/status.h"
 

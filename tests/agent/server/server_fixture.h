@@ -22,9 +22,9 @@
 #include <utility>
 #include <vector>
 
-#include "agent/checker.h"
-#include "agent/commands.h"
-#include "agent/server.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
+#include "agent/server/server.h"
 #include "common/rule_index.h"
 #include "platform/system_clock.h"
 

@@ -1,4 +1,4 @@
-#include "agent/commands.h"
+#include "agent/commands/command_handler.h"
 
 #include <gtest/gtest.h>
 

@@ -34,11 +34,11 @@
 #include <thread>
 #include <vector>
 
-#include "agent/checker.h"
-#include "agent/commands.h"
-#include "agent/server.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
+#include "agent/server/server.h"
 #include "platform/system_clock.h"
-#include "tests/agent/server_fixture.h"
+#include "tests/agent/server/server_fixture.h"
 
 namespace sluice {
 namespace {
