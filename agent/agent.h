@@ -38,10 +38,10 @@
 #include <memory>
 #include <string>
 
-#include "agent/metrics/agent_metrics.h"
 #include "agent/check/checker.h"
 #include "agent/commands/command_handler.h"
 #include "agent/lease/lease_client.h"
+#include "agent/metrics/agent_metrics.h"
 #include "agent/server/server.h"
 #include "common/clock.h"
 #include "common/local_bucket.h"

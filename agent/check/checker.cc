@@ -175,9 +175,20 @@ Checker::Result Checker::Check(std::string_view domain, int64_t cost,
     *out = Decision::NoRule();
     return Result::kDone;
   }
+  bool admitted = true;
+  if (!MatchBuckets(prep, d, rule_count, cost, now, &admitted)) {
+    return Result::kBucketLimit;
+  }
+  if (cost > 0) Settle(admitted, cost, now, options);
+  Report(admitted, out);
+  return Result::kDone;
+}
+
+bool Checker::MatchBuckets(const Prepared* prep, const Descriptor& d,
+                           size_t rule_count, int64_t cost, int64_t now,
+                           bool* admitted) {
   const bool peek = cost == 0;
   matched_.clear();
-  bool admitted = true;
   for (size_t i = 0; i < rule_count; ++i) {
     const Rule* rule;
     std::string_view key;
@@ -205,36 +216,40 @@ Checker::Result Checker::Check(std::string_view domain, int64_t cost,
       }
     } else {
       m.handle = table_.FindOrCreate(key, hash, *rule, now, ctx_);
-      if (m.handle == BucketTable::kNone) return Result::kBucketLimit;
+      if (m.handle == BucketTable::kNone) return false;
       m.can = table_.bucket(m.handle).CanTake(*rule, now, cost, ctx_, &m.d);
     }
-    if (!m.can && rule->mode == RuleMode::kEnforce) admitted = false;
+    if (!m.can && rule->mode == RuleMode::kEnforce) *admitted = false;
     matched_.push_back(m);
   }
+  return true;
+}
 
-  if (!peek) {
-    for (Matched& m : matched_) {
-      LocalBucket& bucket = table_.bucket(m.handle);
-      RuleDecisionCounts& counts = counts_[RuleSlot(m.rule)];
-      const bool shadow = m.rule->mode == RuleMode::kShadow;
-      if (admitted && m.can) {
-        bucket.Take(*m.rule, now, cost, ctx_, &m.d);
-        ++counts.allowed;
-      } else {
-        // Refused by this rule, or (admitted) a shadow rule that would
-        // have refused, or (refused) a bucket left untouched by the AND.
-        if (options.report_demand && (!admitted || !m.can)) {
-          bucket.CountRefused(cost);
-        }
-        if (options.count_refusal && !m.can) {
-          ++(shadow ? counts.shadow_refused : counts.refused);
-        }
+void Checker::Settle(bool admitted, int64_t cost, int64_t now,
+                     const CheckOptions& options) {
+  for (Matched& m : matched_) {
+    LocalBucket& bucket = table_.bucket(m.handle);
+    RuleDecisionCounts& counts = counts_[RuleSlot(m.rule)];
+    const bool shadow = m.rule->mode == RuleMode::kShadow;
+    if (admitted && m.can) {
+      bucket.Take(*m.rule, now, cost, ctx_, &m.d);
+      ++counts.allowed;
+    } else {
+      // Refused by this rule, or (admitted) a shadow rule that would
+      // have refused, or (refused) a bucket left untouched by the AND.
+      if (options.report_demand && (!admitted || !m.can)) {
+        bucket.CountRefused(cost);
       }
-      CollectLease(*m.rule, m.handle, now);
+      if (options.count_refusal && !m.can) {
+        ++(shadow ? counts.shadow_refused : counts.refused);
+      }
     }
+    CollectLease(*m.rule, m.handle, now);
   }
+}
 
-  // The reply: the most restrictive enforce rule.
+void Checker::Report(bool admitted, Decision* out) const {
+  // The most restrictive enforce rule.
   const Matched* report = nullptr;
   for (const Matched& m : matched_) {
     if (m.rule->mode != RuleMode::kEnforce) continue;
@@ -251,12 +266,11 @@ Checker::Result Checker::Check(std::string_view domain, int64_t cost,
   }
   if (report == nullptr) {
     *out = Decision::NoRule();
-    return Result::kDone;
+    return;
   }
   *out = report->d;
   out->allowed = admitted;
   if (admitted) out->retry_after_ms = 0;
-  return Result::kDone;
 }
 
 void Checker::CollectLease(const Rule& rule, BucketTable::Handle h,

@@ -1,6 +1,5 @@
-// Checker: RL.CHECK semantics (DESIGN.md "Agent: RESP2 over a Unix
-// socket"), on the agent's rule index and bucket table. Pure: no I/O, time
-// passed in as int64 nanoseconds.
+// Checker: RL.CHECK semantics (docs/api.md), on the agent's rule index and
+// bucket table. Pure: no I/O, time passed in as int64 nanoseconds.
 //
 // One check, Check(domain, cost, descriptor, now):
 //   1. RuleIndex::Match gives the applicable rules (one per match-key group).
@@ -209,6 +208,20 @@ class Checker {
   };
   // The next prepared request if it is this one (see Prepare), else null.
   const Prepared* TakePrepared(std::string_view domain, const Descriptor& d);
+
+  // Steps of Check(). Finds (or, cost > 0, creates) the bucket of each of
+  // the rule_count matched rules into matched_, with CanTake; clears
+  // *admitted when an enforce rule cannot take. False when a bucket was
+  // needed and the table is full.
+  bool MatchBuckets(const Prepared* prep, const Descriptor& d,
+                    size_t rule_count, int64_t cost, int64_t now,
+                    bool* admitted);
+  // Takes (all or nothing), counts refused demand and decisions, and
+  // queues lease requests.
+  void Settle(bool admitted, int64_t cost, int64_t now,
+              const CheckOptions& options);
+  // The reply: the most restrictive enforce rule of matched_.
+  void Report(bool admitted, Decision* out) const;
 
   void CollectLease(const Rule& rule, BucketTable::Handle h, int64_t now);
   // Appends a want for the bucket at `h` if it NeedsLease (NeedsSweepLease

@@ -1,25 +1,12 @@
 // CommandHandler: executes one parsed RESP request and appends its reply.
-// No I/O: the server (agent/server.h) owns sockets and timers; this owns the
-// meaning of each command (DESIGN.md "Agent: RESP2 over a Unix socket").
-//
-// Commands:
-//   RL.CHECK <domain> <cost> <key> <value> [<key> <value> ...]
-//       -> [allowed, limit, remaining, reset_after_ms, retry_after_ms]
-//   RL.ACQUIRE <domain> <cost> <timeout_ms> <key> <value> [...]
-//       -> the same reply, once the tokens were taken or the timeout passed.
-//       When the first attempt is refused, Execute returns kWait with the
-//       time of the next attempt; the server calls ResumeAcquire then, with
-//       the same arguments, until it no longer returns kWait. A refusal
-//       that can never turn into an admission (retry_after -1) is answered
-//       at once. Only the last refused attempt counts as a refusal in the
-//       decision counters; every attempt reports its demand (for leases).
-//   RL.INFO -> a bulk string of "name:value" lines (Redis INFO style).
-//   PING [message], ECHO message, QUIT, HELLO [2 [AUTH u p] [SETNAME n]],
-//   COMMAND [...] (an empty array, or 0 for COMMAND COUNT),
-//   CONFIG GET <parameter> [...] (save and appendonly, for
-//   redis-benchmark), CLIENT SETNAME|SETINFO (accepted and ignored).
-// Command names are case-insensitive. Errors say what was expected; the
-// connection stays usable after any of them.
+// No I/O: the server (agent/server/server.h) owns sockets and timers; the
+// handlers the dispatch table names own the meaning of each command:
+//   RL.CHECK, RL.ACQUIRE, RL.INFO   agent/commands/rate_limit_commands.h
+//   PING, ECHO, QUIT, HELLO, COMMAND, CONFIG GET, CLIENT
+//                                   agent/commands/redis_commands.h
+// Command names are case-insensitive (agent/commands/command_table.h). An
+// unknown command gets an error listing the known ones. Errors say what
+// was expected; the connection stays usable after any of them.
 //
 // Allocation: none for RL.CHECK/RL.ACQUIRE on known buckets once the
 // descriptor scratch and the output buffer have their capacity.
@@ -29,57 +16,34 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/check/checker.h"
-#include "common/descriptor.h"
+#include "agent/commands/command.h"
+#include "agent/commands/command_table.h"
+#include "agent/commands/resp_args.h"
 
 namespace sluice {
 
-// A request's arguments (args[0] is the command name): views into the
-// caller's buffer, as a pointer and a count, so that the server can pass
-// them without copying them into a vector.
-class RespArgs {
- public:
-  RespArgs(const std::string_view* data, size_t size)
-      : data_(data), size_(size) {}
-  explicit RespArgs(const std::vector<std::string_view>& args)
-      : data_(args.data()), size_(args.size()) {}
-  size_t size() const { return size_; }
-  const std::string_view& operator[](size_t i) const { return data_[i]; }
-  const std::string_view* begin() const { return data_; }
-  const std::string_view* end() const { return data_ + size_; }
-
- private:
-  const std::string_view* data_;
-  size_t size_;
-};
-
 class CommandHandler {
  public:
-  enum class Action {
-    kContinue,  // reply appended; go on with the next request
-    kClose,     // reply appended; close the connection once it is written
-    kWait,      // nothing appended; call ResumeAcquire at wake_at
-  };
-  struct Outcome {
-    Action action = Action::kContinue;
-    int64_t wake_at = 0;   // kWait: when to try again (clock nanoseconds)
-    int64_t deadline = 0;  // kWait: when RL.ACQUIRE gives up
-  };
-
-  // Lines appended to RL.INFO after the checker's ("name:value\r\n" each).
-  using InfoExtra = std::function<void(std::string* out)>;
+  using Action = CommandAction;
+  using Outcome = CommandOutcome;
+  using InfoExtra = sluice::InfoExtra;
 
   explicit CommandHandler(Checker* checker, InfoExtra info_extra = nullptr);
 
   // Executes `args` (args[0] is the command name; at least one element)
   // for connection `connection_id` at `now`, appending the reply to *out.
   Outcome Execute(RespArgs args, int64_t now, uint64_t connection_id,
-                  std::string* out);
+                  std::string* out) {
+    const CommandRequest request{args, now, connection_id, out};
+    const CommandSpec* spec = table_->Find(args[0]);
+    if (spec == nullptr) return Unknown(request);
+    return spec->run(&context_, request);
+  }
   Outcome Execute(const std::vector<std::string_view>& args, int64_t now,
                   uint64_t connection_id, std::string* out) {
     return Execute(RespArgs(args), now, connection_id, out);
@@ -99,29 +63,26 @@ class CommandHandler {
   // same order (with the same argument views), then ClearPrepared(). Only
   // RL.CHECK is prepared; nothing is executed or answered by Prepare(), and
   // Execute() gives the same replies either way.
-  void Prepare(RespArgs args);
+  void Prepare(RespArgs args) {
+    const CommandSpec* spec = table_->Find(args[0]);
+    if (spec != nullptr && spec->prepare != nullptr) {
+      spec->prepare(&context_, args);
+    }
+  }
   void Prepare(const std::vector<std::string_view>& args) {
     Prepare(RespArgs(args));
   }
-  void PrepareDone() { checker_->PrefetchPrepared(); }
-  void ClearPrepared() { checker_->ClearPrepared(); }
+  void PrepareDone() { context_.checker->PrefetchPrepared(); }
+  void ClearPrepared() { context_.checker->ClearPrepared(); }
 
   // The RL.INFO text.
   std::string Info(int64_t now) const;
 
  private:
-  Outcome Check(RespArgs args, int64_t now, std::string* out);
-  Outcome Acquire(RespArgs args, int64_t now, bool first, int64_t deadline,
-                  std::string* out);
-  // Fills descriptor_ from the pairs args[first..] (an even count).
-  void FillDescriptor(RespArgs args, size_t first);
-  bool RunCheck(std::string_view domain, int64_t cost, int64_t now,
-                const CheckOptions& options, Decision* decision,
-                std::string* out);
+  Outcome Unknown(const CommandRequest& request) const;
 
-  Checker* checker_;
-  InfoExtra info_extra_;
-  Descriptor descriptor_;
+  const CommandTable* table_;
+  CommandContext context_;
 };
 
 }  // namespace sluice

@@ -177,6 +177,13 @@ bool RespParser::ParseWhole(std::string_view input) {
   return true;
 }
 
+// Longer than the functions around it on purpose: this is the parser's
+// state machine, one switch over the phases of a request in a loop. A
+// request may stop (incomplete) in any phase and the next call resumes
+// there; each case hands over to the next phase in a few lines. Cut into a
+// function per phase, each would return "next phase / incomplete / error /
+// done" to a loop that dispatches again: the same lines, with the flow
+// between the phases no longer in one place.
 RespParser::Result RespParser::Next(std::string_view input) {
   if (failed_) return Result::kError;
   consumed_ = 0;

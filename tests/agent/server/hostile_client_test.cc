@@ -1,4 +1,4 @@
-// Hostile clients against the real Boost.Asio server (agent/server.h),
+// Hostile clients against the real Boost.Asio server (agent/server/server.h),
 // in-process on temporary Unix sockets, over raw sockets: broken frames,
 // absurd lengths, random bytes, bad arguments, oversized frames, thousands
 // of connections opened and dropped, clients that never read, and clients

@@ -1,5 +1,5 @@
-// ServerFixture: agent Servers (agent/server.h) on an io_context run by a
-// thread of their own, over a Checker with two per-client rules:
+// ServerFixture: agent Servers (agent/server/server.h) on an io_context run
+// by a thread of their own, over a Checker with two per-client rules:
 //   api  (id 1): 10 per second, burst 5;
 //   slow (id 2): one token a day after a burst of 5, so an emptied bucket
 //        stays empty for the whole test.
