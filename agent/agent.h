@@ -63,6 +63,10 @@ struct AgentOptions {
   std::string curve_public_key;
   std::string curve_secret_key;
   std::string controller_public_key;
+  // A non-loopback controller without CurveZMQ keys was allowed
+  // (--insecure; agent/agent_flags.h checks the rule): Start() says so in
+  // the log.
+  bool insecure = false;
   ServerOptions server;  // --socket, --tcp, limits
   std::string metrics;   // HOST:PORT for /metrics; empty: none
   size_t max_buckets = kDefaultMaxBuckets;
