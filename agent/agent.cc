@@ -8,6 +8,7 @@
 #include <csignal>
 #include <utility>
 
+#include "platform/endpoint.h"
 #include "platform/log.h"
 
 namespace sluice {
@@ -80,6 +81,15 @@ Agent::~Agent() {
 }
 
 Status Agent::Start() {
+  if (!options_.curve_public_key.empty()) {
+    LogInfo(kLog, "CurveZMQ on: this agent's public key is " +
+                      options_.curve_public_key +
+                      "; the controller admits it once an admin adds it "
+                      "(POST /api/v1/agent-keys)");
+  } else if (options_.insecure && !IsLoopbackZmqEndpoint(options_.controller)) {
+    LogWarn(kLog, "--insecure: the channel to " + options_.controller +
+                      " is neither encrypted nor authenticated");
+  }
   // Until the controller answers, buckets follow their failure mode.
   checker_.SetLeaseContext(LeaseContext{false, 1});
   metrics_.SetControllerReachable(false);

@@ -38,11 +38,11 @@
 #include <memory>
 #include <string>
 
-#include "agent/agent_metrics.h"
-#include "agent/checker.h"
-#include "agent/commands.h"
-#include "agent/lease_client.h"
-#include "agent/server.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
+#include "agent/lease/lease_client.h"
+#include "agent/metrics/agent_metrics.h"
+#include "agent/server/server.h"
 #include "common/clock.h"
 #include "common/local_bucket.h"
 #include "common/status.h"
@@ -63,6 +63,10 @@ struct AgentOptions {
   std::string curve_public_key;
   std::string curve_secret_key;
   std::string controller_public_key;
+  // A non-loopback controller without CurveZMQ keys was allowed
+  // (--insecure; agent/agent_flags.h checks the rule): Start() says so in
+  // the log.
+  bool insecure = false;
   ServerOptions server;  // --socket, --tcp, limits
   std::string metrics;   // HOST:PORT for /metrics; empty: none
   size_t max_buckets = kDefaultMaxBuckets;

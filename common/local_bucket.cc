@@ -354,6 +354,6 @@ bool LocalBucket::Idle(const Rule& rule, int64_t now) {
 }
 
 static_assert(sizeof(LocalBucket) == 64,
-              "LocalBucket is sized for agent/bucket_table.h's entries");
+              "LocalBucket is sized for agent/check/bucket_table.h's entries");
 
 }  // namespace sluice

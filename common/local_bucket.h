@@ -45,9 +45,9 @@
 // over long windows.
 //
 // Compact state (64 bytes: an agent holds up to millions of buckets, see
-// agent/bucket_table.h). Nothing the rule already says is stored, so every
-// call passes the rule (the one the bucket was built or last reconfigured
-// with) and the LeaseContext:
+// agent/check/bucket_table.h). Nothing the rule already says is stored, so
+// every call passes the rule (the one the bucket was built or last
+// reconfigured with) and the LeaseContext:
 //   - The safe share is kept at the rule's scale: a TokenBucketState of
 //     capacity `burst` refilled at limit/period, of which this agent's share
 //     is 1/agents (the agents of each call's LeaseContext). A change in the

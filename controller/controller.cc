@@ -61,19 +61,16 @@ Status Controller::Start() {
             "--controller-public-key " +
                 curve_keys.public_key +
                 ", and their own public key allowed (POST /api/v1/agent-keys)");
-  } else if (!IsLoopbackZmqEndpoint(options_.agents)) {
-    if (!options_.insecure) {
-      return Status::FailedPrecondition(
-          "--agents " + options_.agents +
-          " is not a loopback endpoint and no CurveZMQ key is given: agents "
-          "and the controller would talk unencrypted and unauthenticated. "
-          "Give --curve-secret-key-file (a keypair from `sluice-controller "
-          "keygen`), bind a loopback endpoint such as tcp://127.0.0.1:7070, "
-          "or pass --insecure (SLUICE_INSECURE=1) on a network you trust");
+  } else {
+    Status channel =
+        CheckAgentChannel("--agents", options_.agents, /*have_keys=*/false,
+                          options_.insecure, kControllerCurveKeysHint);
+    if (!channel.ok()) return channel;
+    if (!IsLoopbackZmqEndpoint(options_.agents)) {
+      LogWarn("controller", "--insecure: the agent channel on " +
+                                options_.agents +
+                                " is neither encrypted nor authenticated");
     }
-    LogWarn("controller", "--insecure: the agent channel on " +
-                              options_.agents +
-                              " is neither encrypted nor authenticated");
   }
   if (options_.lease_ttl_ms <= 0) {
     return Status::InvalidArgument(

@@ -48,6 +48,11 @@
 
 namespace sluice {
 
+// How an operator gives the controller CurveZMQ keys, for the error that
+// refuses a plain agent channel off loopback (CheckAgentChannel).
+constexpr char kControllerCurveKeysHint[] =
+    "--curve-secret-key-file (a keypair from `sluice-controller keygen`)";
+
 struct ControllerOptions {
   std::string db;                       // libpq conninfo; "" = PG*
   std::string http = "127.0.0.1:8080";  // REST API HOST:PORT
@@ -66,8 +71,9 @@ struct ControllerOptions {
   std::string curve_secret_key_file;
   std::string migrations_dir;  // "" = DefaultMigrationsDir()
   int64_t lease_ttl_ms = 2000;
-  // Grant nothing for this long after the lease server starts (see
-  // LeaseServerOptions::learning_ms); main sets it to lease_ttl_ms.
+  // The learning period after the lease server starts (see
+  // LeaseServerOptions::learning_ms); the command line sets it to
+  // lease_ttl_ms (controller/controller_flags.h).
   int64_t learning_ms = 0;
   std::string admin_token;  // SLUICE_ADMIN_TOKEN; "" = none
   int64_t db_retry_ms = 1000;

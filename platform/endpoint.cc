@@ -129,4 +129,19 @@ bool IsLoopbackZmqEndpoint(std::string_view endpoint) {
   return IsLoopbackHost(rest.substr(0, colon));
 }
 
+Status CheckAgentChannel(std::string_view flag, std::string_view endpoint,
+                         bool have_keys, bool insecure,
+                         std::string_view keys_hint) {
+  if (have_keys || insecure || IsLoopbackZmqEndpoint(endpoint)) {
+    return Status::Ok();
+  }
+  return Status::FailedPrecondition(
+      std::string(flag) + " " + std::string(endpoint) +
+      " is not a loopback endpoint and no CurveZMQ key is given: the agent "
+      "channel would be neither encrypted nor authenticated. Give " +
+      std::string(keys_hint) +
+      ", use a loopback endpoint such as tcp://127.0.0.1:7070, or pass "
+      "--insecure (SLUICE_INSECURE=1) on a network you trust");
+}
+
 }  // namespace sluice

@@ -12,7 +12,7 @@
 # same5/same3 bracket that bound: Redis doing nothing, in the agent's shape.)
 # all driven by the same redis-benchmark over Unix sockets, alternating
 # A B C A B C ... in one run, for each configuration (clients x pipeline).
-# Prints medians, the ratios and the issue's goals (issue 3, "Speed").
+# Prints medians, the ratios and the speed goals (docs/performance.md).
 # Runs on demand, not in deploy/test.sh. The controller (and PostgreSQL)
 # run too, on the same cores: lease traffic is part of the honest cost.
 #
@@ -49,8 +49,9 @@ wait_for redis 10 redis-cli -s "$WORK/redis.sock" PING
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -d '{"name":"bench","domain":"api","match":{"client":"*"},"limit":1000,"period":"1s"}' \
   "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
 wait_for rule 5 sh -c "redis-cli -s '$WORK/agent.sock' RL.CHECK api 0 client 1 | sed -n 2p | grep -qx 1000"
-# The controller grants no leases while it learns (its first lease TTL, 2 s
-# by default): measure the steady state.
+# While the controller learns (its first lease TTL, 2 s by default) its
+# budgets start empty and grant only fair shares of the refill: measure
+# the steady state.
 sleep 2.5
 SHA="$(redis-cli -s "$WORK/redis.sock" SCRIPT LOAD "$(cat "$ROOT/tests/bench/token_bucket.lua")")"
 

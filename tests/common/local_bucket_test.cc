@@ -626,7 +626,8 @@ TEST(LocalBucketTest, ReconfigureGivesUpLeasedTokensBeyondTheNewBurst) {
 // --- Compact state ---
 
 TEST(LocalBucketTest, IsSixtyFourBytes) {
-  EXPECT_EQ(sizeof(LocalBucket), 64u);  // agent/bucket_table.h relies on it
+  // agent/check/bucket_table.h relies on it.
+  EXPECT_EQ(sizeof(LocalBucket), 64u);
 }
 
 TEST(LocalBucketTest, AgentsChangeRescalesTheShareInProportion) {

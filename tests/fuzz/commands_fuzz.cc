@@ -1,7 +1,8 @@
 // libFuzzer target for the agent's command layer: arbitrary bytes are parsed
-// by agent/resp_parser.h and every request is executed by CommandHandler
-// (agent/commands.h) on a Checker holding a few rules (enforce, shadow, a
-// `*` match, two keys, a slow one), as the server would, with no sockets:
+// by agent/resp/resp_parser.h and every request is executed by
+// CommandHandler (agent/commands/command_handler.h) on a Checker holding a
+// few rules (enforce, shadow, a `*` match, two keys, a slow one), as the
+// server would, with no sockets:
 // the clock is a number that moves forward by a pseudo-random step per
 // request, the rule set is swapped every 16 requests, and every 8 requests
 // the checker is swept, its lease wants drained and partly granted. The
@@ -9,7 +10,7 @@
 // depending on the input. The table holds at most 24 buckets, so the
 // bucket cap is reached.
 //
-// Checked for every request (agent/commands.h, DESIGN.md "Agent: RESP2"):
+// Checked for every request (agent/commands/, docs/api.md):
 //   1. kContinue / kClose append exactly one well-formed RESP2 reply; an
 //      error reply is one line starting "-ERR " or "-NOPROTO ".
 //   2. kWait appends nothing, and now < wake_at <= deadline. Resumed at
@@ -30,9 +31,9 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/checker.h"
-#include "agent/commands.h"
-#include "agent/resp_parser.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
+#include "agent/resp/resp_parser.h"
 #include "common/clock.h"
 #include "common/rule_index.h"
 #include "tests/fuzz/fuzz_check.h"

@@ -1,11 +1,11 @@
-// libFuzzer target for agent/resp_parser.h: arbitrary bytes, parsed whole
+// libFuzzer target for agent/resp/resp_parser.h: arbitrary bytes, parsed whole
 // and in arbitrary chunks (split points drawn from a hash of the input),
 // under the default limits and under tight ones. Every chunk is copied into
 // a heap block of exactly its size, so AddressSanitizer catches any read
 // past the bytes the parser was given, and the block moves between calls,
 // as the parser's contract allows.
 //
-// Checked on every call (the contract in agent/resp_parser.h):
+// Checked on every call (the contract in agent/resp/resp_parser.h):
 //   1. consumed() <= the size of the input given.
 //   2. kRequest: at least one argument, at most max_args, their bytes sum to
 //      at most max_request_bytes, and every view lies inside the consumed
@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/resp_parser.h"
+#include "agent/resp/resp_parser.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace sluice {

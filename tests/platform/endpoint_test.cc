@@ -106,5 +106,27 @@ TEST(IsLoopbackZmqEndpointTest, EverythingElseNeedsKeys) {
   }
 }
 
+TEST(CheckAgentChannelTest, PlainTextOnlyOnLoopbackOrWhenInsecure) {
+  EXPECT_TRUE(CheckAgentChannel("--agents", "tcp://127.0.0.1:7070", false,
+                                false, "keys")
+                  .ok());
+  EXPECT_TRUE(
+      CheckAgentChannel("--agents", "tcp://0.0.0.0:7070", true, false, "keys")
+          .ok());
+  EXPECT_TRUE(
+      CheckAgentChannel("--agents", "tcp://0.0.0.0:7070", false, true, "keys")
+          .ok());
+  const Status refused = CheckAgentChannel(
+      "--controller", "tcp://10.0.0.5:7070", false, false, "--the-key-flags");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(refused.message(),
+            "--controller tcp://10.0.0.5:7070 is not a loopback endpoint and "
+            "no CurveZMQ key is given: the agent channel would be neither "
+            "encrypted nor authenticated. Give --the-key-flags, use a "
+            "loopback endpoint such as tcp://127.0.0.1:7070, or pass "
+            "--insecure (SLUICE_INSECURE=1) on a network you trust");
+}
+
 }  // namespace
 }  // namespace sluice

@@ -1,0 +1,93 @@
+// LeaseClient: the agent's side of the agent channel (see common/wire.h).
+// Connects a ZeroMQ DEALER to the controller and runs one thread that owns
+// it:
+//   - sends Hello on start and whenever the controller comes back, and a
+//     Heartbeat every heartbeat_ms; the controller is "reachable" while it
+//     has answered within reachable_timeout_ms;
+//   - keeps the rule set: applies RulesDelta when its base matches,
+//     otherwise (or on a Heartbeat with another version) asks for a
+//     snapshot; hands every new rule set to on_rules as a compiled
+//     RuleIndex;
+//   - sends the LeaseRequests given to Submit() and hands each LeaseGrant to
+//     on_grant together with the time its request was sent.
+//
+// Callbacks run on the client's thread: they must be quick and must not call
+// back into the LeaseClient except Submit().
+//
+// Thread-safety: Submit(), reachable(), agents() are thread-safe;
+// Start/Stop from one thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/rule_index.h"
+#include "common/status.h"
+#include "common/wire.h"
+
+namespace sluice {
+
+struct LeaseClientOptions {
+  std::string endpoint = "tcp://127.0.0.1:7070";
+  std::string agent_id;  // informational; defaults to hostname:pid
+  int64_t heartbeat_ms = 1000;
+  int64_t reachable_timeout_ms = 3000;
+  // CurveZMQ: this agent's keypair and the controller's public
+  // key, all Z85 (platform/curve_keys.h). All three set: the channel is
+  // encrypted and the controller authenticated (and it authenticates this
+  // agent by its public key). All empty: plain text. Start() refuses a mix.
+  std::string curve_public_key;
+  std::string curve_secret_key;
+  std::string controller_public_key;
+  // Nice steps added to the priority of the client's thread and of
+  // ZeroMQ's I/O thread (which inherits it): background work yields the
+  // cores to decisions and to the host's applications
+  // (platform/thread_priority.h). 0: the agent's own priority.
+  int background_nice = 10;
+};
+
+struct LeaseClientCallbacks {
+  std::function<void(std::shared_ptr<const RuleIndex>)> on_rules;
+  // `sent_at`: the clock's time when the request was sent.
+  std::function<void(const LeaseGrant& grant, int64_t sent_at)> on_grant;
+  // Reachability changed, or the agent count the controller reports did.
+  std::function<void(bool reachable, int64_t agents)> on_controller;
+};
+
+class LeaseClient {
+ public:
+  LeaseClient(LeaseClientOptions options, LeaseClientCallbacks callbacks,
+              const Clock* clock);
+  ~LeaseClient();  // Stop()s
+
+  // Connects (the controller need not be up yet) and starts the thread.
+  // Fails (InvalidArgument) on an endpoint ZeroMQ refuses. The rule set
+  // received so far is kept across Stop()/Start().
+  Status Start();
+  void Stop();
+
+  // Queues a request; the client thread sends it (assigning seq) within a
+  // few milliseconds. Dropped with a log line while unreachable (the
+  // buckets' request timeout retries).
+  void Submit(std::vector<LeaseWant> items);
+
+  bool reachable() const { return reachable_.load(); }
+  int64_t agents() const { return agents_.load(); }
+  int64_t rules_version() const { return rules_version_.load(); }
+
+ private:
+  class Impl;  // socket, thread state, submit queue; lives as long as this
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+  std::atomic<bool> reachable_{false};
+  std::atomic<int64_t> agents_{1};
+  std::atomic<int64_t> rules_version_{0};
+};
+
+}  // namespace sluice

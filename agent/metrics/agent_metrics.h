@@ -1,0 +1,80 @@
+// AgentMetrics: the agent's Prometheus metrics (prometheus-cpp), served on
+// --metrics HOST:PORT at /metrics when that flag is given.
+//
+//   sluice_agent_decisions_total{rule,result}  checks per rule and result
+//       (allowed | refused | shadow_refused; see agent/checker.h for what
+//       each counts). `rule` is the rule's name.
+//   sluice_agent_lease_requests_total          bucket lease requests sent
+//       to the controller (one per bucket per LeaseRequest)
+//   sluice_agent_buckets                       buckets held
+//   sluice_agent_controller_reachable          1 when the controller
+//       answered lately, else 0
+//
+// The hot path never touches this class: the checker counts decisions in
+// plain integers, and the agent hands them over here every sweep
+// (RecordDecisions). The Counter pointers of each rule are cached by rule
+// id, so a flush looks up no label map.
+//
+// Thread-safety: the methods are called from the agent's event loop only;
+// the Exposer's threads read the registry concurrently (prometheus-cpp
+// metrics are atomic).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "agent/check/checker.h"
+#include "common/rule_index.h"
+#include "common/status.h"
+
+namespace sluice {
+
+class AgentMetrics {
+ public:
+  AgentMetrics();
+  ~AgentMetrics();
+
+  // Serves /metrics on `host_port` ("127.0.0.1:9464"; port 0 picks one).
+  Status StartExposer(const std::string& host_port);
+  // The bound port, 0 when not serving.
+  int exposer_port() const;
+
+  // Adds `counts` (parallel to rules.rules()) to the decision counters.
+  void RecordDecisions(const RuleIndex& rules,
+                       const std::vector<RuleDecisionCounts>& counts);
+  void AddLeaseRequests(int64_t buckets);
+  void SetBuckets(int64_t buckets);
+  void SetControllerReachable(bool reachable);
+
+  const std::shared_ptr<prometheus::Registry>& registry() const {
+    return registry_;
+  }
+
+ private:
+  struct RuleCounters {
+    std::string name;
+    prometheus::Counter* allowed;
+    prometheus::Counter* refused;
+    prometheus::Counter* shadow_refused;
+  };
+  RuleCounters& CountersFor(const Rule& rule);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Counter& lease_requests_;
+  prometheus::Gauge& buckets_;
+  prometheus::Gauge& controller_reachable_;
+  std::unordered_map<int64_t, RuleCounters> by_rule_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace sluice

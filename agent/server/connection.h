@@ -1,0 +1,142 @@
+// Connection: one client of the agent's RESP server (agent/server/server.h):
+// its socket, its read buffer and parser, its replies (ReplyBuffer) and a
+// parked RL.ACQUIRE.
+//
+//   - Reads go into a buffer that grows up to the request limit; after
+//     each read the connection tells its owner (ConnectionOwner::Ready),
+//     which runs it together with the other connections read in that round
+//     of the event loop: ParseAhead() then ProcessRead().
+//   - Requests run in order through the CommandHandler; their replies go
+//     out together (Flush) after the last one of the read (pipelining).
+//   - A protocol error gets "-ERR Protocol error: ..." and the connection
+//     closes once it is written.
+//   - Replies waiting to be written are bounded (max_output_bytes): a
+//     client that keeps sending but never reads is dropped.
+//   - An RL.ACQUIRE that must wait arms a timer; the requests pipelined
+//     after it wait for it (replies stay in order). The connection is still
+//     read meanwhile: a Unix-socket client that hangs up is dropped at once
+//     (one that only half-closes gets its replies).
+//
+// Lives as long as an asynchronous operation holds it (shared_ptr) or its
+// owner lists it. Thread-compatible: the server's event loop only.
+#pragma once
+
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/commands/command_handler.h"
+#include "agent/resp/resp_parser.h"
+#include "agent/server/handler_memory.h"
+#include "agent/server/reply_buffer.h"
+#include "agent/server/request_batch.h"
+#include "agent/server/server_options.h"
+#include "common/clock.h"
+
+namespace sluice {
+
+class Connection;
+
+// What a connection asks of the server that owns it.
+class ConnectionOwner {
+ public:
+  // `connection` read new bytes: call its ParseAhead() and ProcessRead()
+  // soon, on the event loop, once.
+  virtual void Ready(std::shared_ptr<Connection> connection) = 0;
+  // Requests ran outside a batch (behind a parked RL.ACQUIRE): whatever
+  // follows a batch (the agent's lease flush) is due.
+  virtual void RanRequests() = 0;
+  // The connection closed: forget it.
+  virtual void Forget(uint64_t id) = 0;
+
+ protected:
+  ~ConnectionOwner() = default;
+};
+
+// What the connections of one server share; outlives them all.
+struct ConnectionEnv {
+  boost::asio::io_context* io = nullptr;
+  const ServerOptions* options = nullptr;
+  CommandHandler* handler = nullptr;
+  const Clock* clock = nullptr;
+  ConnectionOwner* owner = nullptr;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  using Socket = boost::asio::generic::stream_protocol::socket;
+
+  Connection(const ConnectionEnv& env, uint64_t id, Socket socket);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  uint64_t id() const { return id_; }
+
+  // Starts reading.
+  void Start() { Read(); }
+
+  // First pass of a round: parses the complete requests read so far into
+  // `batch` (until it is full) and prepares them
+  // (CommandHandler::Prepare). Runs nothing.
+  void ParseAhead(RequestBatch* batch);
+  // Second pass: runs what was read (what ParseAhead put in the batch
+  // first), flushes the replies, and reads on.
+  void ProcessRead(const RequestBatch& batch, int64_t now);
+
+  // Closes the socket and tells the owner; idempotent.
+  void Close();
+
+ private:
+  bool PeerHungUp();
+  bool EnsureRoom();
+  void Read();
+  void OnRead(const boost::system::error_code& ec, size_t n);
+  void Process(const RequestBatch* batch, int64_t now);
+  bool Run(RespArgs args, int64_t now);
+  void Wait(RespArgs args, int64_t now, const CommandOutcome& outcome);
+  void ArmTimer(int64_t now, int64_t wake_at);
+  void OnTimer(const boost::system::error_code& ec);
+  void Flush();
+  size_t SendNow();
+  void OnWrite(const boost::system::error_code& ec);
+  void Fail(std::string_view message);
+
+  const ConnectionEnv env_;
+  const uint64_t id_;
+  // The pending read's and write's memory: a read after every request
+  // allocates nothing. Declared before socket_, so that they outlive any
+  // operation the socket's destruction cancels.
+  HandlerMemory read_memory_;
+  HandlerMemory write_memory_;
+  Socket socket_;
+  RespParser parser_;
+  // Unconsumed input is in_[in_begin_, in_end_).
+  std::vector<char> in_;
+  size_t in_begin_ = 0;
+  size_t in_end_ = 0;
+  ReplyBuffer replies_;
+  // This connection's requests in the round's batch (ParseAhead):
+  // batch[ahead_next_, ahead_end_) are still to run; the parser continues
+  // at ahead_resume_ after them.
+  size_t ahead_next_ = 0;
+  size_t ahead_end_ = 0;
+  size_t ahead_resume_ = 0;
+  bool reading_ = false;
+  bool closing_ = false;  // no more requests; close after the last write
+  bool eof_ = false;      // the client shut down its sending side
+  bool closed_ = false;
+  // A parked RL.ACQUIRE.
+  boost::asio::steady_timer timer_;
+  bool waiting_ = false;
+  std::vector<std::string> wait_args_;
+  std::vector<std::string_view> wait_views_;
+  int64_t wait_deadline_ = 0;
+};
+
+}  // namespace sluice

@@ -1,0 +1,132 @@
+#include "controller/controller_flags.h"
+
+#include <utility>
+
+#include "platform/curve_keys.h"
+#include "platform/endpoint.h"
+
+namespace sluice {
+namespace {
+
+// --http, --metrics: HOST:PORT (--metrics only when given); --agents: not
+// empty.
+Status CheckAddresses(const ControllerOptions& options) {
+  StatusOr<HostPort> http = ParseHostPort(options.http);
+  if (!http.ok()) {
+    return Status::InvalidArgument("--http: " + http.status().message(),
+                                   "http");
+  }
+  if (!options.metrics.empty()) {
+    StatusOr<HostPort> metrics = ParseHostPort(options.metrics);
+    if (!metrics.ok()) {
+      return Status::InvalidArgument("--metrics: " + metrics.status().message(),
+                                     "metrics");
+    }
+  }
+  if (options.agents.empty()) {
+    return Status::InvalidArgument(
+        "--agents is empty: give the ZeroMQ endpoint agents connect to, "
+        "e.g. tcp://127.0.0.1:7070",
+        "agents");
+  }
+  return Status::Ok();
+}
+
+// --tls-cert and --tls-key together; the CurveZMQ key file usable; the
+// rule of the agent channel.
+Status CheckSecurity(const ControllerOptions& options) {
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::InvalidArgument(
+        "--tls-cert and --tls-key go together: give both for HTTPS, or "
+        "neither for plain HTTP",
+        options.tls_cert.empty() ? "tls-cert" : "tls-key");
+  }
+  const bool curve = !options.curve_secret_key_file.empty();
+  if (curve) {
+    StatusOr<CurveKeyPair> keys =
+        ReadCurveKeyFile(options.curve_secret_key_file);
+    if (!keys.ok()) return keys.status();
+  }
+  return CheckAgentChannel("--agents", options.agents, curve, options.insecure,
+                           kControllerCurveKeysHint);
+}
+
+StatusOr<ControllerOptions> BuildControllerOptions(const FlagParser& flags) {
+  ControllerOptions options;
+  options.db = flags.Get("db");
+  options.http = flags.Get("http");
+  options.tls_cert = flags.Get("tls-cert");
+  options.tls_key = flags.Get("tls-key");
+  options.agents = flags.Get("agents");
+  options.metrics = flags.Get("metrics");
+  options.insecure = flags.GetBool("insecure");
+  options.curve_secret_key_file = flags.Get("curve-secret-key-file");
+  options.migrations_dir = flags.Get("migrations");
+  options.lease_ttl_ms = flags.GetInt("lease-ttl-ms");
+  options.learning_ms = options.lease_ttl_ms;
+  options.admin_token = flags.GetEnv("SLUICE_ADMIN_TOKEN");
+  Status status = CheckAddresses(options);
+  if (!status.ok()) return status;
+  status = CheckSecurity(options);
+  if (!status.ok()) return status;
+  return options;
+}
+
+}  // namespace
+
+FlagParser ControllerFlags() {
+  FlagParser flags("sluice-controller");
+  flags.AddString("db", "SLUICE_DB", "",
+                  "PostgreSQL connection string or URI (empty: libpq's PG* "
+                  "variables)");
+  flags.AddString("http", "SLUICE_HTTP", "127.0.0.1:8080",
+                  "REST API and dashboard HOST:PORT");
+  flags.AddString("tls-cert", "SLUICE_TLS_CERT", "",
+                  "PEM certificate chain: serve the API and dashboard over "
+                  "HTTPS (with --tls-key)");
+  flags.AddString("tls-key", "SLUICE_TLS_KEY", "",
+                  "PEM private key of --tls-cert");
+  flags.AddString("agents", "SLUICE_AGENTS", "tcp://127.0.0.1:7070",
+                  "ZeroMQ endpoint the agents connect to");
+  flags.AddString("metrics", "SLUICE_METRICS", "",
+                  "Prometheus /metrics HOST:PORT (empty: none)");
+  flags.AddBool("insecure", "SLUICE_INSECURE",
+                "allow a non-loopback --agents endpoint without CurveZMQ");
+  flags.AddString("curve-secret-key-file", "SLUICE_CURVE_SECRET_KEY_FILE", "",
+                  "the controller's CurveZMQ keypair, a file from "
+                  "`sluice-controller keygen` (mode 0600): encrypts the agent "
+                  "channel and admits only agents whose key is allowed "
+                  "(/api/v1/agent-keys)");
+  flags.AddString("migrations", "SLUICE_MIGRATIONS", "",
+                  "directory of NNNN_name.sql migrations (empty: "
+                  "<directory of the binary>/../share/sluice/migrations if it "
+                  "exists, else the source tree's migrations/)");
+  flags.AddInt("lease-ttl-ms", "SLUICE_LEASE_TTL_MS", 2000, 1, kMaxLeaseTtlMs,
+               "how long a lease granted to an agent is valid, in ms");
+  flags.AddEnv("SLUICE_ADMIN_TOKEN",
+               "an admin API token; without it the first start creates one "
+               "and prints it once");
+  flags.AddSubcommand("keygen",
+                      "print a new CurveZMQ keypair (a key file for "
+                      "--curve-secret-key-file) and exit");
+  return flags;
+}
+
+StatusOr<ControllerCommandLine> ParseControllerCommandLine(
+    const std::vector<std::string>& args, const EnvLookup& env) {
+  FlagParser flags = ControllerFlags();
+  Status parsed = flags.Parse(args, env);
+  if (!parsed.ok()) return parsed;
+  StatusOr<DaemonMode> mode = DaemonModeOf(flags);
+  if (!mode.ok()) return mode.status();
+  ControllerCommandLine command_line;
+  command_line.mode = *mode;
+  command_line.usage = flags.Usage();
+  if (*mode != DaemonMode::kRun) return command_line;
+  StatusOr<ControllerOptions> options = BuildControllerOptions(flags);
+  if (!options.ok()) return options.status();
+  command_line.options = std::move(options).value();
+  return command_line;
+}
+
+}  // namespace sluice

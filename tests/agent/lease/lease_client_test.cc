@@ -1,0 +1,455 @@
+// LeaseClient over real ZeroMQ sockets: against the real LeaseServer, and
+// against a hand-driven ROUTER for the cases a healthy server never causes.
+#include "agent/lease/lease_client.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "common/wire.h"
+#include "controller/catalog/rule_catalog.h"
+#include "controller/lease/lease_server.h"
+#include "platform/system_clock.h"
+#include "tests/support/free_port.h"
+
+namespace sluice {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr milliseconds kWait{2000};
+
+Rule MakeRule(int64_t id, int64_t version, int64_t limit, int64_t burst) {
+  Rule rule;
+  rule.id = id;
+  rule.version = version;
+  rule.name = "rule-" + std::to_string(id);
+  rule.domain = "api";
+  rule.match = {{"client_id", "*"}};
+  rule.limit = limit;
+  rule.period_ms = 1000;
+  rule.burst = burst;
+  return rule;
+}
+
+LeaseWant Want(int64_t rule_id, std::string value, int64_t want) {
+  LeaseWant item;
+  item.rule_id = rule_id;
+  item.values = {std::move(value)};
+  item.want = want;
+  return item;
+}
+
+template <typename Predicate>
+bool Eventually(Predicate predicate, milliseconds timeout = kWait) {
+  const auto deadline = SteadyClock::now() + timeout;
+  while (SteadyClock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return predicate();
+}
+
+// What the client's callbacks reported, readable from the test thread.
+class Observer {
+ public:
+  LeaseClientCallbacks Callbacks() {
+    LeaseClientCallbacks callbacks;
+    callbacks.on_rules = [this](std::shared_ptr<const RuleIndex> index) {
+      std::lock_guard<std::mutex> lock(mu_);
+      rules_ = std::move(index);
+    };
+    callbacks.on_grant = [this](const LeaseGrant& grant, int64_t sent_at) {
+      std::lock_guard<std::mutex> lock(mu_);
+      grants_.emplace_back(grant, sent_at);
+    };
+    callbacks.on_controller = [this](bool reachable, int64_t agents) {
+      std::lock_guard<std::mutex> lock(mu_);
+      controller_.emplace_back(reachable, agents);
+    };
+    return callbacks;
+  }
+
+  std::shared_ptr<const RuleIndex> rules() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rules_;
+  }
+  int64_t rules_version() {
+    auto index = rules();
+    return index ? index->version() : -1;
+  }
+  std::vector<std::pair<LeaseGrant, int64_t>> grants() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return grants_;
+  }
+  std::vector<std::pair<bool, int64_t>> controller() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return controller_;
+  }
+  bool SawController(bool reachable, int64_t agents) {
+    for (const auto& seen : controller()) {
+      if (seen == std::make_pair(reachable, agents)) return true;
+    }
+    return false;
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<const RuleIndex> rules_;
+  std::vector<std::pair<LeaseGrant, int64_t>> grants_;
+  std::vector<std::pair<bool, int64_t>> controller_;
+};
+
+class LeaseClientTest : public ::testing::Test {
+ protected:
+  LeaseClientTest() {
+    catalog_.Replace(3, {MakeRule(1, 1, 10, 20), MakeRule(2, 1, 5, 5)});
+  }
+
+  std::unique_ptr<LeaseServer> NewServer(RuleCatalog* catalog) {
+    LeaseServerOptions options;
+    options.endpoint = endpoint_;
+    options.lease_ttl_ms = 1234;
+    auto server =
+        std::make_unique<LeaseServer>(options, catalog, &clock_, nullptr);
+    Status started = server->Start();
+    EXPECT_TRUE(started.ok()) << started.ToString();
+    return server;
+  }
+
+  void StartClient() {
+    LeaseClientOptions options;
+    options.endpoint = endpoint_;
+    options.agent_id = "test-agent";
+    options.heartbeat_ms = 50;
+    options.reachable_timeout_ms = 300;
+    client_ =
+        std::make_unique<LeaseClient>(options, observer_.Callbacks(), &clock_);
+    Status started = client_->Start();
+    ASSERT_TRUE(started.ok()) << started.ToString();
+  }
+
+  const std::string endpoint_ =
+      "tcp://127.0.0.1:" + std::to_string(testing::PickFreePort());
+  SystemClock clock_;
+  RuleCatalog catalog_;
+  RuleCatalog other_catalog_;  // a restarted controller's
+  Observer observer_;
+  std::unique_ptr<LeaseServer> server_;
+  std::unique_ptr<LeaseClient> client_;  // stopped before the server
+};
+
+TEST_F(LeaseClientTest, GetsTheRulesAndReachesTheController) {
+  server_ = NewServer(&catalog_);
+  StartClient();
+  ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 3; }));
+  auto rules = observer_.rules();
+  EXPECT_EQ(rules->size(), 2u);
+  ASSERT_NE(rules->Find(1), nullptr);
+  EXPECT_EQ(*rules->Find(1), MakeRule(1, 1, 10, 20));
+  EXPECT_TRUE(client_->reachable());
+  EXPECT_EQ(client_->rules_version(), 3);
+  EXPECT_EQ(client_->agents(), 1);
+  EXPECT_TRUE(observer_.SawController(true, 1));
+  EXPECT_TRUE(Eventually([&] { return server_->connected_agents() == 1; }));
+}
+
+TEST_F(LeaseClientTest, SeesRuleChangesWithinOneSecond) {
+  server_ = NewServer(&catalog_);
+  StartClient();
+  ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 3; }));
+
+  catalog_.Upsert(4, MakeRule(1, 2, 50, 100));
+  EXPECT_TRUE(Eventually([&] { return observer_.rules_version() == 4; },
+                         milliseconds(1000)));
+  ASSERT_NE(observer_.rules()->Find(1), nullptr);
+  EXPECT_EQ(observer_.rules()->Find(1)->limit, 50);
+
+  catalog_.Remove(5, 2);
+  EXPECT_TRUE(Eventually([&] { return observer_.rules_version() == 5; },
+                         milliseconds(1000)));
+  EXPECT_EQ(observer_.rules()->Find(2), nullptr);
+  EXPECT_EQ(observer_.rules()->size(), 1u);
+}
+
+TEST_F(LeaseClientTest, PassesGrantsWithTheTimeTheRequestWasSent) {
+  server_ = NewServer(&catalog_);
+  StartClient();
+  ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
+
+  const int64_t before = clock_.NowNanos();
+  client_->Submit({Want(1, "a", 15)});
+  client_->Submit({Want(1, "a", 15), Want(2, "b", 1)});
+  ASSERT_TRUE(Eventually([&] { return observer_.grants().size() == 2; }));
+  const int64_t after = clock_.NowNanos();
+
+  auto grants = observer_.grants();
+  EXPECT_NE(grants[0].first.seq, grants[1].first.seq);
+  for (const auto& [grant, sent_at] : grants) {
+    EXPECT_GE(sent_at, before);
+    EXPECT_LE(sent_at, after);
+  }
+  // Requests are sent in order; the second gets what the burst has left.
+  ASSERT_EQ(grants[0].first.items.size(), 1u);
+  EXPECT_EQ(grants[0].first.items[0].tokens, 15);
+  EXPECT_EQ(grants[0].first.items[0].ttl_ms, 1234);
+  ASSERT_EQ(grants[1].first.items.size(), 2u);
+  EXPECT_EQ(grants[1].first.items[0].tokens, 5);
+  EXPECT_EQ(grants[1].first.items[1].tokens, 1);
+  EXPECT_LE(grants[0].second, grants[1].second);
+}
+
+TEST_F(LeaseClientTest, FollowsTheControllerThroughARestart) {
+  server_ = NewServer(&catalog_);
+  StartClient();
+  ASSERT_TRUE(Eventually(
+      [&] { return client_->reachable() && observer_.rules_version() == 3; }));
+
+  server_->Stop();
+  EXPECT_TRUE(Eventually([&] { return !client_->reachable(); }));
+  EXPECT_TRUE(Eventually([&] { return observer_.SawController(false, 1); }));
+  client_->Submit({Want(1, "a", 1)});  // dropped, not queued for later
+
+  // A new controller on the same port, with other rules.
+  other_catalog_.Replace(7, {MakeRule(9, 1, 1, 1)});
+  server_ = NewServer(&other_catalog_);
+  EXPECT_TRUE(Eventually(
+      [&] { return client_->reachable() && observer_.rules_version() == 7; },
+      milliseconds(5000)));
+  auto rules = observer_.rules();
+  EXPECT_NE(rules->Find(9), nullptr);
+  EXPECT_EQ(rules->Find(1), nullptr);
+  EXPECT_EQ(client_->rules_version(), 7);
+  EXPECT_TRUE(Eventually([&] { return server_->connected_agents() == 1; }));
+
+  client_->Submit({Want(9, "a", 1)});
+  ASSERT_TRUE(Eventually([&] { return !observer_.grants().empty(); }));
+  auto grants = observer_.grants();
+  ASSERT_EQ(grants.size(), 1u);  // the request made while down never went
+  EXPECT_EQ(grants[0].first.items[0].rule_id, 9);
+  EXPECT_EQ(grants[0].first.items[0].tokens, 1);
+}
+
+// A ROUTER driven by the test, standing in for the controller.
+class FakeController {
+ public:
+  FakeController(zmq::context_t& context, const std::string& endpoint)
+      : socket_(context, zmq::socket_type::router) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.bind(endpoint);
+  }
+
+  // Waits for a T from the agent (skipping other types); remembers its id.
+  template <typename T>
+  std::optional<T> Await(milliseconds timeout = kWait) {
+    const auto deadline = SteadyClock::now() + timeout;
+    while (SteadyClock::now() < deadline) {
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      auto left = std::chrono::duration_cast<milliseconds>(deadline -
+                                                           SteadyClock::now());
+      if (zmq::poll(&item, 1, left) == 0) break;
+      std::vector<zmq::message_t> parts;
+      if (!zmq::recv_multipart(socket_, std::back_inserter(parts),
+                               zmq::recv_flags::dontwait)) {
+        continue;
+      }
+      EXPECT_EQ(parts.size(), 2u);
+      if (parts.size() != 2) continue;
+      peer_ = parts[0].to_string();
+      StatusOr<WireMessage> decoded =
+          DecodeWireMessage(parts[1].to_string_view());
+      EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+      if (!decoded.ok()) continue;
+      if (const T* typed = std::get_if<T>(&decoded.value())) return *typed;
+    }
+    return std::nullopt;
+  }
+
+  void Send(const WireMessage& message) {
+    SendFrames({EncodeWireMessage(message)});
+  }
+  void SendFrames(const std::vector<std::string>& frames) {
+    socket_.send(zmq::buffer(peer_), zmq::send_flags::sndmore);
+    for (size_t i = 0; i < frames.size(); ++i) {
+      socket_.send(zmq::buffer(frames[i]), i + 1 < frames.size()
+                                               ? zmq::send_flags::sndmore
+                                               : zmq::send_flags::none);
+    }
+  }
+
+ private:
+  zmq::socket_t socket_;
+  std::string peer_;
+};
+
+RulesSnapshot Snapshot(int64_t version, std::vector<Rule> rules) {
+  RulesSnapshot snapshot;
+  snapshot.version = version;
+  snapshot.agents = 1;
+  snapshot.rules = std::move(rules);
+  return snapshot;
+}
+
+class LeaseClientFakeControllerTest : public LeaseClientTest {
+ protected:
+  zmq::context_t context_;
+};
+
+TEST_F(LeaseClientFakeControllerTest, AsksForASnapshotWhenADeltaDoesNotFit) {
+  FakeController controller(context_, endpoint_);
+  StartClient();
+  std::optional<Hello> hello = controller.Await<Hello>();
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->agent_id, "test-agent");
+  EXPECT_EQ(hello->protocol, kProtocolVersion);
+
+  controller.Send(Snapshot(1, {MakeRule(1, 1, 10, 20)}));
+  ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 1; }));
+
+  RulesDelta next;
+  next.base_version = 1;
+  next.version = 2;
+  next.upserts = {MakeRule(2, 1, 5, 5)};
+  controller.Send(next);
+  ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 2; }));
+  EXPECT_EQ(observer_.rules()->size(), 2u);
+
+  RulesDelta gap;
+  gap.base_version = 5;
+  gap.version = 6;
+  gap.deletes = {1};
+  controller.Send(gap);
+  EXPECT_TRUE(controller.Await<SnapshotRequest>().has_value());
+  EXPECT_EQ(client_->rules_version(), 2);  // the delta was not applied
+
+  controller.Send(Snapshot(6, {MakeRule(2, 1, 5, 5)}));
+  ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 6; }));
+  EXPECT_EQ(observer_.rules()->Find(1), nullptr);
+}
+
+TEST_F(LeaseClientFakeControllerTest,
+       HeartbeatWithAnotherVersionAsksForSnapshot) {
+  FakeController controller(context_, endpoint_);
+  StartClient();
+  ASSERT_TRUE(controller.Await<Hello>().has_value());
+  controller.Send(Snapshot(1, {}));
+  ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 1; }));
+
+  std::optional<Heartbeat> heartbeat = controller.Await<Heartbeat>();
+  ASSERT_TRUE(heartbeat.has_value());
+  EXPECT_EQ(heartbeat->rules_version, 1);
+  Heartbeat reply;
+  reply.rules_version = 1;
+  reply.agents = 3;
+  controller.Send(reply);
+  ASSERT_TRUE(Eventually([&] { return client_->agents() == 3; }));
+  EXPECT_TRUE(Eventually([&] { return observer_.SawController(true, 3); }));
+
+  reply.rules_version = 4;
+  controller.Send(reply);
+  EXPECT_TRUE(controller.Await<SnapshotRequest>().has_value());
+}
+
+TEST_F(LeaseClientFakeControllerTest, IgnoresBadFramesFromTheController) {
+  FakeController controller(context_, endpoint_);
+  StartClient();
+  ASSERT_TRUE(controller.Await<Hello>().has_value());
+
+  controller.SendFrames({"not json at all"});
+  controller.SendFrames({"{}", "two frames"});
+  controller.SendFrames({R"({"type": "no_such_type"})"});
+  controller.Send(Hello{});  // a message only agents send
+  LeaseGrant unknown_seq;
+  unknown_seq.seq = 424242;
+  controller.Send(unknown_seq);
+  controller.Send(Snapshot(8, {MakeRule(1, 1, 10, 20)}));
+
+  ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 8; }));
+  EXPECT_TRUE(observer_.grants().empty());
+  EXPECT_TRUE(client_->reachable());
+}
+
+TEST_F(LeaseClientFakeControllerTest, SaysHelloAgainWhenTheControllerReturns) {
+  FakeController controller(context_, endpoint_);
+  StartClient();
+  ASSERT_TRUE(controller.Await<Hello>().has_value());
+  controller.Send(Snapshot(1, {}));
+  ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
+
+  // Silence (heartbeats unanswered) makes it unreachable...
+  ASSERT_TRUE(Eventually([&] { return !client_->reachable(); }));
+  // ...and the first word from the controller brings a new Hello.
+  Heartbeat reply;
+  reply.rules_version = 1;
+  reply.agents = 1;
+  controller.Send(reply);
+  std::optional<Hello> hello = controller.Await<Hello>();
+  ASSERT_TRUE(hello.has_value());
+  EXPECT_EQ(hello->rules_version, 1);
+  EXPECT_TRUE(client_->reachable());
+}
+
+TEST(LeaseClientStartTest, RefusesAMalformedEndpoint) {
+  LeaseClientOptions options;
+  options.endpoint = "not-an-endpoint";
+  LeaseClient client(options, {}, &SystemClock::Get());
+  Status started = client.Start();
+  EXPECT_EQ(started.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(started.message().find("not-an-endpoint"), std::string::npos)
+      << started.message();
+}
+
+// Nice values of this process' threads named `name`, from /proc.
+std::vector<int> NiceOfThreads(const std::string& name) {
+  std::vector<int> nices;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    std::getline(comm, line);
+    if (line != name) continue;
+    const auto tid = static_cast<id_t>(std::stoi(task.path().filename()));
+    nices.push_back(::getpriority(PRIO_PROCESS, tid));
+  }
+  return nices;
+}
+
+TEST(LeaseClientStartTest, RunsItsThreadsAtALowerPriority) {
+  const int own = ::getpriority(PRIO_PROCESS, 0);
+  const size_t io_before = NiceOfThreads("ZMQbg/IO/0").size();
+  LeaseClientOptions options;
+  options.endpoint =
+      "tcp://127.0.0.1:" + std::to_string(testing::PickFreePort());
+  LeaseClient client(options, {}, &SystemClock::Get());
+  ASSERT_TRUE(client.Start().ok());
+  // ZeroMQ's I/O thread of the client's context: one more, at +10. (It
+  // names itself once it runs.)
+  std::vector<int> io = NiceOfThreads("ZMQbg/IO/0");
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (io.size() <= io_before &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    io = NiceOfThreads("ZMQbg/IO/0");
+  }
+  EXPECT_EQ(io.size(), io_before + 1);
+  EXPECT_EQ(std::count(io.begin(), io.end(), std::min(19, own + 10)), 1);
+  EXPECT_EQ(::getpriority(PRIO_PROCESS, 0), own);  // the caller's is kept
+  client.Stop();
+}
+
+}  // namespace
+}  // namespace sluice
