@@ -3,6 +3,7 @@
 // and the counts it publishes.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,12 @@ struct SilenceCase {
   bool forgotten;
 };
 
+std::string CaseName(const SilenceCase& c) {
+  return "Silent" + std::to_string(c.silent_ms) + "ms";
+}
+
+void PrintTo(const SilenceCase& c, std::ostream* os) { *os << CaseName(c); }
+
 class SilentAgentTest : public ::testing::TestWithParam<SilenceCase> {};
 
 // Two hungry agents share a bucket; "goes" then falls silent while "stays"
@@ -120,7 +127,10 @@ INSTANTIATE_TEST_SUITE_P(Ledger, SilentAgentTest,
                          ::testing::Values(SilenceCase{999, false},
                                            SilenceCase{1000, false},
                                            SilenceCase{1001, true},
-                                           SilenceCase{4000, true}));
+                                           SilenceCase{4000, true}),
+                         [](const ::testing::TestParamInfo<SilenceCase>& info) {
+                           return CaseName(info.param);
+                         });
 
 // 300 budgets asked for once, and one ("kept") asked for every 200 ms,
 // with a Tick at each step. A bucket forgets an agent silent there for 5 s

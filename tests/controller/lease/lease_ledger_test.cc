@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct GrantScenario {
   int64_t learning_ms;
   std::vector<GrantStep> steps;
 };
+
+// Names the case in test output (not its bytes).
+void PrintTo(const GrantScenario& scenario, std::ostream* os) {
+  *os << scenario.name;
+}
 
 class GrantScenarioTest : public ::testing::TestWithParam<GrantScenario> {};
 
@@ -169,6 +175,8 @@ struct SharingCase {
   int64_t tolerance;
 };
 
+void PrintTo(const SharingCase& c, std::ostream* os) { *os << c.name; }
+
 class SharingTest : public ::testing::TestWithParam<SharingCase> {};
 
 // Agents all wanting more than the limit (1000/s, burst 300), asking every
@@ -269,6 +277,8 @@ struct DropCase {
   const char* name;
   bool disable;  // else remove
 };
+
+void PrintTo(const DropCase& c, std::ostream* os) { *os << c.name; }
 
 class RuleDropTest : public ::testing::TestWithParam<DropCase> {};
 
