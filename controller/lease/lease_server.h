@@ -1,6 +1,6 @@
 // LeaseServer: the controller's side of the agent channel (see
 // common/wire.h for the protocol). Binds a ZeroMQ ROUTER on the agents'
-// endpoint and runs one thread that owns it:
+// endpoint and runs one thread ("sluice-lease") that owns it:
 //   - answers Hello / SnapshotRequest / unknown agents with a RulesSnapshot
 //     from the RuleCatalog, and pushes a RulesDelta to every known agent
 //     within ~50 ms of a catalog change;
@@ -19,6 +19,10 @@
 //     gets no tokens gets no lease either (ttl 0), so the agent keeps its
 //     old lease or its safe share;
 //   - refuses malformed frames with an ErrorMessage, never crashes.
+// What to answer and when to forget is decided by LeaseLedger
+// (lease_ledger.h, pure, where the rules above are stated exactly); this
+// class receives, decodes, authorises (curve_gate.h), asks the ledger,
+// encodes, sends, and publishes the ledger's counts (lease_metrics.h).
 //
 // Thread-safety: Start/Stop from one thread; the accessors are thread-safe.
 #pragma once
@@ -52,11 +56,11 @@ struct LeaseServerOptions {
   // Weights of agents (by the agent_id of their Hello) in the max-min
   // division of every bucket; agents not listed weigh 1.
   std::map<std::string, double> agent_weights;
-  // CurveZMQ (issue 4). With a secret key (Z85) the ROUTER is a CURVE
-  // server: the channel is encrypted, a ZAP handler
-  // (controller/lease/curve_zap.h) admits only agents whose public key is in
-  // *allowed_agent_keys, and every message is checked against the live set, so
-  // an agent whose key is revoked gets no answer from then on and is forgotten.
+  // CurveZMQ. With a secret key (Z85) the ROUTER is a CURVE server: the
+  // channel is encrypted, a ZAP handler (controller/lease/curve_zap.h)
+  // admits only agents whose public key is in *allowed_agent_keys, and every
+  // message is checked against the live set, so an agent whose key is
+  // revoked gets no answer from then on and is forgotten (curve_gate.h).
   // Empty: no encryption (the controller allows that on loopback only).
   std::string curve_secret_key;
   const AllowedAgentKeys* allowed_agent_keys = nullptr;  // required with a key
@@ -88,7 +92,7 @@ class LeaseServer {
   int64_t tracked_bucket_agents() const { return bucket_agents_.load(); }
 
  private:
-  class Impl;  // the thread's state: socket, agents, budgets
+  class Impl;  // the thread's state: socket, ledger, metrics
 
   const LeaseServerOptions options_;
   RuleCatalog* const catalog_;

@@ -1,4 +1,7 @@
-// LeaseServer over real ZeroMQ sockets: a raw DEALER plays the agent.
+// LeaseServer over real ZeroMQ sockets: a raw DEALER plays the agent. What
+// the server decides is LeaseLedger's, tested without sockets in
+// lease_ledger_test.cc and lease_ledger_sweep_test.cc; these hold the
+// server to it end to end: answers, pushes, metrics, forgetting.
 #include "controller/lease/lease_server.h"
 
 #include <gtest/gtest.h>
@@ -229,22 +232,6 @@ TEST_F(LeaseServerTest, GrantsAreBoundedByBurstThenRefillAtRate) {
       20 + 7 + 5 + 6 + 20);
 }
 
-TEST_F(LeaseServerTest, UnspentLeasesHoldBackTheRefillUntilTheyExpire) {
-  LeaseServerOptions options;
-  options.lease_ttl_ms = 1000;
-  StartServer(options);
-  RawAgent agent(context_, endpoint_);
-  ASSERT_TRUE(agent.Connect().has_value());
-  EXPECT_EQ(TokensOf(agent.Lease(1, {Want(1, {"a"}, 100)})), 20);
-  // Nothing reported spent: the 20 may still be admitted, so the budget
-  // (burst 20) has no room for refill while they are valid.
-  clock_.AdvanceMillis(900);
-  EXPECT_EQ(TokensOf(agent.Lease(2, {Want(1, {"a"}, 100)})), 0);
-  // Expired at 1000 ms: from then on the budget refills (10/s).
-  clock_.AdvanceMillis(600);
-  EXPECT_EQ(TokensOf(agent.Lease(3, {Want(1, {"a"}, 100)})), 5);
-}
-
 TEST_F(LeaseServerTest, ChangedRuleReconfiguresItsBudget) {
   StartServer();
   RawAgent agent(context_, endpoint_);
@@ -326,42 +313,6 @@ TEST_F(LeaseServerTest, AForgottenAgentsDemandAndShareGoToTheOthers) {
   EXPECT_EQ(MetricValue(registry_, "sluice_controller_lease_buckets"), 1);
 }
 
-TEST_F(LeaseServerTest, BudgetsNobodyAsksForAreDroppedByTheSweep) {
-  LeaseServerOptions options;
-  options.agent_timeout_ms = 600000;  // the agent stays; its buckets go
-  StartServer(options);
-  RawAgent agent(context_, endpoint_);
-  ASSERT_TRUE(agent.Connect().has_value());
-  std::vector<LeaseWant> wants;
-  for (int i = 0; i < 300; ++i) {
-    wants.push_back(Want(1, {"c" + std::to_string(i)}, 5, 0, 1));
-  }
-  ASSERT_EQ(agent.Lease(1, wants)->items.size(), 300u);
-  // Every 200 ms of the server's clock, bucket "kept" is asked for again;
-  // the sweep visits the whole table about once a second.
-  int64_t seq = 2;
-  auto step = [&] {
-    clock_.AdvanceMillis(200);
-    ASSERT_GE(TokensOf(agent.Lease(seq++, {Want(1, {"kept"}, 1, 0, 1)})), 0);
-  };
-  int steps = 0;
-  for (; steps < 20; ++steps) step();  // 4 s: not yet forgotten
-  EXPECT_EQ(server_->tracked_buckets(), 301);
-  // The agent is forgotten by each bucket after 5 s of silence there (its
-  // leases expired at 2 s, the budgets refilled long before): then the
-  // budget is indistinguishable from a fresh one and dropped by the sweep.
-  while (server_->tracked_buckets() != 1 && steps < 100) {
-    step();
-    ++steps;
-  }
-  EXPECT_EQ(server_->tracked_buckets(), 1);
-  EXPECT_GE(steps, 25);  // not before 5 s
-  // Within a few passes (about a second each; the jumps of this test's
-  // clock make their pace uneven here).
-  EXPECT_LE(steps, 60);
-  EXPECT_EQ(server_->tracked_bucket_agents(), 1);
-}
-
 TEST_F(LeaseServerTest, UnknownDisabledOrMisfittingRulesGetNothing) {
   Rule disabled = MakeRule(3, 1, 10, 10);
   disabled.enabled = false;
@@ -425,23 +376,6 @@ TEST_F(LeaseServerTest, LearningStartsEmptyAndGivesNoEmptyLeases) {
   EXPECT_EQ(after->items[0].ttl_ms, options.lease_ttl_ms);
   clock_.AdvanceMillis(2500);  // 25 accrued, 5 of them pay the debt
   EXPECT_EQ(TokensOf(agent.Lease(5, {Want(1, {"a"}, 100)})), 20);
-}
-
-TEST_F(LeaseServerTest, LearningGrantsFairSharesOfTheRefill) {
-  LeaseServerOptions options;
-  options.learning_ms = 10'000;
-  StartServer(options);
-  RawAgent agent(context_, endpoint_);
-  ASSERT_TRUE(agent.Connect().has_value());
-  // A hungry agent gets its share of what accrued since it last asked.
-  EXPECT_EQ(TokensOf(agent.Lease(1, {Want(1, {"a"}, 100, 0, 0, 30)})), 0);
-  clock_.AdvanceMillis(500);
-  std::optional<LeaseGrant> grant =
-      agent.Lease(2, {Want(1, {"a"}, 100, 0, 0, 30)});
-  ASSERT_TRUE(grant.has_value());
-  EXPECT_GE(grant->items[0].tokens, 2);  // share 10/s, capped to 200 ms
-  EXPECT_LE(grant->items[0].tokens, 5);
-  EXPECT_EQ(grant->items[0].ttl_ms, options.lease_ttl_ms);
 }
 
 TEST_F(LeaseServerTest, MalformedFramesAreAnsweredAndTheServerSurvives) {
