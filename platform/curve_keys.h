@@ -1,5 +1,6 @@
-// CurveZMQ keys for the agent channel (DESIGN.md "Command lines"): key
-// generation for the `keygen` subcommands, Z85 validation, and key files.
+// CurveZMQ keys for the agent channel (docs/operations.md, "Security of the
+// agent channel"): key generation for the `keygen` subcommands, Z85 validation,
+// and key files.
 //
 // A key is 32 bytes, written as 40 characters of Z85 (ZeroMQ's base-85,
 // rfc.zeromq.org/spec/32). A key file holds one keypair as

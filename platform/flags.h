@@ -1,8 +1,8 @@
 // FlagParser: command-line flags, each with an environment-variable fallback
-// (DESIGN.md "Command lines"): --db CONNINFO or SLUICE_DB=...; a flag given
-// on the command line wins over the environment, which wins over the
-// default. Accepts "--name value" and "--name=value"; boolean flags take no
-// value.
+// (docs/design.md, "Command lines and environment"): --db CONNINFO or
+// SLUICE_DB=...; a flag given on the command line wins over the environment,
+// which wins over the default. Accepts "--name value" and "--name=value";
+// boolean flags take no value.
 //
 // Thread-compatible.
 #pragma once
