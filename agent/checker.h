@@ -1,6 +1,6 @@
-// Checker: RL.CHECK semantics (DESIGN.md "Agent: RESP2 over a Unix
-// socket"), on the agent's rule index and bucket table. Pure: no I/O, time
-// passed in as int64 nanoseconds.
+// Checker: RL.CHECK semantics (docs/design.md, "Which rules apply" and
+// "Agent: RESP2 over a Unix socket"), on the agent's rule index and bucket
+// table. Pure: no I/O, time passed in as int64 nanoseconds.
 //
 // One check, Check(domain, cost, descriptor, now):
 //   1. RuleIndex::Match gives the applicable rules (one per match-key group).

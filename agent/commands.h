@@ -1,6 +1,6 @@
 // CommandHandler: executes one parsed RESP request and appends its reply.
 // No I/O: the server (agent/server.h) owns sockets and timers; this owns the
-// meaning of each command (DESIGN.md "Agent: RESP2 over a Unix socket").
+// meaning of each command (docs/api.md, "Agent: RESP2 over a Unix socket").
 //
 // Commands:
 //   RL.CHECK <domain> <cost> <key> <value> [<key> <value> ...]

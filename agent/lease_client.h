@@ -39,10 +39,11 @@ struct LeaseClientOptions {
   std::string agent_id;  // informational; defaults to hostname:pid
   int64_t heartbeat_ms = 1000;
   int64_t reachable_timeout_ms = 3000;
-  // CurveZMQ (issue 4): this agent's keypair and the controller's public
-  // key, all Z85 (platform/curve_keys.h). All three set: the channel is
-  // encrypted and the controller authenticated (and it authenticates this
-  // agent by its public key). All empty: plain text. Start() refuses a mix.
+  // CurveZMQ (docs/operations.md, "Security of the agent channel"): this
+  // agent's keypair and the controller's public key, all Z85
+  // (platform/curve_keys.h). All three set: the channel is encrypted and the
+  // controller authenticated (and it authenticates this agent by its public
+  // key). All empty: plain text. Start() refuses a mix.
   std::string curve_public_key;
   std::string curve_secret_key;
   std::string controller_public_key;

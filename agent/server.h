@@ -1,4 +1,4 @@
-// Server: the agent's RESP2 listener (DESIGN.md "Agent: RESP2 over a Unix
+// Server: the agent's RESP2 listener (docs/api.md, "Agent: RESP2 over a Unix
 // socket"), on a Boost.Asio io_context run by ONE thread, which also owns
 // the checker and its buckets: no lock anywhere on the request path.
 //
