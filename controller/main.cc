@@ -1,4 +1,5 @@
-// sluice-controller: see DESIGN.md "Command lines" and controller/controller.h.
+// sluice-controller: flags in docs/operations.md, the daemon in
+// controller/controller.h.
 // `sluice-controller keygen` prints a new CurveZMQ keypair (a key file for
 // --curve-secret-key-file).
 #include <pthread.h>

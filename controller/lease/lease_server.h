@@ -52,11 +52,12 @@ struct LeaseServerOptions {
   // Weights of agents (by the agent_id of their Hello) in the max-min
   // division of every bucket; agents not listed weigh 1.
   std::map<std::string, double> agent_weights;
-  // CurveZMQ (issue 4). With a secret key (Z85) the ROUTER is a CURVE
-  // server: the channel is encrypted, a ZAP handler
-  // (controller/lease/curve_zap.h) admits only agents whose public key is in
-  // *allowed_agent_keys, and every message is checked against the live set, so
-  // an agent whose key is revoked gets no answer from then on and is forgotten.
+  // CurveZMQ (docs/operations.md, "Security of the agent channel"). With a
+  // secret key (Z85) the ROUTER is a CURVE server: the channel is encrypted,
+  // a ZAP handler (controller/lease/curve_zap.h) admits only agents whose
+  // public key is in *allowed_agent_keys, and every message is checked
+  // against the live set, so an agent whose key is revoked gets no answer
+  // from then on and is forgotten.
   // Empty: no encryption (the controller allows that on loopback only).
   std::string curve_secret_key;
   const AllowedAgentKeys* allowed_agent_keys = nullptr;  // required with a key
