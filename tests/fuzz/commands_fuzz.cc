@@ -9,7 +9,7 @@
 // depending on the input. The table holds at most 24 buckets, so the
 // bucket cap is reached.
 //
-// Checked for every request (agent/commands.h, DESIGN.md "Agent: RESP2"):
+// Checked for every request (agent/commands.h, docs/api.md "Agent: RESP2"):
 //   1. kContinue / kClose append exactly one well-formed RESP2 reply; an
 //      error reply is one line starting "-ERR " or "-NOPROTO ".
 //   2. kWait appends nothing, and now < wake_at <= deadline. Resumed at
