@@ -1,5 +1,6 @@
 // Decision: the answer to one check, in the shape of the RL.CHECK reply
-// (DESIGN.md): [allowed, limit, remaining, reset_after_ms, retry_after_ms].
+// (docs/design.md, "Agent: RESP2 over a Unix socket"): [allowed, limit,
+// remaining, reset_after_ms, retry_after_ms].
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,6 @@
 // Rule: the model of one rate limit, as stored by the controller and applied
-// by the agents. See DESIGN.md "Words".
+// by the agents. The words (domain, descriptor, bucket, ...) are defined in
+// docs/design.md, "Words"; the fields in docs/rules.md.
 //
 // A rule applies to a check when every key of `match` is present in the
 // check's descriptor with the same value, or any value where the rule says

@@ -3,12 +3,12 @@
 // A rule change builds a new index and swaps the pointer, so a check sees the
 // old or the new rule set, never a mix.
 //
-// Matching (DESIGN.md "Words"): a rule applies to a check when every key of
-// its match is in the descriptor with an equal value, or any value where the
-// rule says "*". Rules are grouped by their set of match keys; in each group
-// only the most specific applicable rule applies (most exact values; a tie
-// goes to the lowest id). One rule applies per group; the rules of all
-// groups apply together (AND).
+// Matching (docs/design.md, "Which rules apply"): a rule applies to a check
+// when every key of its match is in the descriptor with an equal value, or any
+// value where the rule says "*". Rules are grouped by their set of match keys;
+// in each group only the most specific applicable rule applies (most exact
+// values; a tie goes to the lowest id). One rule applies per group; the rules
+// of all groups apply together (AND).
 //
 // Thread-safety: immutable after Build(); all const methods may be called
 // concurrently.

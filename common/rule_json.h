@@ -1,4 +1,5 @@
-// Conversion between Rule and its JSON form (DESIGN.md, REST admin API):
+// Conversion between Rule and its JSON form (the REST admin API's, see
+// docs/design.md "REST admin API" and docs/openapi.yaml):
 //
 //   {"name": "search-per-client", "domain": "api",
 //    "match": {"route": "/search", "client_id": "*"},

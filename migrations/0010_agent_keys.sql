@@ -1,5 +1,6 @@
 -- 0010_agent_keys: the CurveZMQ public keys of the agents allowed on the
--- agent channel (issue 4), managed through /api/v1/agent-keys.
+-- agent channel (docs/operations.md, "Security of the agent channel"),
+-- managed through /api/v1/agent-keys.
 --
 -- Applied by the controller's migrator inside one transaction (no
 -- BEGIN/COMMIT here). Versions 0002-0009 belong to the control plane; this

@@ -1,7 +1,8 @@
-// AdminApi: the REST admin API of DESIGN.md and issue 5 as plain functions
-// of a request, free of any HTTP library (controller/api/rest_api.h serves it
-// with cpprest). Routes() lists every method and path it serves; the router
-// dispatches from that same table, so the list cannot drift.
+// AdminApi: the REST admin API (docs/api.md, specified in docs/openapi.yaml)
+// as plain functions of a request, free of any HTTP library
+// (controller/api/rest_api.h serves it with cpprest). Routes() lists every
+// method and path it serves; the router dispatches from that same table, so the
+// list cannot drift.
 //
 //   GET    /                          placeholder page (no token)
 //   GET    /healthz                   200 while the process is up (no token)
@@ -24,16 +25,18 @@
 //   DELETE /api/v1/tokens/{id}        admin   204, revoked at once
 //   GET    /api/v1/audit?since=&limit=
 //                                     viewer  {"entries": [...], "next"}
+//   GET    /api/v1/agent-keys         admin   {"agent_keys": [...]}
+//   POST   /api/v1/agent-keys         admin   201, the key allowed
+//   DELETE /api/v1/agent-keys/{id}    admin   204; its agents are cut off
 //
 // Roles: viewer reads; editor also changes rules and the config; admin also
-// manages tokens (and agent keys, issue 4: add their routes to the table in
-// admin_api.cc with Role::kAdmin and audit them with target kind
-// "agent_key").
+// manages tokens and the agents' CurveZMQ keys.
 //
 // Bodies are described where they are built: admin_api_rules.cc,
-// admin_api_config.cc, admin_api_tokens.cc, admin_api_audit.cc. Errors carry
-// {"error": {"code", "message", "field"}} (and "errors": [{"field",
-// "message"}, ...] when a config document has several problems):
+// admin_api_config.cc, admin_api_tokens.cc, admin_api_audit.cc,
+// agent_keys_api.h. Errors carry {"error": {"code", "message", "field"}}
+// (and "errors": [{"field", "message"}, ...] when a config document has
+// several problems):
 //   400 bad JSON, a body over kMaxBodyBytes, a malformed query or If-Match
 //   401 no/unknown/revoked token (with WWW-Authenticate)
 //   403 the token's role may not do this

@@ -1,4 +1,5 @@
-// AgentKeysApi: the /api/v1/agent-keys handlers (issue 4), as functions of
+// AgentKeysApi: the /api/v1/agent-keys handlers (the CurveZMQ keys of the
+// agents allowed on the agent channel, docs/operations.md), as functions of
 // an HttpRequest (controller/api/admin_api.h), for AdminApi's router to call.
 // The router authenticates and checks the role (admin for all three);
 // these handlers do the rest.

@@ -1,5 +1,11 @@
 // The whole agent (server, checker, lease client, metrics) against the real
 // LeaseServer over real ZeroMQ, driven by a real Redis client (hiredis).
+//
+// Time: the agent and the lease server read a SimulatedClock that stands
+// still unless a test moves it, so the controller cannot turn unreachable
+// (or a lease expire) in the middle of a test because the machine was slow
+// to run the agent's background thread; waits for the threads to react are
+// bounded by wall time (Eventually).
 #include "agent/agent.h"
 
 #include <arpa/inet.h>
@@ -20,9 +26,9 @@
 
 #include "controller/catalog/rule_catalog.h"
 #include "controller/lease/lease_server.h"
-#include "platform/system_clock.h"
 #include "tests/agent/hiredis_client.h"
 #include "tests/support/free_port.h"
+#include "tests/support/simulated_clock.h"
 
 namespace sluice {
 namespace {
@@ -90,6 +96,16 @@ Rule ClientRule(int64_t version, int64_t limit, int64_t burst) {
   return rule;
 }
 
+Rule FailureModeRule(int64_t id, const std::string& domain,
+                     FailureMode failure_mode) {
+  Rule rule = ClientRule(1, 10, 10);
+  rule.id = id;
+  rule.name = domain;
+  rule.domain = domain;
+  rule.failure_mode = failure_mode;
+  return rule;
+}
+
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -146,7 +162,7 @@ class AgentTest : public ::testing::Test {
 
   const std::string endpoint_ =
       "tcp://127.0.0.1:" + std::to_string(testing::PickFreePort());
-  SystemClock clock_;
+  testing::SimulatedClock clock_;
   RuleCatalog catalog_;
   std::unique_ptr<LeaseServer> lease_server_;
   std::string dir_;
@@ -276,6 +292,59 @@ TEST_F(AgentTest, AFullBatchOfLeaseRequestsGoesWithoutWaiting) {
   EXPECT_TRUE(Eventually([&] {
     return Info(c.get()).find("leases:3\r\n") != std::string::npos;
   })) << Info(c.get());
+}
+
+// The controller goes away: the agent keeps answering from memory, spends
+// its leases until they expire, then follows each rule's failure_mode, all
+// on the test's clock. (tests/integration/failover_test.cc does the same
+// with real processes killed by SIGKILL, on wall time.)
+TEST_F(AgentTest, WithoutTheControllerLeasesRunOutThenFailureModesApply) {
+  catalog_.Replace(3, {FailureModeRule(1, "open", FailureMode::kOpen),
+                       FailureModeRule(2, "closed", FailureMode::kClosed),
+                       FailureModeRule(3, "local", FailureMode::kLocal)});
+  StartController();
+  StartAgent();
+  Redis c = Connect();
+  ASSERT_TRUE(Eventually([&] {
+    const std::string info = Info(c.get());
+    return info.find("rules_version:3") != std::string::npos &&
+           info.find("controller_reachable:1") != std::string::npos;
+  })) << Info(c.get());
+  auto allowed = [&](const std::string& domain, int checks) {
+    int n = 0;
+    for (int i = 0; i < checks; ++i) {
+      std::vector<long long> v = Integers(
+          Command(c.get(), {"RL.CHECK", domain, "1", "client_id", "a"}).get());
+      EXPECT_EQ(v.size(), 5u);
+      if (v.size() == 5 && v[0] == 1) ++n;
+      if (v.size() == 5 && v[0] == 0 && domain == "closed") {
+        EXPECT_EQ(v[4], 1000);  // retry when the controller may be back
+      }
+    }
+    return n;
+  };
+  for (const char* domain : {"open", "closed", "local"}) {
+    EXPECT_EQ(allowed(domain, 1), 1) << domain;
+  }
+  ASSERT_TRUE(Eventually([&] {
+    return Info(c.get()).find("leases:3\r\n") != std::string::npos;
+  })) << Info(c.get());
+
+  lease_server_->Stop();
+  // Leases granted for 2 s (LeaseServerOptions), the controller called
+  // unreachable after 500 ms of silence: until the clock says so, nothing
+  // changes, and the leases (a second of demand each, at least the cost)
+  // keep answering.
+  EXPECT_EQ(allowed("closed", 1), 1);
+  clock_.AdvanceMillis(LeaseServerOptions{}.lease_ttl_ms + 1);
+  ASSERT_TRUE(Eventually([&] {
+    return Info(c.get()).find("controller_reachable:0") != std::string::npos;
+  })) << Info(c.get());
+  EXPECT_EQ(allowed("open", 30), 30);   // admits everything
+  EXPECT_EQ(allowed("closed", 30), 0);  // refuses everything
+  // The safe share (burst / agents, one agent here), full again after 2 s
+  // of refill, then empty: the clock stands still.
+  EXPECT_EQ(allowed("local", 30), 10);
 }
 
 }  // namespace

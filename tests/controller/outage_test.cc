@@ -1,7 +1,8 @@
-// PostgreSQL going away in the middle of a run (issue 5): on a throwaway
-// cluster of the test's own, the controller keeps serving agents and reads
-// from memory, refuses writes with 503 and the error body, reconnects by
-// itself when the database is back, and loses no committed change.
+// PostgreSQL going away in the middle of a run (docs/operations.md, "When
+// things fail"): on a throwaway cluster of the test's own, the controller
+// keeps serving agents and reads from memory, refuses writes with 503 and the
+// error body, reconnects by itself when the database is back, and loses no
+// committed change.
 #include <gtest/gtest.h>
 
 #include <atomic>

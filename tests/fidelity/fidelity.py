@@ -8,7 +8,7 @@ no GIL sharing), each sending RL.CHECK over its agent's Unix socket on a
 schedule (time.monotonic) and recording every decision (send time, reply
 time, agent, allowed, cost) to a file. At the end the files are merged and
 analysed (analysis.py) into a table of figures with pass/fail against the
-goals of issue 4. Exit status: 0 all passed, 1 a goal failed, 2 the harness
+leasing goals of docs/design.md ("Leasing"), listed below. Exit status: 0 all passed, 1 a goal failed, 2 the harness
 itself could not run.
 
 Normally started by run.sh, which builds the binaries and provides the
@@ -51,7 +51,7 @@ MAX_LAG_S = 0.1
 SAMPLE_INTERVAL_S = 0.1
 LEARNING_TIMEOUT_S = 15.0
 
-# Goals (issue 4).
+# Goals: the leasing properties of docs/design.md, with their tolerances.
 TOTAL_SLACK = 0.01       # total admitted <= (burst + rate*T) * 1.01
 WINDOW_SLACK = 0.05      # any 1 s window <= (burst + rate) * 1.05
 UTILISATION_GOAL = 0.97  # steady admitted / limit when demand > limit

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Fidelity harness (issue 4): a real controller, PostgreSQL and several real
-# agents, driven by paced clients; prints a table of the leasing guarantees
-# (safety, utilisation, convergence, lease traffic) with pass/fail, and
-# exits non-zero when a goal fails. See fidelity.py for the definitions.
+# Fidelity harness (docs/leasing.md, "Measured"): a real controller,
+# PostgreSQL and several real agents, driven by paced clients; prints a
+# table of the leasing guarantees (safety, utilisation, convergence, lease
+# traffic) with pass/fail, and exits non-zero when a goal fails. See fidelity.py for the definitions.
 #
 #   tests/fidelity/run.sh [--quick] [--agents N] [--keep] [--db CONNINFO] [scenario...]
 #

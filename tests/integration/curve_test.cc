@@ -1,11 +1,11 @@
-// CurveZMQ end to end (issue 4, "Security of the channel"): real
-// sluice-controller and sluice-agent processes with key files from their
-// `keygen` subcommands, a real PostgreSQL holding the allowed agent keys,
-// and a recording TCP relay standing in for a capture on the wire.
+// CurveZMQ end to end (docs/operations.md, "Security of the agent channel"):
+// real sluice-controller and sluice-agent processes with key files from
+// their `keygen` subcommands, a real PostgreSQL holding the allowed agent
+// keys, and a recording TCP relay standing in for a capture on the wire.
 //
 // Keys are allowed and revoked here with SQL on agent_keys, which is what
 // another controller's REST API does; the controller picks such changes up
-// within about a second (tests/controller/curve_test.cc covers the
+// within about a second (tests/controller/lease/curve_test.cc covers the
 // in-process API path, effective at once).
 
 // cpprest's U() macro would break gtest's templates.

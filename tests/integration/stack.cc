@@ -14,6 +14,8 @@ namespace sluice::testing {
 
 RedisClient::RedisClient(const std::string& socket_path) {
   ctx_ = redisConnectUnix(socket_path.c_str());
+  // Bounded: an agent that stops answering fails the call, not the run.
+  if (connected()) redisSetTimeout(ctx_, {10, 0});
 }
 
 RedisClient::~RedisClient() {

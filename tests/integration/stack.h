@@ -25,7 +25,8 @@ struct CheckReply {
   std::string error;  // set when the reply was not a 5-integer array
 };
 
-// A connection to the agent through hiredis, a real Redis client.
+// A connection to the agent through hiredis, a real Redis client; a reply
+// is awaited 10 s at most (then the call fails as a broken connection).
 class RedisClient {
  public:
   explicit RedisClient(const std::string& socket_path);

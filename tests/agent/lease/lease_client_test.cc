@@ -1,5 +1,11 @@
 // LeaseClient over real ZeroMQ sockets: against the real LeaseServer, and
 // against a hand-driven ROUTER for the cases a healthy server never causes.
+//
+// Time: the client (and the server) read a SimulatedClock that only the
+// test moves. Heartbeats go out, and the controller becomes unreachable,
+// when the test says that much time has passed, never because the machine
+// was slow to schedule a thread; wall time only bounds how long a test
+// waits for the threads to react (Eventually, AdvanceUntil).
 #include "agent/lease/lease_client.h"
 
 #include <gtest/gtest.h>
@@ -24,6 +30,7 @@
 #include "controller/lease/lease_server.h"
 #include "platform/system_clock.h"
 #include "tests/support/free_port.h"
+#include "tests/support/simulated_clock.h"
 
 namespace sluice {
 namespace {
@@ -31,7 +38,11 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr milliseconds kWait{2000};
+// How long a test waits for the client's and the server's threads.
+constexpr milliseconds kWait{10000};
+// The client's timing, in the test clock's milliseconds.
+constexpr int64_t kHeartbeatMs = 50;
+constexpr int64_t kReachableTimeoutMs = 300;
 
 Rule MakeRule(int64_t id, int64_t version, int64_t limit, int64_t burst) {
   Rule rule;
@@ -135,8 +146,8 @@ class LeaseClientTest : public ::testing::Test {
     LeaseClientOptions options;
     options.endpoint = endpoint_;
     options.agent_id = "test-agent";
-    options.heartbeat_ms = 50;
-    options.reachable_timeout_ms = 300;
+    options.heartbeat_ms = kHeartbeatMs;
+    options.reachable_timeout_ms = kReachableTimeoutMs;
     client_ =
         std::make_unique<LeaseClient>(options, observer_.Callbacks(), &clock_);
     Status started = client_->Start();
@@ -145,7 +156,7 @@ class LeaseClientTest : public ::testing::Test {
 
   const std::string endpoint_ =
       "tcp://127.0.0.1:" + std::to_string(testing::PickFreePort());
-  SystemClock clock_;
+  testing::SimulatedClock clock_;
   RuleCatalog catalog_;
   RuleCatalog other_catalog_;  // a restarted controller's
   Observer observer_;
@@ -191,18 +202,15 @@ TEST_F(LeaseClientTest, PassesGrantsWithTheTimeTheRequestWasSent) {
   StartClient();
   ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
 
-  const int64_t before = clock_.NowNanos();
+  clock_.AdvanceMillis(7);
+  const int64_t sent = clock_.NowNanos();  // the clock stands still now
   client_->Submit({Want(1, "a", 15)});
   client_->Submit({Want(1, "a", 15), Want(2, "b", 1)});
   ASSERT_TRUE(Eventually([&] { return observer_.grants().size() == 2; }));
-  const int64_t after = clock_.NowNanos();
 
   auto grants = observer_.grants();
   EXPECT_NE(grants[0].first.seq, grants[1].first.seq);
-  for (const auto& [grant, sent_at] : grants) {
-    EXPECT_GE(sent_at, before);
-    EXPECT_LE(sent_at, after);
-  }
+  for (const auto& [grant, sent_at] : grants) EXPECT_EQ(sent_at, sent);
   // Requests are sent in order; the second gets what the burst has left.
   ASSERT_EQ(grants[0].first.items.size(), 1u);
   EXPECT_EQ(grants[0].first.items[0].tokens, 15);
@@ -220,16 +228,23 @@ TEST_F(LeaseClientTest, FollowsTheControllerThroughARestart) {
       [&] { return client_->reachable() && observer_.rules_version() == 3; }));
 
   server_->Stop();
+  // Reachable until nothing has been heard for kReachableTimeoutMs.
+  clock_.AdvanceMillis(kReachableTimeoutMs);
+  std::this_thread::sleep_for(milliseconds(100));  // a few polls
+  EXPECT_TRUE(client_->reachable());
+  clock_.AdvanceMillis(1);
   EXPECT_TRUE(Eventually([&] { return !client_->reachable(); }));
   EXPECT_TRUE(Eventually([&] { return observer_.SawController(false, 1); }));
   client_->Submit({Want(1, "a", 1)});  // dropped, not queued for later
 
-  // A new controller on the same port, with other rules.
+  // A new controller on the same port, with other rules: the client's
+  // heartbeats (one per kHeartbeatMs of the clock) reach it.
   other_catalog_.Replace(7, {MakeRule(9, 1, 1, 1)});
   server_ = NewServer(&other_catalog_);
-  EXPECT_TRUE(Eventually(
-      [&] { return client_->reachable() && observer_.rules_version() == 7; },
-      milliseconds(5000)));
+  EXPECT_TRUE(testing::AdvanceUntil(&clock_, kHeartbeatMs, [&] {
+    return client_->reachable() && observer_.rules_version() == 7;
+  }));
+  // From here on the clock stands still: the client stays reachable.
   auto rules = observer_.rules();
   EXPECT_NE(rules->Find(9), nullptr);
   EXPECT_EQ(rules->Find(1), nullptr);
@@ -349,6 +364,7 @@ TEST_F(LeaseClientFakeControllerTest,
   controller.Send(Snapshot(1, {}));
   ASSERT_TRUE(Eventually([&] { return observer_.rules_version() == 1; }));
 
+  clock_.AdvanceMillis(kHeartbeatMs);  // time for a heartbeat
   std::optional<Heartbeat> heartbeat = controller.Await<Heartbeat>();
   ASSERT_TRUE(heartbeat.has_value());
   EXPECT_EQ(heartbeat->rules_version, 1);
@@ -390,7 +406,9 @@ TEST_F(LeaseClientFakeControllerTest, SaysHelloAgainWhenTheControllerReturns) {
   controller.Send(Snapshot(1, {}));
   ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
 
-  // Silence (heartbeats unanswered) makes it unreachable...
+  // Silence (heartbeats unanswered) for longer than kReachableTimeoutMs
+  // makes it unreachable...
+  clock_.AdvanceMillis(kReachableTimeoutMs + 1);
   ASSERT_TRUE(Eventually([&] { return !client_->reachable(); }));
   // ...and the first word from the controller brings a new Hello.
   Heartbeat reply;

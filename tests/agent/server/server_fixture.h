@@ -5,7 +5,10 @@
 //        stays empty for the whole test.
 // The base of the server and hostile-client tests. Each test gets a fresh
 // temporary directory (dir_) and the main server on socket_path(), kept
-// in server_; every server started is stopped when the test ends.
+// in server_; every server started is stopped when the test ends. Servers
+// and the rules take their time from clock_: the real clock unless a
+// derived fixture points it, before SetUp(), at a SimulatedClock
+// (tests/support/simulated_clock.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -54,7 +57,7 @@ class ServerFixture : public ::testing::Test {
         RuleIndex::Build({PerClientRule(1, "api", 10, 1000),
                           PerClientRule(2, "slow", 1, 24 * 3600 * 1000)},
                          1),
-        SystemClock::Get().NowNanos());
+        clock_->NowNanos());
     thread_ = std::thread([this] { io_.run(); });
     ServerOptions options;
     options.socket_path = socket_path();
@@ -88,8 +91,7 @@ class ServerFixture : public ::testing::Test {
   Server* StartServer(const ServerOptions& options,
                       Status* status_out = nullptr) {
     return OnIo([&]() -> Server* {
-      auto server = std::make_unique<Server>(&io_, options, &handler_,
-                                             &SystemClock::Get());
+      auto server = std::make_unique<Server>(&io_, options, &handler_, clock_);
       const Status status = server->Start();
       if (status_out != nullptr) *status_out = status;
       if (!status.ok()) {
@@ -113,6 +115,7 @@ class ServerFixture : public ::testing::Test {
 
   std::string socket_path() const { return dir_ + "/agent.sock"; }
 
+  const Clock* clock_ = &SystemClock::Get();
   std::string dir_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type>

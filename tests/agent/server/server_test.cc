@@ -2,6 +2,12 @@
 // in-process, with a rule index installed directly (no controller), driven
 // by a real Redis client (hiredis), by raw sockets for malformed input, and
 // by redis-cli / redis-benchmark when they are installed.
+//
+// Time: the server and its buckets read a SimulatedClock that moves only
+// when a test moves it, so buckets never refill behind a test's back and an
+// RL.ACQUIRE ends exactly when the test's clock reaches its token or its
+// timeout, however busy the machine. Wall time only bounds how long a test
+// waits for a reply (hiredis timeout) or gives the server to react.
 #include "agent/server/server.h"
 
 #include <fcntl.h>
@@ -33,6 +39,7 @@
 #include "tests/agent/allocation_counter.h"
 #include "tests/agent/hiredis_client.h"
 #include "tests/agent/server/server_fixture.h"
+#include "tests/support/simulated_clock.h"
 
 namespace sluice {
 namespace {
@@ -125,15 +132,30 @@ std::string Shell(const std::string& command) {
   return out;
 }
 
+// Whether the server has written anything to `c` within `wait` (hiredis
+// reads only when asked, so pending replies are still in the socket).
+bool Readable(redisContext* c, milliseconds wait) {
+  pollfd p{c->fd, POLLIN, 0};
+  return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
+}
+
 class ServerTest : public testing::ServerFixture {
  protected:
+  ServerTest() { clock_ = &sim_; }
+
+  // A hiredis connection whose replies are awaited for 10 s at most.
   Redis Connect() {
     Redis c(redisConnectUnix(socket_path().c_str()));
     EXPECT_TRUE(c != nullptr && c->err == 0) << (c ? c->errstr : "no context");
+    if (c != nullptr) {
+      EXPECT_EQ(redisSetTimeout(c.get(), {10, 0}), REDIS_OK);
+    }
     return c;
   }
 
   size_t Connections() { return ServerFixture::Connections(server_); }
+
+  testing::SimulatedClock sim_;
 };
 
 TEST_F(ServerTest, AnswersPingAndChecks) {
@@ -399,40 +421,41 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitAreRefused) {
 TEST_F(ServerTest, AcquireWaitsWithoutBlockingOtherClients) {
   Redis waiter = Connect();
   Redis other = Connect();
-  // Empty the bucket: the next token comes in 100 ms.
+  // Empty the bucket: the next token comes 100 ms later (10 a second).
   Command(waiter.get(), {"RL.CHECK", "api", "5", "client_id", "w"});
-  const auto start = SteadyClock::now();
   Append(waiter.get(), {"RL.ACQUIRE", "api", "1", "2000", "client_id", "w"});
   Append(waiter.get(), {"PING", "after"});  // pipelined behind the wait
   FlushPipeline(waiter.get());
-  // Another client is answered at once meanwhile.
+  // Another client is answered while the waiter waits...
   EXPECT_EQ(ReplyString(Command(other.get(), {"PING"}).get()), "PONG");
-  const auto other_done = SteadyClock::now();
+  // ...and the waiter waits for as long as no token is due: nothing comes
+  // while the clock stands still (150 ms of wall time: the server's timer,
+  // armed for 100 ms, has looked at the clock again), nor 1 ms early.
+  EXPECT_FALSE(Readable(waiter.get(), milliseconds(150)));
+  sim_.AdvanceMillis(99);
+  EXPECT_FALSE(Readable(waiter.get(), milliseconds(150)));
+  sim_.AdvanceMillis(1);
   Reply acquired = GetReply(waiter.get());
-  const auto waited = SteadyClock::now() - start;
   std::vector<long long> v = Integers(acquired.get());
   ASSERT_EQ(v.size(), 5u);
-  EXPECT_EQ(v[0], 1);
-  EXPECT_EQ(v[1], 10);
-  EXPECT_EQ(v[2], 0);
+  EXPECT_EQ(v, (std::vector<long long>{1, 10, 0, 500, 0}));
   EXPECT_EQ(ReplyString(GetReply(waiter.get()).get()), "after");
-  EXPECT_GE(waited, milliseconds(90));
-  EXPECT_LT(waited, milliseconds(1500));
-  EXPECT_LT(other_done - start, milliseconds(90));
 }
 
 TEST_F(ServerTest, AcquireGivesUpAtItsTimeout) {
   Redis c = Connect();
   Command(c.get(), {"RL.CHECK", "api", "5", "client_id", "t"});
-  const auto start = SteadyClock::now();
-  Reply r =
-      Command(c.get(), {"RL.ACQUIRE", "api", "5", "30", "client_id", "t"});
-  const auto waited = SteadyClock::now() - start;
-  std::vector<long long> v = Integers(r.get());
-  ASSERT_EQ(v.size(), 5u);
-  EXPECT_EQ(v[0], 0);
-  EXPECT_GE(waited, milliseconds(25));
-  EXPECT_LT(waited, milliseconds(400));  // gave up at 30 ms, not at 500 ms
+  // 5 tokens come 500 ms after the bucket was emptied; the caller waits
+  // 30 ms at most.
+  Append(c.get(), {"RL.ACQUIRE", "api", "5", "30", "client_id", "t"});
+  FlushPipeline(c.get());
+  EXPECT_FALSE(Readable(c.get(), milliseconds(100)));
+  sim_.AdvanceMillis(29);
+  EXPECT_FALSE(Readable(c.get(), milliseconds(100)));
+  sim_.AdvanceMillis(1);  // its timeout: refused, 470 ms before the tokens
+  Reply r = GetReply(c.get());
+  // 0.3 tokens are back: full, and 5 available, in 470 ms.
+  EXPECT_EQ(Integers(r.get()), (std::vector<long long>{0, 10, 0, 470, 470}));
   // Timeout 0: a plain check.
   r = Command(c.get(), {"RL.ACQUIRE", "api", "5", "0", "client_id", "t"});
   EXPECT_EQ(Integers(r.get()).at(0), 0);
@@ -572,6 +595,7 @@ TEST_F(ServerTest, ChecksPipelinedBehindAWaitingAcquireRunAfterIt) {
   FlushPipeline(other.get());
   EXPECT_EQ(Integers(GetReply(other.get()).get()).at(0), 1);
   EXPECT_EQ(ReplyString(GetReply(other.get()).get()), "PONG");
+  sim_.AdvanceMillis(100);  // the token the RL.ACQUIRE waits for
   std::vector<long long> peek = Integers(GetReply(waiter.get()).get());
   ASSERT_EQ(peek.size(), 5u);
   EXPECT_EQ(peek[2], 0);  // empty before the wait

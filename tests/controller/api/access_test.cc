@@ -1,5 +1,5 @@
 // Access to the REST API: tokens created, listed and revoked through it,
-// and what each role may do (issue 5 "Access").
+// and what each role may do (docs/api.md: viewer, editor, admin).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// Config as code: GET/PUT /api/v1/config (issue 5).
+// Config as code: GET/PUT /api/v1/config (docs/rules-as-code.md).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>

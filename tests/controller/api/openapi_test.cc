@@ -1,4 +1,4 @@
-// docs/openapi.yaml against the server (issue 5, "Documentation"):
+// docs/openapi.yaml, the REST API's specification, against the server:
 //   - the routes it documents are exactly AdminApi::Routes(), no more, no
 //     less;
 //   - it is well formed: every $ref resolves, every error response is the

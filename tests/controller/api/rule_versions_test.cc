@@ -1,5 +1,5 @@
 // Rules as versioned configuration: ETag and If-Match, and the history of
-// every version (issue 5 "Rules as versioned configuration").
+// every version (docs/api.md).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
-// CurveZMQ on the agent channel (issue 4, "Security of the channel"), with
-// real ZeroMQ sockets and a real PostgreSQL:
+// CurveZMQ on the agent channel (docs/operations.md, "Security of the agent
+// channel"), with real ZeroMQ sockets and a real PostgreSQL:
 //   - the agent-key store and the /api/v1/agent-keys handlers;
 //   - the in-memory allowed set and its reload ordering;
 //   - the ZAP handler's answers;
