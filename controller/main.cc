@@ -1,4 +1,4 @@
-// sluice-controller: see DESIGN.md "Command lines" and controller/controller.h.
+// sluice-controller: see docs/operations.md and controller/controller.h.
 // `sluice-controller keygen` prints a new CurveZMQ keypair (a key file for
 // --curve-secret-key-file).
 #include <pthread.h>
@@ -9,10 +9,13 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "controller/controller.h"
 #include "platform/curve_keys.h"
+#include "platform/file_limit.h"
 #include "platform/flags.h"
+#include "platform/http/http_limits.h"
 #include "platform/log.h"
 
 namespace {
@@ -47,6 +50,41 @@ int Keygen() {
   return std::cout.good() ? 0 : 1;
 }
 
+// Raises the file descriptor limit as far as allowed, and lowers the REST
+// API's connection cap when it still does not fit under it.
+void FitConnectionsToFileLimit(sluice::HttpLimits* limits) {
+  // Descriptors kept for everything but REST API connections: PostgreSQL,
+  // ZeroMQ (agents, its own sockets and pipes), /metrics, files, logs.
+  constexpr size_t kReserve = 256;
+  sluice::StatusOr<sluice::FileLimit> raised = sluice::RaiseFileLimit();
+  if (!raised.ok()) {
+    sluice::LogWarn("controller", "cannot raise the file descriptor limit: " +
+                                      raised.status().message());
+    return;
+  }
+  sluice::LogInfo(
+      "controller",
+      "file descriptors: soft limit " + std::to_string(raised->soft) +
+          (raised->soft != raised->before
+               ? " (raised from " + std::to_string(raised->before) + ")"
+               : std::string()) +
+          ", hard limit " + std::to_string(raised->hard));
+  const size_t fits = sluice::ConnectionsWithin(
+      raised->soft, limits->max_connections, kReserve);
+  if (fits < limits->max_connections) {
+    sluice::LogWarn(
+        "controller",
+        "--http-max-connections " + std::to_string(limits->max_connections) +
+            " does not fit under the file descriptor limit of " +
+            std::to_string(raised->soft) + " (less " +
+            std::to_string(kReserve) + " for the rest): serving at most " +
+            std::to_string(fits) +
+            " REST API connections; raise the hard limit (systemd "
+            "LimitNOFILE=, ulimit -Hn) to serve more");
+    limits->max_connections = fits;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,6 +112,13 @@ int main(int argc, char** argv) {
                   "HTTPS (with --tls-key)");
   flags.AddString("tls-key", "SLUICE_TLS_KEY", "",
                   "PEM private key of --tls-cert");
+  flags.AddString("http-max-connections", "SLUICE_HTTP_MAX_CONNECTIONS", "4096",
+                  "REST API connections open at once, in all (each is a file "
+                  "descriptor)");
+  flags.AddString("http-max-connections-per-client",
+                  "SLUICE_HTTP_MAX_CONNECTIONS_PER_CLIENT", "64",
+                  "REST API connections open at once from one client "
+                  "address");
   flags.AddString("agents", "SLUICE_AGENTS", "tcp://127.0.0.1:7070",
                   "ZeroMQ endpoint the agents connect to");
   flags.AddString("metrics", "SLUICE_METRICS", "",
@@ -120,6 +165,20 @@ int main(int argc, char** argv) {
   options.insecure = flags.GetBool("insecure");
   options.curve_secret_key_file = flags.Get("curve-secret-key-file");
   options.migrations_dir = flags.Get("migrations");
+  const std::pair<const char*, size_t*> connection_caps[] = {
+      {"http-max-connections", &options.http_limits.max_connections},
+      {"http-max-connections-per-client",
+       &options.http_limits.max_connections_per_client}};
+  for (const auto& [name, cap] : connection_caps) {
+    int64_t value = 0;
+    if (!ParsePositiveInt(flags.Get(name), &value)) {
+      std::cerr << "sluice-controller: --" << name << " '" << flags.Get(name)
+                << "' is not a positive number of connections, e.g. 64\n";
+      return 2;
+    }
+    *cap = static_cast<size_t>(value);
+  }
+  FitConnectionsToFileLimit(&options.http_limits);
   if (!ParsePositiveInt(flags.Get("lease-ttl-ms"), &options.lease_ttl_ms)) {
     std::cerr << "sluice-controller: --lease-ttl-ms '"
               << flags.Get("lease-ttl-ms")
