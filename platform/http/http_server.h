@@ -57,9 +57,10 @@ class HttpServer {
   // that cannot be used, or limits that are zero; Unavailable when the
   // address cannot be bound.
   Status Start();
-  // Stops accepting, lets handlers in flight finish (their responses are
-  // written while the I/O threads still run), then closes every
-  // connection. Idempotent.
+  // Stops accepting and refuses new requests (503), lets handlers in
+  // flight finish while the I/O threads still run (so their answers go out
+  // to clients that read them at once), then closes every connection.
+  // Idempotent.
   void Stop();
 
   // The bound port, once started.
