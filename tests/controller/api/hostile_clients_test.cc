@@ -162,7 +162,9 @@ class HostileClientsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // 1,000 stalled connections and the rest, in this process.
-    ASSERT_GE(testing::RaiseOpenFileLimit(), 2000u);
+    ASSERT_GE(testing::RaiseOpenFileLimit(), 2000u)
+        << "this test holds over 1,000 connections: raise the hard limit on "
+           "open files (ulimit -Hn 4096 as root) to run it";
   }
 
   void SetUp() override { db_ = std::make_unique<testing::TestDatabase>(); }

@@ -144,7 +144,7 @@ TEST_F(HttpServerTest, ARefusedRequestsBodyIsNeverWaitedFor) {
   const auto start = Clock::now();
   RawResponse refused = connection.Read(2000);
   EXPECT_EQ(refused.status, 401);
-  EXPECT_LT(MsSince(start), 300);
+  EXPECT_LT(MsSince(start), 1000);
   EXPECT_EQ(refused.Header("Connection"), "close");
   EXPECT_TRUE(connection.WaitClosed(2000));
   EXPECT_EQ(handler_.handled.load(), 0);
@@ -248,8 +248,8 @@ TEST_F(HttpServerTest, AHeaderNotDoneInTimeClosesTheConnection) {
   }
   EXPECT_TRUE(closed);
   EXPECT_GE(MsSince(start), 350);
-  EXPECT_TRUE(idle.WaitClosed(1000));
-  EXPECT_LT(MsSince(start), 1500);
+  EXPECT_TRUE(idle.WaitClosed(2000));
+  EXPECT_LT(MsSince(start), 3000);
 }
 
 TEST_F(HttpServerTest, ABodyUnderTheMinimumRateIsCutOff) {
