@@ -115,8 +115,9 @@ Status Controller::Start() {
   deps.metrics = &metrics_;
   deps.readiness = [this] { return Readiness(); };
   api_ = std::make_unique<AdminApi>(std::move(deps));
-  rest_ = std::make_unique<RestApi>(options_.http, api_.get(),
-                                    options_.tls_cert, options_.tls_key);
+  rest_ =
+      std::make_unique<RestApi>(options_.http, api_.get(), options_.tls_cert,
+                                options_.tls_key, options_.http_limits);
   Status http = rest_->Start();
   if (!http.ok()) {
     rest_.reset();

@@ -45,6 +45,7 @@
 #include "controller/store/rule_store.h"
 #include "controller/store/token_store.h"
 #include "platform/mutex.h"
+#include "platform/http/http_limits.h"
 
 namespace sluice {
 
@@ -60,6 +61,9 @@ struct ControllerOptions {
   // or neither ("" = plain HTTP).
   std::string tls_cert;
   std::string tls_key;
+  // What the REST API allows its clients: connections, timeouts, sizes
+  // (docs/operations.md, "Limits of the REST API").
+  HttpLimits http_limits;
   std::string agents = "tcp://127.0.0.1:7070";  // ZeroMQ endpoint to bind
   std::string metrics;                          // HOST:PORT; "" = none
   // Allows a non-loopback agents endpoint without CurveZMQ keys.

@@ -62,6 +62,10 @@ StatusOr<ControllerOptions> BuildControllerOptions(const FlagParser& flags) {
   options.insecure = flags.GetBool("insecure");
   options.curve_secret_key_file = flags.Get("curve-secret-key-file");
   options.migrations_dir = flags.Get("migrations");
+  options.http_limits.max_connections =
+      static_cast<size_t>(flags.GetInt("http-max-connections"));
+  options.http_limits.max_connections_per_client =
+      static_cast<size_t>(flags.GetInt("http-max-connections-per-client"));
   options.lease_ttl_ms = flags.GetInt("lease-ttl-ms");
   options.learning_ms = options.lease_ttl_ms;
   options.admin_token = flags.GetEnv("SLUICE_ADMIN_TOKEN");
@@ -86,6 +90,13 @@ FlagParser ControllerFlags() {
                   "HTTPS (with --tls-key)");
   flags.AddString("tls-key", "SLUICE_TLS_KEY", "",
                   "PEM private key of --tls-cert");
+  flags.AddInt("http-max-connections", "SLUICE_HTTP_MAX_CONNECTIONS", 4096, 1,
+               1000000,
+               "REST API connections open at once, in all (each is a file "
+               "descriptor; lowered to fit the file descriptor limit)");
+  flags.AddInt("http-max-connections-per-client",
+               "SLUICE_HTTP_MAX_CONNECTIONS_PER_CLIENT", 64, 1, 1000000,
+               "REST API connections open at once from one client address");
   flags.AddString("agents", "SLUICE_AGENTS", "tcp://127.0.0.1:7070",
                   "ZeroMQ endpoint the agents connect to");
   flags.AddString("metrics", "SLUICE_METRICS", "",

@@ -12,6 +12,8 @@
 
 #include "controller/controller.h"
 #include "controller/controller_flags.h"
+#include "platform/file_limit.h"
+#include "platform/http/http_limits.h"
 #include "platform/keygen.h"
 #include "platform/log.h"
 
@@ -44,6 +46,41 @@ int Run(const sluice::ControllerOptions& options, sigset_t* signals) {
   if (!result.ok()) return 1;
   sluice::LogInfo("controller", "sluice-controller stopped");
   return 0;
+}
+
+// Raises the file descriptor limit as far as allowed, and lowers the REST
+// API's connection cap when it still does not fit under it.
+void FitConnectionsToFileLimit(sluice::HttpLimits* limits) {
+  // Descriptors kept for everything but REST API connections: PostgreSQL,
+  // ZeroMQ (agents, its own sockets and pipes), /metrics, files, logs.
+  constexpr size_t kReserve = 256;
+  sluice::StatusOr<sluice::FileLimit> raised = sluice::RaiseFileLimit();
+  if (!raised.ok()) {
+    sluice::LogWarn("controller", "cannot raise the file descriptor limit: " +
+                                      raised.status().message());
+    return;
+  }
+  sluice::LogInfo(
+      "controller",
+      "file descriptors: soft limit " + std::to_string(raised->soft) +
+          (raised->soft != raised->before
+               ? " (raised from " + std::to_string(raised->before) + ")"
+               : std::string()) +
+          ", hard limit " + std::to_string(raised->hard));
+  const size_t fits = sluice::ConnectionsWithin(
+      raised->soft, limits->max_connections, kReserve);
+  if (fits < limits->max_connections) {
+    sluice::LogWarn(
+        "controller",
+        "--http-max-connections " + std::to_string(limits->max_connections) +
+            " does not fit under the file descriptor limit of " +
+            std::to_string(raised->soft) + " (less " +
+            std::to_string(kReserve) + " for the rest): serving at most " +
+            std::to_string(fits) +
+            " REST API connections; raise the hard limit (systemd "
+            "LimitNOFILE=, ulimit -Hn) to serve more");
+    limits->max_connections = fits;
+  }
 }
 
 }  // namespace
@@ -81,5 +118,7 @@ int main(int argc, char** argv) {
   // Without it libpq waits for the operating system's TCP timeout (minutes)
   // on an unreachable host, and /readyz with it.
   setenv("PGCONNECT_TIMEOUT", "5", /*overwrite=*/0);
-  return Run(command_line->options, &signals);
+  sluice::ControllerOptions options = command_line->options;
+  FitConnectionsToFileLimit(&options.http_limits);
+  return Run(options, &signals);
 }

@@ -4,6 +4,9 @@
 SLUICE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian packages the build, the tests and the quickstart need.
+# libboost-system-dev brings libboost1.74-dev: Boost.Asio and the
+# header-only Boost.Beast (the controller's HTTP server). libcpprest-dev is
+# for the tests' HTTP client only.
 SLUICE_PACKAGES=(
   build-essential cmake pkg-config git curl ca-certificates openssl
   libcpprest-dev libpqxx-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev

@@ -6,6 +6,7 @@
 
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 
 #include "controller/api/api_support.h"
@@ -151,7 +152,12 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) {
   std::string route = "other";
   HttpResponse response;
   try {
-    response = Dispatch(request, &route);
+    Resolution resolved = Resolve(request);
+    route = resolved.route_name;
+    response = resolved.route == nullptr
+                   ? std::move(resolved.refusal)
+                   : (this->*(resolved.route->handler))(
+                         Call{request, resolved.principal, resolved.id});
   } catch (const json::exception& e) {
     LogError("api", request.method + " " + request.path +
                         " failed with a JSON error: " + e.what());
@@ -173,8 +179,30 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) {
   return response;
 }
 
-HttpResponse AdminApi::Dispatch(const HttpRequest& request,
-                                std::string* route) {
+std::optional<HttpResponse> AdminApi::Authorize(const HttpRequest& head) {
+  std::string route = "other";
+  HttpResponse refusal;
+  try {
+    Resolution resolved = Resolve(head);
+    if (resolved.route != nullptr) return std::nullopt;
+    route = resolved.route_name;
+    refusal = std::move(resolved.refusal);
+  } catch (const std::exception& e) {
+    LogError("api", head.method + " " + head.path +
+                        " could not be authorized: " + e.what());
+    refusal = Error(500, "internal",
+                    std::string("internal error: ") + e.what() +
+                        "; this is a bug in sluice-controller, please "
+                        "report it with the request");
+  }
+  if (deps_.metrics != nullptr) {
+    deps_.metrics->RecordRequest(route, refusal.status);
+  }
+  return refusal;
+}
+
+AdminApi::Resolution AdminApi::Resolve(const HttpRequest& request) {
+  Resolution out;
   std::string_view path = request.path;
   if (path.empty()) path = "/";
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
@@ -183,28 +211,27 @@ HttpResponse AdminApi::Dispatch(const HttpRequest& request,
 
   // Everything under /api/v1 needs a token, unknown routes included (they
   // reveal nothing to a caller without one).
-  Principal principal;
   if (under_api) {
     if (!serving_.load()) {
-      return Error(503, "unavailable",
-                   "the controller is starting (applying migrations and "
-                   "loading rules from PostgreSQL); see /readyz and retry "
-                   "shortly");
+      out.refusal =
+          Error(503, "unavailable",
+                "the controller is starting (applying migrations and "
+                "loading rules from PostgreSQL); see /readyz and retry "
+                "shortly");
+      return out;
     }
     StatusOr<Principal> found = deps_.auth->Authenticate(request.authorization);
     if (!found.ok()) {
-      HttpResponse response =
-          Error(401, "unauthorized", found.status().message());
-      response.headers.emplace_back("WWW-Authenticate",
-                                    "Bearer realm=\"sluice\"");
-      return response;
+      out.refusal = Error(401, "unauthorized", found.status().message());
+      out.refusal.headers.emplace_back("WWW-Authenticate",
+                                       "Bearer realm=\"sluice\"");
+      return out;
     }
-    principal = std::move(found).value();
+    out.principal = std::move(found).value();
   }
 
   const Route* chosen = nullptr;
   std::string allow;
-  int64_t id = 0;
   std::string bad_id;
   for (const Route& candidate : Table()) {
     int64_t candidate_id = 0;
@@ -212,39 +239,46 @@ HttpResponse AdminApi::Dispatch(const HttpRequest& request,
     if (!Matches(candidate.path, path, &candidate_id, &candidate_bad)) {
       continue;
     }
-    *route = candidate.path;
+    out.route_name = candidate.path;
     if (!allow.empty()) allow += ", ";
     allow += candidate.method;
     if (request.method == candidate.method) {
       chosen = &candidate;
-      id = candidate_id;
+      out.id = candidate_id;
       bad_id = candidate_bad;
     }
   }
-  if (allow.empty()) return NotFound(request.path);
-  if (chosen == nullptr) {
-    HttpResponse response = Error(405, "method_not_allowed",
-                                  request.method + " is not supported on " +
-                                      request.path + "; allowed: " + allow);
-    response.headers.emplace_back("Allow", allow);
-    return response;
+  if (allow.empty()) {
+    out.refusal = NotFound(request.path);
+    return out;
   }
-  if (chosen->needs_token && !RoleAllows(principal.role, chosen->role)) {
-    return Error(403, "forbidden",
-                 "the token '" + principal.name + "' has the role " +
-                     std::string(RoleName(principal.role)) + ", but " +
-                     request.method + " " + chosen->path + " needs " +
-                     std::string(RoleName(chosen->role)) +
-                     " or higher; use a token with that role (an admin "
-                     "creates one with POST /api/v1/tokens)");
+  if (chosen == nullptr) {
+    out.refusal = Error(405, "method_not_allowed",
+                        request.method + " is not supported on " +
+                            request.path + "; allowed: " + allow);
+    out.refusal.headers.emplace_back("Allow", allow);
+    return out;
+  }
+  if (chosen->needs_token && !RoleAllows(out.principal.role, chosen->role)) {
+    out.refusal = Error(403, "forbidden",
+                        "the token '" + out.principal.name + "' has the role " +
+                            std::string(RoleName(out.principal.role)) +
+                            ", but " + request.method + " " + chosen->path +
+                            " needs " + std::string(RoleName(chosen->role)) +
+                            " or higher; use a token with that role (an admin "
+                            "creates one with POST /api/v1/tokens)");
+    return out;
   }
   if (!bad_id.empty()) {
-    return Error(404, "not_found",
-                 "'" + bad_id +
-                     "' is not an id; ids are positive integers, as returned "
-                     "when the object was created");
+    out.refusal =
+        Error(404, "not_found",
+              "'" + bad_id +
+                  "' is not an id; ids are positive integers, as returned "
+                  "when the object was created");
+    return out;
   }
-  return (this->*(chosen->handler))(Call{request, principal, id});
+  out.route = chosen;
+  return out;
 }
 
 HttpResponse AdminApi::RootPage(const Call&) {

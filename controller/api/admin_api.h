@@ -1,8 +1,9 @@
-// AdminApi: the REST admin API (docs/api.md, specified in docs/openapi.yaml)
-// as plain functions of a request, free of any HTTP library
-// (controller/api/rest_api.h serves it with cpprest). Routes() lists every
-// method and path it serves; the router dispatches from that same table, so the
-// list cannot drift.
+// AdminApi: the REST admin API as plain functions of a request, free of any
+// HTTP library (controller/api/rest_api.h serves it over HTTP with
+// platform/http/http_server.h). Routes() lists every method and path it
+// serves; the router dispatches from that same table, so the list cannot
+// drift, and Authorize() judges a request from that table too, before its
+// body is read.
 //
 //   GET    /                          placeholder page (no token)
 //   GET    /healthz                   200 while the process is up (no token)
@@ -25,24 +26,24 @@
 //   DELETE /api/v1/tokens/{id}        admin   204, revoked at once
 //   GET    /api/v1/audit?since=&limit=
 //                                     viewer  {"entries": [...], "next"}
-//   GET    /api/v1/agent-keys         admin   {"agent_keys": [...]}
-//   POST   /api/v1/agent-keys         admin   201, the key allowed
-//   DELETE /api/v1/agent-keys/{id}    admin   204; its agents are cut off
+//   GET    /api/v1/agent-keys         admin   the CurveZMQ agent keys
+//   POST   /api/v1/agent-keys         admin   201, allows an agent's key
+//   DELETE /api/v1/agent-keys/{id}    admin   204, the agent is cut off
 //
 // Roles: viewer reads; editor also changes rules and the config; admin also
-// manages tokens and the agents' CurveZMQ keys.
+// manages tokens and agent keys (audited with target kind "agent_key").
 //
 // Bodies are described where they are built: admin_api_rules.cc,
-// admin_api_config.cc, admin_api_tokens.cc, admin_api_audit.cc,
-// agent_keys_api.h. Errors carry {"error": {"code", "message", "field"}}
-// (and "errors": [{"field", "message"}, ...] when a config document has
-// several problems):
-//   400 bad JSON, a body over kMaxBodyBytes, a malformed query or If-Match
+// admin_api_config.cc, admin_api_tokens.cc, admin_api_audit.cc. Errors carry
+// {"error": {"code", "message", "field"}} (and "errors": [{"field",
+// "message"}, ...] when a config document has several problems):
+//   400 bad JSON, a malformed query or If-Match
 //   401 no/unknown/revoked token (with WWW-Authenticate)
 //   403 the token's role may not do this
 //   404 unknown route or object;  405 wrong method (with Allow)
 //   409 duplicate name, or revoking the last admin token
 //   412 If-Match does not name the current version
+//   413 a body over kMaxBodyBytes (the server refuses it while reading)
 //   422 invalid rule, token or config (field named)
 //   503 PostgreSQL unreachable, the commit outcome unknown, or starting
 //   500 a bug.
@@ -58,6 +59,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,25 +74,9 @@
 #include "controller/store/rule_store.h"
 #include "controller/store/token_store.h"
 #include "platform/mutex.h"
+#include "platform/http/http_message.h"
 
 namespace sluice {
-
-struct HttpRequest {
-  std::string method;         // "GET", "POST", ...
-  std::string path;           // "/api/v1/rules/7", no query string
-  std::string query;          // after '?', still percent-encoded; "" if none
-  std::string authorization;  // the Authorization header, empty if absent
-  std::string if_match;       // the If-Match header, empty if absent
-  std::string body;
-  bool body_too_large = false;  // the body was over kMaxBodyBytes (not read)
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "application/json";
-  std::string body;  // empty for 204
-  std::vector<std::pair<std::string, std::string>> headers;
-};
 
 // One readiness check: its name ("database") and outcome.
 struct ReadinessCheck {
@@ -134,7 +120,19 @@ class AdminApi {
   // migrations ran, tokens and rules are loaded).
   void SetServing(bool serving) { serving_.store(serving); }
 
-  // Never throws; a failure inside is a 500 with a message.
+  // Whether a request may send its body, judged from its method, path and
+  // header fields alone (`head` without a body), before the server reads
+  // any byte of the body: nothing when it may (the server then reads the
+  // body and calls Handle()), else the response that refuses it (401
+  // without a valid token, 403, 404, 405, 503 while starting), the same
+  // Handle() would give, counted in the metrics the same way. Reads no
+  // database and never blocks (the server calls it on an I/O thread).
+  // Never throws.
+  std::optional<HttpResponse> Authorize(const HttpRequest& head);
+
+  // The answer to a whole request (it authorizes again: a token revoked
+  // meanwhile is refused). Never throws; a failure inside is a 500 with a
+  // message.
   HttpResponse Handle(const HttpRequest& request);
 
   // {"error": {"code": ..., "message": ..., "field": ...}}.
@@ -162,7 +160,18 @@ class AdminApi {
   };
   static const std::vector<Route>& Table();
 
-  HttpResponse Dispatch(const HttpRequest& request, std::string* route);
+  // Where the router sends a request: its route, who sent it and the
+  // {id}; or, when route is null, the response that refuses it (401, 403,
+  // 404, 405, 503). route_name labels the metrics ("other": no route).
+  // Reads no database.
+  struct Resolution {
+    const Route* route = nullptr;
+    Principal principal;
+    int64_t id = 0;
+    std::string route_name = "other";
+    HttpResponse refusal;
+  };
+  Resolution Resolve(const HttpRequest& request);
 
   // admin_api.cc
   HttpResponse RootPage(const Call& call);

@@ -74,11 +74,15 @@ class DocumentOrError {
 
 bool ParseJsonBody(const HttpRequest& request, const std::string& example,
                    json* out, HttpResponse* error) {
-  if (request.body_too_large || request.body.size() > AdminApi::kMaxBodyBytes) {
+  // The server refuses such a body while reading it; this guards callers
+  // of AdminApi::Handle() that did not.
+  if (request.body.size() > AdminApi::kMaxBodyBytes) {
     *error = AdminApi::Error(
-        400, "body_too_large",
-        "the request body is larger than 1 MiB; send a smaller document "
-        "(a rule is a few hundred bytes)");
+        413, "body_too_large",
+        "the request body is over the limit of " +
+            std::to_string(AdminApi::kMaxBodyBytes) +
+            " bytes (1 MiB); send a smaller document (a rule is a few "
+            "hundred bytes)");
     return false;
   }
   DocumentOrError document(out);

@@ -24,8 +24,8 @@ HttpResponse Json(int status, const nlohmann::json& value);
 // A positive decimal id without sign or leading junk, or 0.
 int64_t ParseId(std::string_view text);
 
-// Reads the request body as JSON into *out. On failure sets *error (400
-// body_too_large or invalid_json; `example` says what to send) and
+// Reads the request body as JSON into *out. On failure sets *error (413
+// body_too_large, 400 invalid_json; `example` says what to send) and
 // returns false.
 bool ParseJsonBody(const HttpRequest& request, const std::string& example,
                    nlohmann::json* out, HttpResponse* error);

@@ -318,6 +318,8 @@ TEST_F(ControllerBinaryTest, RefusesBadFlagsWithAMessage) {
        "--insecure"},
       {{"--no-such-flag"}, "unknown flag --no-such-flag"},
       {{"--lease-ttl-ms", "soon"}, "--lease-ttl-ms"},
+      {{"--http-max-connections-per-client", "0"},
+       "--http-max-connections-per-client '0' is not a positive number"},
       {{"--tls-cert", "/nonexistent/cert.pem"}, "--tls-key go together"},
       {{"--tls-cert", "/nonexistent/cert.pem", "--tls-key",
         "/nonexistent/key.pem"},

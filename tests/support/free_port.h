@@ -1,5 +1,6 @@
-// Free TCP ports on 127.0.0.1 for servers under test that cannot bind port 0
-// (cpprestsdk's listener). Racy by nature: the port is free when returned.
+// Free TCP ports on 127.0.0.1 for servers under test whose port must be
+// known before they start (a daemon given --http HOST:PORT). Racy by
+// nature: the port is free when returned.
 #pragma once
 
 #include <cstdint>

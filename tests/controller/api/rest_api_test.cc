@@ -190,7 +190,7 @@ TEST_F(RestApiTest, InvalidRulesAre422NamingTheField) {
   EXPECT_TRUE(controller_->catalog()->Get().rules.empty());
 }
 
-TEST_F(RestApiTest, MalformedOrOversizedBodiesAre400) {
+TEST_F(RestApiTest, MalformedBodiesAre400AndOversizedOnes413) {
   for (const char* body : {"{", "{\"name\": }", "not json"}) {
     HttpResult bad = admin_->Post("/api/v1/rules", body);
     EXPECT_EQ(bad.status, 400) << body;
@@ -202,8 +202,10 @@ TEST_F(RestApiTest, MalformedOrOversizedBodiesAre400) {
 
   std::string huge = "{\"name\": \"" + std::string(1 << 20, 'a') + "\"}";
   HttpResult too_large = admin_->Post("/api/v1/rules", huge);
-  EXPECT_EQ(too_large.status, 400);
+  EXPECT_EQ(too_large.status, 413);
   EXPECT_EQ(too_large.ErrorCode(), "body_too_large");
+  EXPECT_NE(too_large.ErrorPart("message").find("1048576 bytes"),
+            std::string::npos);
   // The server is still fine afterwards.
   EXPECT_EQ(admin_->Get("/api/v1/rules").status, 200);
 }
@@ -342,6 +344,26 @@ TEST_F(RestApiTest, DatabaseOutageIs503AndRecovers) {
   EXPECT_EQ(after.status, 201) << after.body;
   EXPECT_EQ(admin_->Send(methods::GET, "/readyz", "", false).status, 200);
   EXPECT_EQ(controller_->catalog()->Get().rules.size(), 2u);
+}
+
+// The server closes a keep-alive connection idle for the header timeout; a
+// client that kept it in its pool opens a new one.
+class IdleConnectionTest : public testing::ApiTest {
+ protected:
+  void SetUp() override {
+    test_db_ = std::make_unique<testing::TestDatabase>();
+    ControllerOptions options;
+    options.http_limits.header_timeout_ms = 300;
+    StartController(options);
+  }
+};
+
+TEST_F(IdleConnectionTest, ClientsReconnectAfterTheServerClosedAnIdleOne) {
+  EXPECT_EQ(admin_->Get("/api/v1/rules").status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(admin_->Get("/api/v1/rules").status, 200);
+  EXPECT_EQ(admin_->Post("/api/v1/rules", testing::SampleRule().dump()).status,
+            201);
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "tests/controller/api_fixture.h"
+#include "tests/support/raw_http.h"
 
 namespace sluice {
 namespace {
@@ -18,6 +20,8 @@ using web::http::methods;
 
 class TlsTest : public testing::ApiTest {
  protected:
+  static constexpr int kHandshakeTimeoutMs = 1500;
+
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
            ("sluice_tls_" + std::to_string(::getpid()));
@@ -33,6 +37,8 @@ class TlsTest : public testing::ApiTest {
     ControllerOptions options;
     options.tls_cert = cert_;
     options.tls_key = key_;
+    // Short, so a handshake that never finishes is timed out quickly.
+    options.http_limits.header_timeout_ms = kHandshakeTimeoutMs;
     StartController(options);
   }
   void TearDown() override {
@@ -86,6 +92,29 @@ TEST_F(TlsTest, ClientsThatDoNotTrustTheCertificateOrSpeakHttpFail) {
   // The server is still fine.
   EXPECT_EQ(TrustingClient()->Send(methods::GET, "/healthz", "", false).status,
             200);
+}
+
+TEST_F(TlsTest, AHandshakeThatNeverFinishesIsTimedOutWhileOthersAreServed) {
+  const uint16_t port = static_cast<uint16_t>(
+      std::stoi(options_.http.substr(options_.http.rfind(':') + 1)));
+  const auto start = std::chrono::steady_clock::now();
+  // One sends nothing; one the start of a ClientHello whose record
+  // announces 512 bytes, then nothing.
+  testing::RawConnection silent(port);
+  testing::RawConnection partial(port);
+  ASSERT_TRUE(silent.connected());
+  ASSERT_TRUE(partial.Send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01", 8)));
+  auto client = TrustingClient();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(client->Send(methods::GET, "/healthz", "", false).status, 200);
+  }
+  EXPECT_TRUE(silent.WaitClosed(kHandshakeTimeoutMs + 3000));
+  EXPECT_TRUE(partial.WaitClosed(1000));
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - start)
+                          .count();
+  EXPECT_GE(waited, kHandshakeTimeoutMs - 100);
+  EXPECT_EQ(TrustingClient()->Get("/api/v1/rules").status, 200);
 }
 
 TEST(TlsStartTest, UnusableCertificatesFailTheStart) {
