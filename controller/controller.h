@@ -44,8 +44,8 @@
 #include "controller/store/migrator.h"
 #include "controller/store/rule_store.h"
 #include "controller/store/token_store.h"
-#include "platform/mutex.h"
 #include "platform/http/http_limits.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 

@@ -73,8 +73,8 @@
 #include "controller/store/config_store.h"
 #include "controller/store/rule_store.h"
 #include "controller/store/token_store.h"
-#include "platform/mutex.h"
 #include "platform/http/http_message.h"
+#include "platform/mutex.h"
 
 namespace sluice {
 

@@ -319,7 +319,8 @@ TEST_F(ControllerBinaryTest, RefusesBadFlagsWithAMessage) {
       {{"--no-such-flag"}, "unknown flag --no-such-flag"},
       {{"--lease-ttl-ms", "soon"}, "--lease-ttl-ms"},
       {{"--http-max-connections-per-client", "0"},
-       "--http-max-connections-per-client '0' is not a positive number"},
+       "--http-max-connections-per-client '0' is not valid: expected a whole "
+       "number from 1"},
       {{"--tls-cert", "/nonexistent/cert.pem"}, "--tls-key go together"},
       {{"--tls-cert", "/nonexistent/cert.pem", "--tls-key",
         "/nonexistent/key.pem"},

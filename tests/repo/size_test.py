@@ -34,43 +34,15 @@ MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 80
 
 # path -> why it is longer than MAX_FILE_LINES for now.
-LONG_FILES = {
-    "agent/lease_client.cc":
-        "not split yet: LeaseClient::Impl holds the channel thread's whole "
-        "state (rules, reachability, pending requests) in one class",
-    "agent/server.cc":
-        "not split yet: the Connection class (reads, pipelining, RL.ACQUIRE "
-        "waits, writes) and the listeners share one file",
-    "controller/lease/lease_server.cc":
-        "not split yet: LeaseServer::Impl (agents, rules, budgets, grants, "
-        "the sweep) in one class",
-}
+LONG_FILES = {}
 
 # (path, function) -> why it is longer than MAX_FUNCTION_LINES for now.
 LONG_FUNCTIONS = {
-    ("agent/resp_parser.cc", "RespParser::Next"):
+    ("agent/resp/resp_parser.cc", "RespParser::Next"):
         "the RESP2 request state machine: one switch over the parse phases, "
         "each case a short step that hands the position to the next; split "
         "up, the phases would pass the same state through members and the "
         "loop would be harder to follow (the fuzz target covers it whole)",
-    ("agent/main.cc", "main"):
-        "declares every flag with its help text, one call each, then checks "
-        "them in order: the command line's reference, read top to bottom",
-    ("controller/main.cc", "main"):
-        "declares every flag with its help text, one call each, then checks "
-        "them in order: the command line's reference, read top to bottom",
-    ("agent/commands.cc", "CommandHandler::Execute"):
-        "not split yet: every command but RL.CHECK and RL.ACQUIRE is "
-        "answered inline in the dispatch",
-    ("agent/checker.cc", "Checker::Check"):
-        "not split yet: the matching, taking and reply-choosing passes of "
-        "one check in one function",
-    ("controller/controller.cc", "Controller::Start"):
-        "not split yet: option checks and the wiring of every part",
-    ("controller/lease/lease_server.cc",
-     "LeaseServer::Impl::HandleLeaseRequest"):
-        "not split yet: the three prefetching passes over a request's items "
-        "and the grant of each",
 }
 
 Function = collections.namedtuple("Function", "name line length")

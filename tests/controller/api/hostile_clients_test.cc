@@ -239,7 +239,7 @@ TEST_F(HostileClientsTest, StalledConnectionsAndHugeUploadsStarveNoOne) {
   std::thread opener([&] {
     // The attackers' CPU is not the server's on a real network; here they
     // share two cores with it, so they yield to it.
-    LowerThisThreadPriority(10);
+    LowerThisThreadPriority(10).IgnoreError();  // best effort
     for (int i = 0; i < 1000; ++i) {
       RawConnection connection(port_, "127.0.1." + std::to_string(1 + i % 50));
       if (!connection.connected()) break;
@@ -266,7 +266,7 @@ TEST_F(HostileClientsTest, StalledConnectionsAndHugeUploadsStarveNoOne) {
   std::vector<std::thread> uploaders;
   for (int u = 0; u < 20; ++u) {
     uploaders.emplace_back([&, u] {
-      LowerThisThreadPriority(10);  // an attacker, as above
+      LowerThisThreadPriority(10).IgnoreError();  // an attacker, as above
       uploads[u] = UploadAGibibyte(port_, "127.0.2." + std::to_string(1 + u),
                                    /*chunked=*/u % 2 == 1);
     });
