@@ -37,10 +37,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/agent_metrics.h"
 #include "agent/checker.h"
 #include "agent/commands.h"
+#include "agent/front_door.h"
 #include "agent/lease_client.h"
 #include "agent/server.h"
 #include "common/clock.h"
@@ -64,7 +66,10 @@ struct AgentOptions {
   std::string curve_secret_key;
   std::string controller_public_key;
   ServerOptions server;  // --socket, --tcp, limits
-  std::string metrics;   // HOST:PORT for /metrics; empty: none
+  // More listeners on the same checker (--grpc, --http-check): built when
+  // the agent is, started after the RESP server (agent/front_door.h).
+  std::vector<FrontDoorFactory> front_doors;
+  std::string metrics;  // HOST:PORT for /metrics; empty: none
   size_t max_buckets = kDefaultMaxBuckets;
   LeaseTiming timing;
   int64_t flush_delay_ms = 20;
@@ -102,6 +107,7 @@ class Agent {
   void Sweep();
   void Submit(std::vector<LeaseWant> wants);
   void DoStop();
+  void StopListeners();
   void AppendInfo(std::string* out) const;
 
   AgentOptions options_;
@@ -116,6 +122,7 @@ class Agent {
   CommandHandler handler_;
   AgentMetrics metrics_;
   std::unique_ptr<Server> server_;
+  std::vector<std::unique_ptr<FrontDoor>> doors_;
   boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::signal_set signals_;

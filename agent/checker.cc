@@ -254,6 +254,7 @@ Checker::Result Checker::Check(std::string_view domain, int64_t cost,
     return Result::kDone;
   }
   *out = report->d;
+  out->rule_id = report->rule->id;
   out->allowed = admitted;
   if (admitted) out->retry_after_ms = 0;
   return Result::kDone;
