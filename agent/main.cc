@@ -2,7 +2,7 @@
 //
 //   sluice-agent --controller ZMQ_ENDPOINT --socket PATH [--tcp HOST:PORT]
 //                [--agent-id ID] [--metrics HOST:PORT] [--insecure]
-//                [--max-buckets N]
+//                [--max-buckets N] [--grpc HOST:PORT] [--http-check HOST:PORT]
 //                [--curve-secret-key-file PATH --controller-public-key Z85]
 //   sluice-agent keygen      prints a new CurveZMQ keypair (a key file)
 //
@@ -14,6 +14,8 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/grpc/rls_server.h"
+#include "agent/http_check/http_check_server.h"
 #include "platform/curve_keys.h"
 #include "platform/endpoint.h"
 #include "platform/flags.h"
@@ -63,6 +65,14 @@ int main(int argc, char** argv) {
                   "hostname:pid)");
   flags.AddString("metrics", "SLUICE_METRICS", "",
                   "serve Prometheus /metrics on HOST:PORT (off by default)");
+  flags.AddString("grpc", "SLUICE_GRPC", "",
+                  "also serve Envoy's rate limit service (gRPC "
+                  "ShouldRateLimit) on HOST:PORT (off by default; use a "
+                  "loopback address)");
+  flags.AddString("http-check", "SLUICE_HTTP_CHECK", "",
+                  "also answer GET /v1/check/{domain}?key=value (nginx "
+                  "auth_request, Traefik forwardAuth) on HOST:PORT (off by "
+                  "default; use a loopback address)");
   flags.AddBool("insecure", "SLUICE_INSECURE",
                 "allow a non-loopback --controller without CurveZMQ keys");
   flags.AddString("curve-secret-key-file", "SLUICE_CURVE_SECRET_KEY_FILE", "",
@@ -98,6 +108,16 @@ int main(int argc, char** argv) {
   options.server.socket_path = flags.Get("socket");
   options.server.tcp = flags.Get("tcp");
   options.metrics = flags.Get("metrics");
+  if (!flags.Get("grpc").empty()) {
+    sluice::RlsServerOptions grpc;
+    grpc.address = flags.Get("grpc");
+    options.front_doors.push_back(sluice::RlsServer::Factory(grpc));
+  }
+  if (!flags.Get("http-check").empty()) {
+    sluice::HttpCheckOptions http_check;
+    http_check.address = flags.Get("http-check");
+    options.front_doors.push_back(sluice::HttpCheckServer::Factory(http_check));
+  }
 
   const std::string& key_file = flags.Get("curve-secret-key-file");
   const std::string& controller_key = flags.Get("controller-public-key");
