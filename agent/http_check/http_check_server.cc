@@ -49,6 +49,7 @@ class HttpCheckServer::Session : public std::enable_shared_from_this<Session> {
       : server_(server),
         id_(id),
         stream_(std::move(socket)),
+        header_timer_(stream_.get_executor()),
         buffer_(server->options_.max_header_bytes + kReadChunk) {}
 
   void Start() { WaitForRequest(); }
@@ -56,6 +57,7 @@ class HttpCheckServer::Session : public std::enable_shared_from_this<Session> {
   void Close() {
     if (closed_) return;
     closed_ = true;
+    header_timer_.cancel();
     stream_.close();
     server_->Forget(id_);
   }
@@ -84,21 +86,37 @@ class HttpCheckServer::Session : public std::enable_shared_from_this<Session> {
         });
   }
 
+  // The header's deadline is a timer of its own, which cancels the read:
+  // the stream's own timeout would close the socket, and the client
+  // deserves a 408 saying why.
   void ReadHeader() {
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(options().max_header_bytes));
-    stream_.expires_after(
+    stream_.expires_never();
+    header_timed_out_ = false;
+    const uint64_t read = ++header_reads_;
+    header_timer_.expires_after(
         std::chrono::milliseconds(options().header_timeout_ms));
+    header_timer_.async_wait(
+        [self = shared_from_this(), read](const error_code& ec) {
+          // (A late timer of an earlier read that completed: nothing.)
+          if (ec || self->closed_ || self->header_reads_ != read) return;
+          self->header_timed_out_ = true;
+          error_code ignored;
+          self->stream_.socket().cancel(ignored);
+        });
     http::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](const error_code& ec, size_t) {
+          self->header_timer_.cancel();
+          ++self->header_reads_;
           if (!self->closed_) self->OnHeader(ec);
         });
   }
 
   void OnHeader(const error_code& ec) {
-    if (ec == beast::error::timeout) {
+    if (header_timed_out_ && ec) {
       ReplyAndClose(
           Error(408, "request_timeout",
                 "the request header did not arrive within " +
@@ -209,6 +227,9 @@ class HttpCheckServer::Session : public std::enable_shared_from_this<Session> {
   HttpCheckServer* server_;
   const uint64_t id_;
   beast::tcp_stream stream_;
+  asio::steady_timer header_timer_;
+  uint64_t header_reads_ = 0;  // changes when a header read starts or ends
+  bool header_timed_out_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> parser_;
   std::string out_;
