@@ -4,7 +4,9 @@
 //
 // Threads:
 //   - the event loop owns the checker, the bucket table and the server:
-//     every check, sweep and rule swap runs there, without locks;
+//     every check, sweep and rule swap runs there, without locks; so do
+//     the front doors (agent/front_door.h): the HTTP check runs on it, and
+//     gRPC's threads only post each call onto it;
 //   - the LeaseClient's thread talks to the controller; its callbacks only
 //     post onto the event loop: a new rule set (swap the index, adopt
 //     changed rules), a grant (ApplyGrant on the named buckets), the

@@ -227,7 +227,7 @@ class NginxTest : public testing::DoorFixture {
   std::string error_log_;
 };
 
-TEST_F(NginxTest, TheDocsSnippetIsTheTestedFile) {
+TEST(NginxDocsTest, TheDocsSnippetIsTheTestedFile) {
   const std::string docs =
       ReadFile(std::string(SLUICE_SOURCE_DIR) + "/docs/integrations.md");
   const std::string example = ReadFile(std::string(SLUICE_SOURCE_DIR) +
