@@ -72,7 +72,8 @@ class RlsServer::Service final : public RateLimitService::CallbackService {
 RlsServer::RlsServer(const FrontDoorContext& context, RlsServerOptions options)
     : context_(context),
       options_(std::move(options)),
-      service_(std::make_unique<Service>(this)) {}
+      service_(std::make_unique<Service>(this)),
+      finisher_(std::make_unique<Finisher>()) {}
 
 RlsServer::~RlsServer() { Stop(); }
 
@@ -152,7 +153,9 @@ void RlsServer::Run(uint64_t id) {
   const Status status =
       rls::Decide(call->request(), context_.clock->NowNanos(), context_.checker,
                   &scratch_, call->response());
-  call->Finish(status.ok() ? grpc::Status::OK
+  // Sending the answer is gRPC's work, done off the event loop.
+  finisher_->Add(call, status.ok()
+                           ? grpc::Status::OK
                            : grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                           status.message()));
   if (context_.on_checked) context_.on_checked();
@@ -170,6 +173,7 @@ void RlsServer::Stop() {
                               "sluice-agent is stopping; retry once it is "
                               "back"));
   }
+  finisher_->Stop();  // the answers already decided go out
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::milliseconds(options_.shutdown_grace_ms));

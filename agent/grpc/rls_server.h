@@ -8,10 +8,14 @@
 // belongs to the agent's event loop. Each call is validated on the gRPC
 // thread that received it (bad requests are answered there at once), then
 // handed to the event loop with boost::asio::post; the loop runs its checks
-// and completes the call (ServerUnaryReactor::Finish may be called from any
-// thread). No gRPC thread ever waits for the loop, and the loop never waits
-// for gRPC except in Stop(). Between the two, a mutex guards the table of
-// calls handed over and not yet answered, and nothing else.
+// and hands the call to a Finisher (agent/grpc/finisher.h), whose thread
+// completes it (ServerUnaryReactor::Finish may be called from any thread):
+// encoding and writing the answer is most of a call's cost, and the loop
+// that serves every door should not pay it (measured: about 16 us of the
+// loop per call when it finished calls itself). No gRPC thread ever waits
+// for the loop, and the loop never waits for gRPC except in Stop(). Between
+// them, a mutex guards the table of calls handed over and not yet decided,
+// and another the Finisher's queue.
 //
 // Calls whose client went away (cancelled, deadline passed, connection
 // closed) before the loop reached them are answered CANCELLED without
@@ -40,12 +44,9 @@
 #include <unordered_map>
 
 #include "agent/front_door.h"
+#include "agent/grpc/finisher.h"
 #include "common/descriptor.h"
 #include "common/status.h"
-
-namespace grpc {
-class Server;
-}
 
 namespace sluice {
 
@@ -94,6 +95,7 @@ class RlsServer final : public FrontDoor {
   FrontDoorContext context_;
   RlsServerOptions options_;
   std::unique_ptr<Service> service_;
+  std::unique_ptr<Finisher> finisher_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<uint64_t> cancelled_{0};
