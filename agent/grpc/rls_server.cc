@@ -85,8 +85,9 @@ FrontDoorFactory RlsServer::Factory(RlsServerOptions options) {
 
 Status RlsServer::Start() {
   StatusOr<HostPort> hp = ParseHostPort(options_.address, /*allow_zero=*/true);
-  if (!hp.ok())
+  if (!hp.ok()) {
     return Status::InvalidArgument("--grpc: " + hp.status().message());
+  }
   if (!IsLoopbackHost(hp->host)) {
     LogWarn(kLog, "listening on non-loopback " + options_.address +
                       ": the rate limit service has no TLS and no "
@@ -145,9 +146,9 @@ void RlsServer::Run(uint64_t id) {
     waiting_.erase(it);
   }
   if (call->cancelled()) {
-    call->Finish(grpc::Status(grpc::StatusCode::CANCELLED,
-                              "the client went away before the check ran; "
-                              "nothing was taken"));
+    finisher_->Add(call, grpc::Status(grpc::StatusCode::CANCELLED,
+                                      "the client went away before the check "
+                                      "ran; nothing was taken"));
     return;
   }
   const Status status =
