@@ -327,11 +327,17 @@ TEST_F(RlsServerTest, DeadlinePassedWhileWaitingTakesNothing) {
   LoopBlocker blocker(&io_);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(100));
+                       std::chrono::milliseconds(1000));
+  RateLimitRequest request = Request("api", {{{"client_id", "late"}}});
   RateLimitResponse response;
-  const grpc::Status status = stub_->ShouldRateLimit(
-      &context, Request("api", {{{"client_id", "late"}}}), &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  std::promise<grpc::Status> done;
+  stub_->async()->ShouldRateLimit(
+      &context, &request, &response,
+      [&done](grpc::Status status) { done.set_value(status); });
+  // The call waits for the loop until its deadline passes.
+  ASSERT_TRUE(Eventually([&] { return door_->calls_waiting() == 1; }));
+  EXPECT_EQ(done.get_future().get().error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
   ASSERT_TRUE(Eventually([&] { return door_->calls_cancelled() >= 1; }));
   blocker.Release();
   ASSERT_TRUE(Eventually([&] { return door_->calls_waiting() == 0; }));
