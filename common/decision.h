@@ -1,5 +1,5 @@
 // Decision: the answer to one check, in the shape of the RL.CHECK reply
-// (DESIGN.md): [allowed, limit, remaining, reset_after_ms, retry_after_ms],
+// (docs/api.md): [allowed, limit, remaining, reset_after_ms, retry_after_ms],
 // and which rule it reports (not part of that reply: the gRPC and HTTP
 // front doors describe the rule's period and name from it).
 #pragma once
