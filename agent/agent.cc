@@ -44,6 +44,11 @@ Agent::Agent(AgentOptions options, const Clock* clock)
       signals_(io_) {
   server_ = std::make_unique<Server>(&io_, options_.server, &handler_, clock_);
   server_->set_on_batch([this] { OnBatch(); });
+  const FrontDoorContext door_context{&io_, &checker_, clock_,
+                                      [this] { OnBatch(); }};
+  for (const FrontDoorFactory& make : options_.front_doors) {
+    doors_.push_back(make(door_context));
+  }
 
   LeaseClientOptions lease_options;
   lease_options.endpoint = options_.controller;
@@ -77,7 +82,7 @@ Agent::Agent(AgentOptions options, const Clock* clock)
 Agent::~Agent() {
   // No callback may post onto io_ once it is gone.
   if (lease_client_) lease_client_->Stop();
-  server_->Stop();
+  StopListeners();
 }
 
 Status Agent::Start() {
@@ -95,16 +100,23 @@ Status Agent::Start() {
   metrics_.SetControllerReachable(false);
   Status status = server_->Start();
   if (!status.ok()) return status;
+  for (const auto& door : doors_) {
+    status = door->Start();
+    if (!status.ok()) {
+      StopListeners();
+      return status;
+    }
+  }
   if (!options_.metrics.empty()) {
     status = metrics_.StartExposer(options_.metrics);
     if (!status.ok()) {
-      server_->Stop();
+      StopListeners();
       return status;
     }
   }
   status = lease_client_->Start();
   if (!status.ok()) {
-    server_->Stop();
+    StopListeners();
     return Status::Unavailable("cannot start the lease client for " +
                                options_.controller + ": " + status.message());
   }
@@ -127,6 +139,7 @@ Status Agent::Start() {
     ready += " tcp=" + options_.server.tcp + " (port " +
              std::to_string(server_->tcp_port()) + ")";
   }
+  for (const auto& door : doors_) ready += " " + door->Describe();
   if (!options_.metrics.empty()) {
     ready += " metrics=" + options_.metrics;
   }
@@ -146,12 +159,17 @@ void Agent::DoStop() {
   if (stopped_) return;
   stopped_ = true;
   lease_client_->Stop();
-  server_->Stop();
+  StopListeners();
   flush_timer_.cancel();
   sweep_timer_.cancel();
   error_code ec;
   signals_.cancel(ec);
   io_.stop();
+}
+
+void Agent::StopListeners() {
+  for (const auto& door : doors_) door->Stop();
+  server_->Stop();
 }
 
 void Agent::OnRules(std::shared_ptr<const RuleIndex> index) {

@@ -4,7 +4,9 @@
 //
 // Threads:
 //   - the event loop owns the checker, the bucket table and the server:
-//     every check, sweep and rule swap runs there, without locks;
+//     every check, sweep and rule swap runs there, without locks; so do
+//     the front doors (agent/front_door.h): the HTTP check runs on it, and
+//     gRPC's threads only post each call onto it;
 //   - the LeaseClient's thread talks to the controller; its callbacks only
 //     post onto the event loop: a new rule set (swap the index, adopt
 //     changed rules), a grant (ApplyGrant on the named buckets), the
@@ -37,9 +39,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/check/checker.h"
 #include "agent/commands/command_handler.h"
+#include "agent/front_door.h"
 #include "agent/lease/lease_client.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/server/server.h"
@@ -68,7 +72,14 @@ struct AgentOptions {
   // the log.
   bool insecure = false;
   ServerOptions server;  // --socket, --tcp, limits
-  std::string metrics;   // HOST:PORT for /metrics; empty: none
+  // More listeners on the same checker (--grpc, --http-check): built when
+  // the agent is, started after the RESP server (agent/front_door.h).
+  std::vector<FrontDoorFactory> front_doors;
+  // --grpc and --http-check HOST:PORT as given (empty: off); main.cc turns
+  // them into front_doors.
+  std::string grpc;
+  std::string http_check;
+  std::string metrics;  // HOST:PORT for /metrics; empty: none
   size_t max_buckets = kDefaultMaxBuckets;
   LeaseTiming timing;
   int64_t flush_delay_ms = 20;
@@ -106,6 +117,7 @@ class Agent {
   void Sweep();
   void Submit(std::vector<LeaseWant> wants);
   void DoStop();
+  void StopListeners();
   void AppendInfo(std::string* out) const;
 
   AgentOptions options_;
@@ -120,6 +132,7 @@ class Agent {
   CommandHandler handler_;
   AgentMetrics metrics_;
   std::unique_ptr<Server> server_;
+  std::vector<std::unique_ptr<FrontDoor>> doors_;
   boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer sweep_timer_;
   boost::asio::signal_set signals_;

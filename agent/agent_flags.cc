@@ -49,6 +49,16 @@ Status CheckListenFlags(const AgentOptions& options) {
       return Status::InvalidArgument("--tcp: " + tcp.status().message(), "tcp");
     }
   }
+  const std::pair<const std::string*, const char*> doors[] = {
+      {&options.grpc, "grpc"}, {&options.http_check, "http-check"}};
+  for (const auto& [address, name] : doors) {
+    if (address->empty()) continue;
+    StatusOr<HostPort> parsed = ParseHostPort(*address);
+    if (!parsed.ok()) {
+      return Status::InvalidArgument(
+          std::string("--") + name + ": " + parsed.status().message(), name);
+    }
+  }
   if (!options.metrics.empty()) {
     StatusOr<HostPort> metrics = ParseHostPort(options.metrics);
     if (!metrics.ok()) {
@@ -66,6 +76,8 @@ StatusOr<AgentOptions> BuildAgentOptions(const FlagParser& flags) {
   options.server.socket_path = flags.Get("socket");
   options.server.tcp = flags.Get("tcp");
   options.metrics = flags.Get("metrics");
+  options.grpc = flags.Get("grpc");
+  options.http_check = flags.Get("http-check");
   options.insecure = flags.GetBool("insecure");
   options.max_buckets = static_cast<size_t>(flags.GetInt("max-buckets"));
   if (options.controller.empty()) {
@@ -110,6 +122,14 @@ FlagParser AgentFlags() {
                   "hostname:pid)");
   flags.AddString("metrics", "SLUICE_METRICS", "",
                   "serve Prometheus /metrics on HOST:PORT (off by default)");
+  flags.AddString("grpc", "SLUICE_GRPC", "",
+                  "also serve Envoy's rate limit service (gRPC "
+                  "ShouldRateLimit) on HOST:PORT (off by default; use a "
+                  "loopback address)");
+  flags.AddString("http-check", "SLUICE_HTTP_CHECK", "",
+                  "also answer GET /v1/check/{domain}?key=value (nginx "
+                  "auth_request, Traefik forwardAuth) on HOST:PORT (off by "
+                  "default; use a loopback address)");
   flags.AddBool("insecure", "SLUICE_INSECURE",
                 "allow a non-loopback --controller without CurveZMQ keys");
   flags.AddString("curve-secret-key-file", "SLUICE_CURVE_SECRET_KEY_FILE", "",

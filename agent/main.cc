@@ -8,6 +8,8 @@
 
 #include "agent/agent.h"
 #include "agent/agent_flags.h"
+#include "agent/grpc/rls_server.h"
+#include "agent/http_check/http_check_server.h"
 #include "platform/keygen.h"
 #include "platform/log.h"
 #include "platform/system_clock.h"
@@ -30,8 +32,18 @@ int main(int argc, char** argv) {
     case sluice::DaemonMode::kRun:
       break;
   }
-  sluice::Agent agent(std::move(command_line->options),
-                      &sluice::SystemClock::Get());
+  sluice::AgentOptions& options = command_line->options;
+  if (!options.grpc.empty()) {
+    sluice::RlsServerOptions grpc;
+    grpc.address = options.grpc;
+    options.front_doors.push_back(sluice::RlsServer::Factory(grpc));
+  }
+  if (!options.http_check.empty()) {
+    sluice::HttpCheckOptions http_check;
+    http_check.address = options.http_check;
+    options.front_doors.push_back(sluice::HttpCheckServer::Factory(http_check));
+  }
+  sluice::Agent agent(std::move(options), &sluice::SystemClock::Get());
   sluice::Status status = agent.Start();
   if (!status.ok()) {
     sluice::LogError("agent", status.message());

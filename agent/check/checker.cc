@@ -269,6 +269,7 @@ void Checker::Report(bool admitted, Decision* out) const {
     return;
   }
   *out = report->d;
+  out->rule_id = report->rule->id;
   out->allowed = admitted;
   if (admitted) out->retry_after_ms = 0;
 }

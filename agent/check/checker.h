@@ -17,7 +17,8 @@
 //      after the take. Ties go to the first rule in match order. Shadow
 //      rules never show in the reply (an application cannot tell them from
 //      no rule), so a check matching only shadow rules replies
-//      [1, -1, -1, 0, 0].
+//      [1, -1, -1, 0, 0]. Decision::rule_id names the reported rule (0:
+//      none).
 //   cost 0 is a peek: nothing is taken, counted or created (a bucket not yet
 //   held is reported as a fresh one would be). cost > burst gives
 //   retry_after -1 (LocalBucket::CanTake).

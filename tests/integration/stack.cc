@@ -134,15 +134,22 @@ void Stack::RestartController() {
   }
 }
 
-void Stack::StartAgent(size_t index) {
+void Stack::StartAgent(size_t index, const std::vector<std::string>& extra_args,
+                       const std::map<std::string, std::string>& env) {
   ChildProcess& process = agent(index);
   const std::string id = index == 0 ? std::string("it-agent")
                                     : "it-agent-" + std::to_string(index);
   const std::string socket = socket_path(index);
-  process.Start({BuiltBinary("agent/sluice-agent"), "--controller",
-                 "tcp://127.0.0.1:" + std::to_string(agents_port_), "--socket",
-                 socket, "--agent-id", id},
-                {}, dir_ + "/" + id + ".log");
+  std::vector<std::string> argv = {
+      BuiltBinary("agent/sluice-agent"),
+      "--controller",
+      "tcp://127.0.0.1:" + std::to_string(agents_port_),
+      "--socket",
+      socket,
+      "--agent-id",
+      id};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process.Start(argv, env, dir_ + "/" + id + ".log");
   bool up = Eventually(std::chrono::seconds(10), [&] {
     if (!process.Running()) return false;
     RedisClient client(socket);

@@ -63,8 +63,11 @@ class Stack {
   void StartController(const std::vector<std::string>& extra_args = {});
   // Starts it again with the last extra_args (after a Kill or Stop).
   void RestartController();
-  // Starts agent `index` and waits until it answers PING.
-  void StartAgent(size_t index = 0);
+  // Starts agent `index` and waits until it answers PING. `extra_args`
+  // are appended to its command line, `env` to its environment.
+  void StartAgent(size_t index = 0,
+                  const std::vector<std::string>& extra_args = {},
+                  const std::map<std::string, std::string>& env = {});
   ChildProcess& controller() { return controller_; }
   ChildProcess& agent(size_t index = 0);
   std::string socket_path(size_t index = 0) const;

@@ -45,6 +45,10 @@ void ChildProcess::Start(const std::vector<std::string>& argv,
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  // Nothing else of the test leaks into the child: a listening socket
+  // inherited (Asio does not mark its sockets close-on-exec) would keep a
+  // port open after the test closed it.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   pid_t pid;
   int rc =
       posix_spawn(&pid, argp[0], &actions, nullptr, argp.data(), envp.data());
