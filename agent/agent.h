@@ -54,7 +54,7 @@
 namespace sluice {
 
 // Default --max-buckets: one million buckets, about 105 MB at most (see
-// agent/bucket_table.h for the cost of a bucket).
+// agent/check/bucket_table.h for the cost of a bucket).
 constexpr size_t kDefaultMaxBuckets = 1000 * 1000;
 
 struct AgentOptions {

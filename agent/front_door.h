@@ -20,7 +20,7 @@
 #include <memory>
 #include <string>
 
-#include "agent/checker.h"
+#include "agent/check/checker.h"
 #include "common/clock.h"
 #include "common/status.h"
 

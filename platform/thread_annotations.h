@@ -28,6 +28,26 @@
 #define SLUICE_THREAD_ANNOTATION(x)  // GCC has no thread-safety analysis
 #endif
 
+// Abseil (pulled in by gRPC) defines some of the same names with the same
+// meaning; ours replace them wherever this header comes later.
+#undef CAPABILITY
+#undef SCOPED_CAPABILITY
+#undef GUARDED_BY
+#undef PT_GUARDED_BY
+#undef ACQUIRED_BEFORE
+#undef ACQUIRED_AFTER
+#undef REQUIRES
+#undef REQUIRES_SHARED
+#undef ACQUIRE
+#undef ACQUIRE_SHARED
+#undef RELEASE
+#undef RELEASE_SHARED
+#undef TRY_ACQUIRE
+#undef EXCLUDES
+#undef ASSERT_CAPABILITY
+#undef RETURN_CAPABILITY
+#undef NO_THREAD_SAFETY_ANALYSIS
+
 // A type that is a lock ("mutex"); a RAII type that holds one for a scope.
 #define CAPABILITY(x) SLUICE_THREAD_ANNOTATION(capability(x))
 #define SCOPED_CAPABILITY SLUICE_THREAD_ANNOTATION(scoped_lockable)

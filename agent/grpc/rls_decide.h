@@ -30,7 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "agent/checker.h"
+#include "agent/check/checker.h"
 #include "common/descriptor.h"
 #include "common/status.h"
 #include "envoy/service/ratelimit/v3/rls.pb.h"

@@ -2,7 +2,7 @@
 // --metrics HOST:PORT at /metrics when that flag is given.
 //
 //   sluice_agent_decisions_total{rule,result}  checks per rule and result
-//       (allowed | refused | shadow_refused; see agent/checker.h for what
+//       (allowed | refused | shadow_refused; see agent/check/checker.h for what
 //       each counts). `rule` is the rule's name.
 //   sluice_agent_lease_requests_total          bucket lease requests sent
 //       to the controller (one per bucket per LeaseRequest)

@@ -9,7 +9,7 @@
 //   4 shadow-client    shadow client_id=*         1 per 1s,   burst 1, shadow
 //   5 fast-per-client  fast   client_id=*         5 per 500ms, burst 5
 // A "twin" (StartTwin) is a second Checker with the same rules and clock
-// behind the RESP Server (agent/server.h) on a Unix socket: the door under
+// behind the RESP Server (agent/server/server.h) on a Unix socket: the door under
 // test and RL.CHECK, side by side, must give the same decisions.
 #pragma once
 
@@ -31,10 +31,10 @@
 #include <utility>
 #include <vector>
 
-#include "agent/checker.h"
-#include "agent/commands.h"
+#include "agent/check/checker.h"
+#include "agent/commands/command_handler.h"
 #include "agent/front_door.h"
-#include "agent/server.h"
+#include "agent/server/server.h"
 #include "common/clock.h"
 #include "common/rule_index.h"
 #include "tests/agent/hiredis_client.h"

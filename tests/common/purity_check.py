@@ -238,7 +238,7 @@ CAUGHT = [
     ("#include <zmq.hpp>", "<zmq.hpp>"),
     ("#include <pqxx/pqxx>", "<pqxx/pqxx>"),
     ('#include "platform/system_clock.h"', '"platform/system_clock.h"'),
-    ('#include "agent/server.h"', '"agent/server.h"'),
+    ('#include "agent/server/server.h"', '"agent/server/server.h"'),
     ('#include "controller/controller.h"', '"controller/controller.h"'),
     ('#include "../platform/log.h"', '"../platform/log.h"'),
     ("auto t = std::chrono::steady_clock::now();", "steady_clock::now"),
