@@ -1,6 +1,7 @@
 // sluice-controller: see DESIGN.md "Command lines" and controller/controller.h.
 // `sluice-controller keygen` prints a new CurveZMQ keypair (a key file for
-// --curve-secret-key-file).
+// --curve-secret-key-file); `sluice-controller import-envoy ...` converts
+// envoyproxy/ratelimit configuration (controller/import/).
 #include <pthread.h>
 #include <signal.h>
 
@@ -9,8 +10,10 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "controller/controller.h"
+#include "controller/import/import_envoy_command.h"
 #include "platform/curve_keys.h"
 #include "platform/flags.h"
 #include "platform/log.h"
@@ -52,6 +55,11 @@ int Keygen() {
 int main(int argc, char** argv) {
   using sluice::LogError;
   using sluice::LogInfo;
+
+  if (argc >= 2 && std::string(argv[1]) == "import-envoy") {
+    return sluice::ImportEnvoyCommand(
+        std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
+  }
 
   // Signals are taken by one thread with sigwait(); block them before any
   // thread starts so every thread inherits the mask.
@@ -105,8 +113,8 @@ int main(int argc, char** argv) {
   if (!flags.positional().empty()) {
     std::cerr << "sluice-controller: unexpected argument '"
               << flags.positional().front()
-              << "'; every setting is a --flag (the only subcommand is "
-                 "keygen), see --help\n";
+              << "'; every setting is a --flag (the subcommands are "
+                 "keygen and import-envoy), see --help\n";
     return 2;
   }
 
