@@ -11,6 +11,7 @@ namespace sluice::client::internal {
 namespace {
 
 constexpr size_t kReadChunk = 4096;
+constexpr std::chrono::microseconds kTimeoutSlack{1000};
 
 timeval ToTimeval(std::chrono::microseconds wait) {
   if (wait.count() < 1) wait = std::chrono::microseconds(1);
@@ -86,7 +87,10 @@ bool Connection::ArmTimeout(int option, Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::microseconds>(
       deadline - Clock::now());
   if (left.count() <= 0) return false;
-  if (left < call_timeout_) {
+  // Within kTimeoutSlack of a whole timeout the socket's stays: a call's
+  // first send and recv (microseconds after its start) then cost no
+  // setsockopt, and a call waits at most call_timeout + kTimeoutSlack.
+  if (left + kTimeoutSlack < call_timeout_) {
     SetTimeout(fd_, option, left);
     shortened = true;
   } else if (shortened) {

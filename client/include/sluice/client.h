@@ -11,7 +11,8 @@
 //     at most one at a time), so a call never waits for another.
 //   - Timeouts: opening a connection waits at most `connect_timeout`; one
 //     call (a whole batch included) waits at most `call_timeout` for the
-//     agent, in total.
+//     agent, in total (give or take 1 ms: the socket's timeout is shortened
+//     only when less than call_timeout - 1 ms is left).
 //   - When the agent cannot answer (no socket, refused, timed out, the
 //     connection broke, a reply that is not RESP2 `[5 integers]`), the
 //     decision comes from `failure_policy`: kOpen admits, kClosed refuses.
