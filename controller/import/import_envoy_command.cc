@@ -7,7 +7,7 @@
 #include <set>
 
 #include "common/envoy_import.h"
-#include "controller/config_document.h"
+#include "controller/api/config_document.h"
 #include "controller/import/yaml_json.h"
 
 namespace sluice {

@@ -12,6 +12,7 @@
 #include <cpprest/json.h>
 #include <signal.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -49,7 +50,12 @@ bool ParseArgs(int argc, char** argv, Args* args) {
     } else if (flag == "--agent") {
       args->agent = value;
     } else if (flag == "--window") {
-      args->window = std::stoll(value);
+      char* end = nullptr;
+      args->window = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || args->window < 0) {
+        std::cerr << "--window takes whole seconds >= 0, got " << value << "\n";
+        return false;
+      }
     } else {
       std::cerr << "unknown flag " << flag << "\n";
       return false;

@@ -132,8 +132,7 @@ class SluiceRateLimit:
             args += [key, value]
         try:
             reply = self.redis.execute_command("RL.CHECK", *args)
-        except (redis.ConnectionError, redis.TimeoutError,
-                redis.ResponseError):
+        except redis.RedisError:  # unreachable, timed out, or -ERR
             return None
         if (not isinstance(reply, list) or len(reply) != 5
                 or not all(isinstance(v, int) for v in reply)):
