@@ -2,7 +2,7 @@
 // through the Sluice middleware (sluice/cpprest_middleware.h).
 //
 //   sluice-example-cpprest --listen 127.0.0.1:8090 --agent var/agent.sock
-//       [--fail-closed] [--window SECONDS]
+//       [--fail-closed] [--window SECONDS] [--call-timeout-ms MS]
 //
 // Routes: GET /hello, GET /items/<id> (one route, "/items", for every
 // id), GET /stats (the client's counters as JSON). Requests are checked in
@@ -31,6 +31,7 @@ struct Args {
   std::string agent;
   bool fail_closed = false;
   int64_t window = 0;
+  int64_t call_timeout_ms = 50;
 };
 
 bool ParseArgs(int argc, char** argv, Args* args) {
@@ -49,13 +50,15 @@ bool ParseArgs(int argc, char** argv, Args* args) {
       args->listen = value;
     } else if (flag == "--agent") {
       args->agent = value;
-    } else if (flag == "--window") {
+    } else if (flag == "--window" || flag == "--call-timeout-ms") {
       char* end = nullptr;
-      args->window = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || args->window < 0) {
-        std::cerr << "--window takes whole seconds >= 0, got " << value << "\n";
+      int64_t number = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || number < 0) {
+        std::cerr << flag << " takes a whole number >= 0, got " << value
+                  << "\n";
         return false;
       }
+      (flag == "--window" ? args->window : args->call_timeout_ms) = number;
     } else {
       std::cerr << "unknown flag " << flag << "\n";
       return false;
@@ -109,6 +112,7 @@ int main(int argc, char** argv) {
 
   sluice::client::ClientOptions client_options;
   client_options.socket_path = args.agent;
+  client_options.call_timeout = std::chrono::milliseconds(args.call_timeout_ms);
   client_options.failure_policy = args.fail_closed
                                       ? sluice::client::FailurePolicy::kClosed
                                       : sluice::client::FailurePolicy::kOpen;

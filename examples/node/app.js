@@ -9,9 +9,9 @@
 const express = require('express');
 const { sluiceRateLimit } = require('./sluice-express');
 
-function makeApp({ socketPath, failOpen = true, windowSeconds = 0, domain = 'http' }) {
+function makeApp({ socketPath, failOpen = true, windowSeconds = 0, domain = 'http', timeoutMs = 50 }) {
   const limiter = sluiceRateLimit({
-    socketPath, failOpen, windowSeconds, domain, routes: [['/items/*', '/items']],
+    socketPath, failOpen, windowSeconds, domain, timeoutMs, routes: [['/items/*', '/items']],
   });
   const app = express();
   app.use(limiter);

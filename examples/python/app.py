@@ -33,11 +33,12 @@ def service(environ, start_response):
     return [body]
 
 
-def make_app(agent_socket, fail_open=True, window_seconds=0, domain="http"):
+def make_app(agent_socket, fail_open=True, window_seconds=0, domain="http",
+             timeout=0.05):
     return SluiceRateLimit(service, agent_socket, domain=domain,
                            routes=[("/items/*", "/items")],
                            fail_open=fail_open,
-                           window_seconds=window_seconds)
+                           window_seconds=window_seconds, timeout=timeout)
 
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

@@ -36,9 +36,11 @@ async function eventually(what, timeoutMs, condition) {
 }
 
 // The example on a free port, connected to the agent unless the socket is
-// missing; returns { base, limiter, close }.
+// missing; returns { base, limiter, close }. A timeout of seconds, not the
+// example's 50 ms: a loaded test machine must not turn checks into
+// failures (the failure test uses a missing socket, which fails at once).
 async function serve(options) {
-  const { app, limiter } = makeApp(options);
+  const { app, limiter } = makeApp({ timeoutMs: 5000, ...options });
   if (options.socketPath === SOCKET) assert.ok(await limiter.ready(5000), 'not connected to the agent');
   const server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -41,6 +41,14 @@ def eventually(what, timeout, condition):
         time.sleep(0.02)
 
 
+def make_app(socket_path, **kwargs):
+    """The example app with a timeout of seconds, not 50 ms: a loaded test
+    machine must not turn checks into failures (the failure test uses a
+    missing socket, which fails at once)."""
+    kwargs.setdefault("timeout", 5)
+    return example.make_app(socket_path, **kwargs)
+
+
 class Server:
     """The example app on a free port, served by a thread."""
 
@@ -86,7 +94,7 @@ def setUpModule():
 
 class WsgiMiddlewareTest(unittest.TestCase):
     def setUp(self):
-        self.server = Server(example.make_app(SOCKET, window_seconds=3600,
+        self.server = Server(make_app(SOCKET, window_seconds=3600,
                                               domain="wsgi"))
 
     def tearDown(self):
@@ -119,7 +127,7 @@ class WsgiMiddlewareTest(unittest.TestCase):
         self.assertEqual(self.server.get("/items/7", "bob")[0], 200)
 
     def test_no_rule_no_headers(self):
-        app = example.make_app(SOCKET, domain="wsgi-unruled")
+        app = make_app(SOCKET, domain="wsgi-unruled")
         server = Server(app)
         try:
             status, headers, _ = server.get("/hello", "carol")
@@ -131,7 +139,7 @@ class WsgiMiddlewareTest(unittest.TestCase):
     def test_agent_unreachable_fails_open_or_closed_and_counts(self):
         missing = os.path.join(os.path.dirname(SOCKET), "missing.sock")
         for fail_open, expected in ((True, 200), (False, 503)):
-            server = Server(example.make_app(missing, fail_open=fail_open,
+            server = Server(make_app(missing, fail_open=fail_open,
                                              domain="wsgi"))
             try:
                 status, headers, _ = server.get("/hello", "dan")
@@ -145,7 +153,7 @@ class WsgiMiddlewareTest(unittest.TestCase):
                 server.stop()
 
     def test_route_mapping(self):
-        app = example.make_app(SOCKET, domain="wsgi")
+        app = make_app(SOCKET, domain="wsgi")
         self.assertEqual(app.route_for("/items/42"), "/items")
         self.assertEqual(app.route_for("/hello"), "/hello")
         self.assertEqual(app.descriptor_for(
