@@ -298,6 +298,13 @@ void VisitDescriptor(Context& ctx, const json& d, const std::string& where,
       json rule = RuleOf(ctx, where, path, limit, shadow);
       if (!rule.is_null()) {
         rule["name"] = RuleName(ctx.domain, path, ctx.out->rules);
+        std::string envoy_name;
+        if (limit.contains("name") && ScalarText(limit["name"], &envoy_name)) {
+          ctx.Note(where, "name " + envoy_name +
+                              ": Sluice names rules by "
+                              "their path; this one is " +
+                              rule["name"].get<std::string>());
+        }
         std::vector<Status> problems = RuleJsonProblems(rule);
         if (problems.empty()) {
           ctx.out->rules.push_back(std::move(rule));

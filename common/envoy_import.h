@@ -22,7 +22,8 @@
 // What has no exact Sluice equivalent is listed in `notes`, never dropped
 // silently: replaces (both rules apply), unlimited (a rule of the largest
 // limit, so it still overrides a wildcard sibling), detailed_metric
-// (ignored), keys without values (wildcards), and, skipped with a note,
+// (ignored), keys without values (wildcards), envoy's rate_limit names
+// (rules are named by path), and, skipped with a note,
 // requests_per_unit 0, prefix wildcards ("value*"), a key twice on one path.
 // Input that is not an envoy configuration is listed in `errors`.
 //
