@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -72,10 +73,11 @@ class ExampleServiceTest : public ::testing::Test {
     }));
     const uint16_t port = PickFreePort();
     base_ = "http://127.0.0.1:" + std::to_string(port);
+    log_path_ = "/tmp/sluice-example-" + std::to_string(port) + ".log";
     service_.Start({BuiltBinary("examples/cpprest/sluice-example-cpprest"),
                     "--listen", "127.0.0.1:" + std::to_string(port), "--agent",
                     stack_.socket_path(), "--window", "3600"},
-                   {}, "/tmp/sluice-example-" + std::to_string(port) + ".log");
+                   {}, log_path_);
     ASSERT_TRUE(Eventually(milliseconds(10000), [&] {
       return service_.Running() && Get(base_, "/hello", "probe").status == 200;
     })) << service_.LogTail();
@@ -103,9 +105,15 @@ class ExampleServiceTest : public ::testing::Test {
     return outcomes;
   }
 
+  void TearDown() override {
+    service_.Stop();
+    if (!log_path_.empty()) std::remove(log_path_.c_str());
+  }
+
   Stack stack_;
   ChildProcess service_;
   std::string base_;
+  std::string log_path_;
 };
 
 TEST_F(ExampleServiceTest, AdmitsExactlyTheLimitPerClientUnderLoad) {
