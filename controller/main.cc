@@ -1,6 +1,8 @@
 // sluice-controller (controller/controller.h). Parses the command line
 // (controller/controller_flags.h), then runs the controller until SIGINT
-// or SIGTERM, prints the help or makes a key.
+// or SIGTERM, prints the help or makes a key; `sluice-controller
+// import-envoy ...` converts envoyproxy/ratelimit configuration
+// (controller/import/).
 #include <pthread.h>
 #include <signal.h>
 
@@ -15,6 +17,7 @@
 #include "platform/file_limit.h"
 #include "platform/http/http_limits.h"
 #include "platform/keygen.h"
+#include "controller/import/import_envoy_command.h"
 #include "platform/log.h"
 
 namespace {
@@ -86,6 +89,11 @@ void FitConnectionsToFileLimit(sluice::HttpLimits* limits) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "import-envoy") {
+    return sluice::ImportEnvoyCommand(
+        std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
+  }
+
   // Signals are taken by one thread with sigwait(); block them before any
   // thread starts so every thread inherits the mask.
   sigset_t signals;

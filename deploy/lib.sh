@@ -11,6 +11,7 @@ SLUICE_PACKAGES=(
   build-essential cmake pkg-config git curl ca-certificates openssl
   libcpprest-dev libpqxx-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev
   prometheus-cpp-dev libboost-system-dev libssl-dev libhiredis-dev
+  libyaml-cpp-dev
   googletest libgtest-dev
   postgresql postgresql-client
   redis-server redis-tools python3 python3-redis python3-yaml

@@ -35,6 +35,12 @@ PG_PORT="$(free_port)"
 pg_start "$PG_DATA" "$PG_PORT" "$PG_SOCK" fast
 export SLUICE_TEST_DB="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgres"
 
+# The Node example's packages (express, ioredis), pinned by its
+# package-lock.json. Node 20 and its npm come with the machine image.
+command -v npm >/dev/null || die "npm not found: install Node.js 20 with its npm (not Debian's npm package, which conflicts)"
+log "installing the Node example's packages (npm ci)"
+npm ci --prefix "$SLUICE_ROOT/examples/node" --no-audit --no-fund --loglevel=error >/dev/null
+
 log "running tests"
 cd "$BUILD_DIR"
 ctest --output-on-failure --timeout 300 -j2 "$@"
