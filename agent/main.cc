@@ -4,7 +4,7 @@
 //                [--agent-id ID] [--metrics HOST:PORT] [--insecure]
 //                [--max-buckets N]
 //                [--curve-secret-key-file PATH --controller-public-key Z85]
-//   sluice-agent keygen      prints a new CurveZMQ keypair (a key file)
+//   sluice-agent keygen [--out FILE]   a new CurveZMQ keypair (a key file)
 //
 // Each flag also reads an environment variable (SLUICE_CONTROLLER, ...);
 // the command line wins.
@@ -12,13 +12,16 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "agent/agent.h"
 #include "platform/curve_keys.h"
 #include "platform/endpoint.h"
 #include "platform/flags.h"
+#include "platform/keygen.h"
 #include "platform/log.h"
 #include "platform/system_clock.h"
+#include "platform/systemd_notify.h"
 
 namespace {
 
@@ -29,26 +32,29 @@ int Fail(const std::string& message) {
   return 2;
 }
 
-// `sluice-agent keygen`: a key file on stdout, what to do with it on stderr.
-int Keygen() {
-  sluice::StatusOr<sluice::CurveKeyPair> pair = sluice::GenerateCurveKeyPair();
-  if (!pair.ok()) return Fail(pair.status().message());
-  std::cout << sluice::FormatCurveKeyFile(
-      *pair,
+// `sluice-agent keygen [--out FILE]` (platform/keygen.h).
+int Keygen(const std::vector<std::string>& args) {
+  sluice::KeygenText text;
+  text.program = "sluice-agent";
+  text.comment =
       "sluice-agent CurveZMQ keypair. Secret: keep this file mode 0600.\n"
       "Use: sluice-agent --curve-secret-key-file FILE "
-      "--controller-public-key KEY");
-  std::cout.flush();
-  std::cerr << "Save it privately: (umask 077; sluice-agent keygen > "
-               "agent.key)\nThen allow the agent at the controller: POST "
-               "/api/v1/agent-keys {\"name\": \"...\", \"public_key\": \""
-            << pair->public_key << "\"}\n";
-  return std::cout.good() ? 0 : 1;
+      "--controller-public-key KEY";
+  text.next_steps = [](const std::string& public_key) {
+    return "Then allow the agent at the controller: POST /api/v1/agent-keys "
+           "{\"name\": \"...\", \"public_key\": \"" +
+           public_key + "\"}";
+  };
+  return sluice::RunKeygen(text, args, std::cout, std::cerr);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `keygen` first: its flags are its own.
+  if (argc >= 2 && std::string(argv[1]) == "keygen") {
+    return Keygen(std::vector<std::string>(argv + 2, argv + argc));
+  }
   sluice::FlagParser flags("sluice-agent");
   flags.AddString("controller", "SLUICE_CONTROLLER", "tcp://127.0.0.1:7070",
                   "ZeroMQ endpoint of sluice-controller's agent channel");
@@ -84,7 +90,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (flags.positional().size() == 1 && flags.positional()[0] == "keygen") {
-    return Keygen();
+    return Keygen({});
   }
   if (!flags.positional().empty()) {
     return Fail("unexpected argument '" + flags.positional().front() +
@@ -173,7 +179,11 @@ int main(int argc, char** argv) {
   sluice::Agent agent(std::move(options), &sluice::SystemClock::Get());
   status = agent.Start();
   if (!status.ok()) return Fail(status.message());
+  // Serving from here on: a Type=notify unit counts it as started.
+  sluice::Status notified = sluice::NotifySystemd("READY=1");
+  if (!notified.ok()) sluice::LogWarn("agent", notified.message());
   agent.Run();
+  sluice::NotifySystemd("STOPPING=1");
   sluice::LogInfo("agent", "sluice-agent stopped");
   return 0;
 }

@@ -1,6 +1,6 @@
 // sluice-controller: see DESIGN.md "Command lines" and controller/controller.h.
-// `sluice-controller keygen` prints a new CurveZMQ keypair (a key file for
-// --curve-secret-key-file).
+// `sluice-controller keygen [--out FILE]` writes a new CurveZMQ keypair (a
+// key file for --curve-secret-key-file; platform/keygen.h).
 #include <pthread.h>
 #include <signal.h>
 
@@ -9,11 +9,14 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "controller/controller.h"
 #include "platform/curve_keys.h"
 #include "platform/flags.h"
+#include "platform/keygen.h"
 #include "platform/log.h"
+#include "platform/systemd_notify.h"
 
 namespace {
 
@@ -29,22 +32,17 @@ bool ParsePositiveInt(const std::string& text, int64_t* out) {
   return true;
 }
 
-// `sluice-controller keygen`: a key file on stdout, what to do on stderr.
-int Keygen() {
-  sluice::StatusOr<sluice::CurveKeyPair> pair = sluice::GenerateCurveKeyPair();
-  if (!pair.ok()) {
-    std::cerr << "sluice-controller: " << pair.status().message() << "\n";
-    return 1;
-  }
-  std::cout << sluice::FormatCurveKeyFile(
-      *pair,
+// `sluice-controller keygen [--out FILE]` (platform/keygen.h).
+int Keygen(const std::vector<std::string>& args) {
+  sluice::KeygenText text;
+  text.program = "sluice-controller";
+  text.comment =
       "sluice-controller CurveZMQ keypair. Secret: keep this file mode "
-      "0600.\nUse: sluice-controller --curve-secret-key-file FILE");
-  std::cout.flush();
-  std::cerr << "Save it privately: (umask 077; sluice-controller keygen > "
-               "controller.key)\nThen give agents --controller-public-key "
-            << pair->public_key << "\n";
-  return std::cout.good() ? 0 : 1;
+      "0600.\nUse: sluice-controller --curve-secret-key-file FILE";
+  text.next_steps = [](const std::string& public_key) {
+    return "Then give agents --controller-public-key " + public_key;
+  };
+  return sluice::RunKeygen(text, args, std::cout, std::cerr);
 }
 
 }  // namespace
@@ -63,6 +61,10 @@ int main(int argc, char** argv) {
   // A client closing its connection mid-reply must not kill the daemon.
   signal(SIGPIPE, SIG_IGN);
 
+  // `keygen` first: its flags are its own.
+  if (argc >= 2 && std::string(argv[1]) == "keygen") {
+    return Keygen(std::vector<std::string>(argv + 2, argv + argc));
+  }
   sluice::FlagParser flags("sluice-controller");
   flags.AddString("db", "SLUICE_DB", "",
                   "PostgreSQL connection string or URI (empty: libpq's PG* "
@@ -85,9 +87,11 @@ int main(int argc, char** argv) {
                   "`sluice-controller keygen` (mode 0600): encrypts the agent "
                   "channel and admits only agents whose key is allowed "
                   "(/api/v1/agent-keys)");
-  flags.AddString("migrations", "SLUICE_MIGRATIONS", "",
-                  "directory of NNNN_name.sql migrations (default: the "
-                  "installed or source-tree migrations/)");
+  flags.AddString("migrations", "SLUICE_MIGRATIONS",
+                  sluice::DefaultMigrationsDir(),
+                  "directory of NNNN_name.sql migrations (when installed: "
+                  "<prefix>/share/sluice/migrations; from a build tree: the "
+                  "source tree's)");
   flags.AddString("lease-ttl-ms", "SLUICE_LEASE_TTL_MS", "2000",
                   "how long a lease granted to an agent is valid, in ms");
   sluice::Status parsed = flags.Parse(argc, argv);
@@ -100,7 +104,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (flags.positional().size() == 1 && flags.positional()[0] == "keygen") {
-    return Keygen();
+    return Keygen({});
   }
   if (!flags.positional().empty()) {
     std::cerr << "sluice-controller: unexpected argument '"
@@ -136,6 +140,12 @@ int main(int argc, char** argv) {
   // on an unreachable host, and /readyz with it.
   setenv("PGCONNECT_TIMEOUT", "5", /*overwrite=*/0);
 
+  // Ready (migrations applied, rules loaded, agents served): a Type=notify
+  // unit counts it as started from here on.
+  options.on_ready = [] {
+    sluice::Status notified = sluice::NotifySystemd("READY=1");
+    if (!notified.ok()) sluice::LogWarn("controller", notified.message());
+  };
   sluice::Controller controller(options);
   sluice::Status started = controller.Start();
   if (!started.ok()) {
@@ -153,6 +163,7 @@ int main(int argc, char** argv) {
     controller.RequestStop();
   });
   sluice::Status result = controller.Wait();
+  sluice::NotifySystemd("STOPPING=1");
   controller.Stop();
   // Wake the waiter when the stop came from a fatal error, not a signal.
   pthread_kill(waiter.native_handle(), SIGTERM);

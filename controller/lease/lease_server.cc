@@ -90,6 +90,7 @@ struct Metrics {
   prometheus::Gauge* agents_connected = nullptr;
   prometheus::Gauge* buckets = nullptr;
   prometheus::Gauge* bucket_agents = nullptr;
+  prometheus::Gauge* learning = nullptr;
 };
 
 Metrics RegisterMetrics(prometheus::Registry* registry) {
@@ -128,6 +129,13 @@ Metrics RegisterMetrics(prometheus::Registry* registry) {
            .Help("(bucket, agent) pairs the allocators keep a demand for")
            .Register(*registry)
            .Add({});
+  m.learning = &prometheus::BuildGauge()
+                    .Name("sluice_controller_learning")
+                    .Help(
+                        "1 during the learning period after a start, when "
+                        "no tokens are granted, else 0")
+                    .Register(*registry)
+                    .Add({});
   return m;
 }
 
@@ -192,6 +200,8 @@ class LeaseServer::Impl {
   // SweepBudgets for the intervals gone by since the last one, if any.
   void MaybeSweepBudgets(int64_t now);
   void ExpireAgents(int64_t now);
+  // Sets sluice_controller_learning when it changed.
+  void PublishLearning(int64_t now);
 
   // Registers an unknown peer; true if it was unknown.
   bool Touch(const std::string& peer, int64_t now);
@@ -232,8 +242,9 @@ class LeaseServer::Impl {
   std::unordered_set<std::string> refused_peers_;
 
   int64_t learning_until_ = 0;
-  int64_t rules_version_ = 0;      // what agents were last told
-  std::map<int64_t, Rule> rules_;  // by id, as of rules_version_
+  bool published_learning_ = false;  // what sluice_controller_learning says
+  int64_t rules_version_ = 0;        // what agents were last told
+  std::map<int64_t, Rule> rules_;    // by id, as of rules_version_
   std::unordered_map<std::string, Agent> agents_;  // by routing id
   BudgetTable budgets_;                            // by bucket key
   uint64_t next_agent_number_ = 1;
@@ -289,6 +300,8 @@ Status LeaseServer::Impl::Bind() {
   }
   PublishAgentCount();
   PublishBudgetCounts();
+  published_learning_ = !(now < learning_until_);  // forces the first publish
+  PublishLearning(now);
   return Status::Ok();
 }
 
@@ -399,6 +412,15 @@ void LeaseServer::Impl::Tick() {
   ExpireAgents(now);
   BroadcastAgentCount();
   MaybeSweepBudgets(now);
+  PublishLearning(now);
+}
+
+void LeaseServer::Impl::PublishLearning(int64_t now) {
+  const bool learning = now < learning_until_;
+  if (metrics_.learning != nullptr && learning != published_learning_) {
+    metrics_.learning->Set(learning ? 1 : 0);
+    published_learning_ = learning;
+  }
 }
 
 void LeaseServer::Impl::MaybeSweepBudgets(int64_t now) {
