@@ -13,8 +13,15 @@
 #include "platform/keygen.h"
 #include "platform/log.h"
 #include "platform/system_clock.h"
+#include "platform/systemd_notify.h"
 
 int main(int argc, char** argv) {
+  // `keygen` first: its flags (--out FILE) are its own.
+  if (argc >= 2 && std::string(argv[1]) == "keygen") {
+    return sluice::RunKeygen(sluice::AgentKeygenText(),
+                             std::vector<std::string>(argv + 2, argv + argc),
+                             std::cout, std::cerr);
+  }
   sluice::StatusOr<sluice::AgentCommandLine> command_line =
       sluice::ParseAgentCommandLine(
           std::vector<std::string>(argv + 1, argv + argc),
@@ -28,7 +35,8 @@ int main(int argc, char** argv) {
       std::cout << command_line->usage;
       return 0;
     case sluice::DaemonMode::kKeygen:
-      return sluice::RunKeygen(sluice::AgentKeygenText(), std::cout, std::cerr);
+      return sluice::RunKeygen(sluice::AgentKeygenText(), {}, std::cout,
+                               std::cerr);
     case sluice::DaemonMode::kRun:
       break;
   }
@@ -49,7 +57,11 @@ int main(int argc, char** argv) {
     sluice::LogError("agent", status.message());
     return 2;
   }
+  // Serving from here on: a Type=notify unit counts it as started.
+  sluice::Status notified = sluice::NotifySystemd("READY=1");
+  if (!notified.ok()) sluice::LogWarn("agent", notified.message());
   agent.Run();
+  sluice::NotifySystemd("STOPPING=1").IgnoreError();  // best effort
   sluice::LogInfo("agent", "sluice-agent stopped");
   return 0;
 }

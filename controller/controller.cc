@@ -153,6 +153,7 @@ void Controller::Background() {
   // 1. Migrations, tokens, rules: retry while PostgreSQL is unreachable.
   for (;;) {
     Status init = InitializeOnce();
+    metrics_.SetDatabaseUp(init.code() != Status::Code::kUnavailable);
     if (init.ok()) break;
     if (init.code() != Status::Code::kUnavailable) {
       LogError("controller", "cannot start: " + init.message());
@@ -186,6 +187,7 @@ void Controller::Background() {
     ready_ = true;
     cv_.NotifyAll();
   }
+  if (options_.on_ready) options_.on_ready();
   LogInfo("controller",
           "sluice-controller ready: http=" + options_.http +
               " agents=" + options_.agents +
@@ -215,6 +217,7 @@ void Controller::Background() {
                   std::to_string(catalog_.version()));
     }
     database_up = synced.ok();
+    metrics_.SetDatabaseUp(database_up);
   }
 }
 

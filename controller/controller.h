@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -84,6 +85,9 @@ struct ControllerOptions {
   int64_t catalog_sync_ms = 1000;
   // Where a generated first admin token is printed; null = std::cout.
   std::ostream* token_out = nullptr;
+  // Called once, from the background thread, when the controller becomes
+  // ready (main tells systemd); may be empty.
+  std::function<void()> on_ready;
 };
 
 class Controller {

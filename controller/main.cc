@@ -14,17 +14,22 @@
 
 #include "controller/controller.h"
 #include "controller/controller_flags.h"
+#include "controller/import/import_envoy_command.h"
 #include "platform/file_limit.h"
 #include "platform/http/http_limits.h"
 #include "platform/keygen.h"
-#include "controller/import/import_envoy_command.h"
 #include "platform/log.h"
+#include "platform/systemd_notify.h"
 
 namespace {
 
 // Runs the controller until a signal in `signals` (blocked in every
 // thread) or a fatal error. Returns the exit status.
-int Run(const sluice::ControllerOptions& options, sigset_t* signals) {
+int Run(sluice::ControllerOptions options, sigset_t* signals) {
+  options.on_ready = [] {
+    sluice::Status notified = sluice::NotifySystemd("READY=1");
+    if (!notified.ok()) sluice::LogWarn("controller", notified.message());
+  };
   sluice::Controller controller(options);
   sluice::Status started = controller.Start();
   if (!started.ok()) {
@@ -42,6 +47,7 @@ int Run(const sluice::ControllerOptions& options, sigset_t* signals) {
     controller.RequestStop();
   });
   sluice::Status result = controller.Wait();
+  sluice::NotifySystemd("STOPPING=1").IgnoreError();  // best effort
   controller.Stop();
   // Wake the waiter when the stop came from a fatal error, not a signal.
   pthread_kill(waiter.native_handle(), SIGTERM);
@@ -89,6 +95,12 @@ void FitConnectionsToFileLimit(sluice::HttpLimits* limits) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `keygen` first: its flags (--out FILE) are its own.
+  if (argc >= 2 && std::string(argv[1]) == "keygen") {
+    return sluice::RunKeygen(sluice::ControllerKeygenText(),
+                             std::vector<std::string>(argv + 2, argv + argc),
+                             std::cout, std::cerr);
+  }
   if (argc >= 2 && std::string(argv[1]) == "import-envoy") {
     return sluice::ImportEnvoyCommand(
         std::vector<std::string>(argv + 2, argv + argc), std::cout, std::cerr);
@@ -118,7 +130,7 @@ int main(int argc, char** argv) {
       std::cout << command_line->usage;
       return 0;
     case sluice::DaemonMode::kKeygen:
-      return sluice::RunKeygen(sluice::ControllerKeygenText(), std::cout,
+      return sluice::RunKeygen(sluice::ControllerKeygenText(), {}, std::cout,
                                std::cerr);
     case sluice::DaemonMode::kRun:
       break;

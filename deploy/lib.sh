@@ -17,6 +17,7 @@ SLUICE_PACKAGES=(
   redis-server redis-tools python3 python3-redis python3-yaml
   clang libclang-rt-14-dev
   libboost-dev libgrpc++-dev protobuf-compiler-grpc nginx
+  prometheus systemd adduser
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2 || true; }
@@ -42,8 +43,10 @@ install_deps() {
   log "installing missing packages: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # Debian starts the packaged PostgreSQL and Redis services on install;
-  # Sluice runs its own private instances and needs neither.
+  # Debian starts the packaged PostgreSQL, Redis and Prometheus services on
+  # install where systemd runs; Sluice runs its own private instances and
+  # needs none of them (prometheus is here for promtool, systemd for
+  # systemd-analyze verify).
 }
 
 # build_tree DIR BUILD_TYPE [extra cmake args...]

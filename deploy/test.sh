@@ -29,7 +29,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 install_deps
-build_tree "$BUILD_DIR" Debug -DSLUICE_WERROR=ON
+# Prefix /usr: tests/deploy/package_test.py builds the Debian packages from
+# this tree.
+build_tree "$BUILD_DIR" Debug -DSLUICE_WERROR=ON -DCMAKE_INSTALL_PREFIX=/usr
 
 PG_PORT="$(free_port)"
 pg_start "$PG_DATA" "$PG_PORT" "$PG_SOCK" fast

@@ -265,4 +265,49 @@ StatusOr<CurveKeyPair> ReadCurveKeyFile(const std::string& path) {
   return ParseCurveKeyFile(text, "the CurveZMQ key file " + path);
 }
 
+Status WriteCurveKeyFile(const std::string& path, const std::string& text) {
+  // O_EXCL also refuses a symbolic link, dangling or not.
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == EEXIST) {
+      return Status::AlreadyExists(
+          "the key file " + path +
+          " exists already; keygen never overwrites a key: remove it first "
+          "or give another --out");
+    }
+    return Status::InvalidArgument("cannot create the key file " + path + ": " +
+                                   std::strerror(error) +
+                                   "; give --out a path in a directory you "
+                                   "can write");
+  }
+  Status status = Status::Ok();
+  if (fchmod(fd, 0600) != 0) {
+    status = Status::Internal("cannot make the key file " + path +
+                              " mode 0600: " + std::strerror(errno));
+  }
+  size_t written = 0;
+  while (status.ok() && written < text.size()) {
+    const ssize_t n = write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = Status::Internal("cannot write the key file " + path + ": " +
+                                std::strerror(errno));
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (status.ok() && fsync(fd) != 0) {
+    status = Status::Internal("cannot write the key file " + path + ": " +
+                              std::strerror(errno));
+  }
+  if (close(fd) != 0 && status.ok()) {
+    status = Status::Internal("cannot write the key file " + path + ": " +
+                              std::strerror(errno));
+  }
+  if (!status.ok()) unlink(path.c_str());
+  return status;
+}
+
 }  // namespace sluice

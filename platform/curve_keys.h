@@ -11,7 +11,8 @@
 // (the output of `sluice-agent keygen` / `sluice-controller keygen`). The
 // public line is optional; when present it must belong to the secret key.
 // ReadCurveKeyFile() refuses a file that users other than its owner and
-// group may read or write: it holds a secret.
+// group may read or write: it holds a secret. WriteCurveKeyFile() creates
+// one with mode 0600 whatever the umask.
 //
 // Thread-safe (no shared state).
 #pragma once
@@ -59,5 +60,11 @@ StatusOr<CurveKeyPair> ParseCurveKeyFile(std::string_view text,
 // regular file, is accessible to other users (mode & 007), or does not
 // parse.
 StatusOr<CurveKeyPair> ReadCurveKeyFile(const std::string& path);
+
+// Writes `text` (a key file) to a new file `path` with mode 0600 (owner
+// read and write, set explicitly: the umask cannot widen or narrow it).
+// Refuses, changing nothing, when `path` exists (also as a symbolic link):
+// a key is never overwritten. Removes a partly written file on failure.
+Status WriteCurveKeyFile(const std::string& path, const std::string& text);
 
 }  // namespace sluice

@@ -1,33 +1,36 @@
 // The `keygen` subcommand of both daemons: a new CurveZMQ keypair as a key
-// file on stdout (platform/curve_keys.h), and what to do with it on
-// stderr, so that `sluice-agent keygen > agent.key` leaves only the key
-// file in the file.
+// file (platform/curve_keys.h), on standard output or, with --out FILE, in a
+// new file of mode 0600.
 //
-// Thread-safe (no shared state).
+//   sluice-agent keygen [--out FILE]
+//   sluice-controller keygen [--out FILE]
+//
+// Standard output carries the key file only (without --out), so that it can
+// be redirected; what to do next goes to standard error.
+//
+// Thread-compatible.
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace sluice {
 
 struct KeygenText {
-  // "sluice-agent": names the key file's use and error messages.
-  std::string program;
-  // The file name suggested for the key, "agent.key".
-  std::string key_file;
-  // How the daemon uses the key file, "--curve-secret-key-file FILE".
-  std::string use;
-  // The next step, written after the public key on stderr: "Then allow
-  // the agent at the controller: ... " + public key + ...
-  std::string next_before_key;
-  std::string next_after_key;
+  std::string program;  // "sluice-agent"
+  // Comment lines at the top of the key file.
+  std::string comment;
+  // What to do with the new key, given its public key (for standard error).
+  std::function<std::string(const std::string& public_key)> next_steps;
 };
 
-// Writes a new keypair to `out` and the instructions to `err`. Returns the
-// process exit status: 0, or 1 (with a message on `err`) when no key can
-// be made or `out` fails.
-int RunKeygen(const KeygenText& text, std::ostream& out, std::ostream& err);
+// Runs `keygen` with its arguments `args` (those after "keygen"). Returns
+// the process exit status: 0 when the key was written, 1 when generating or
+// writing failed, 2 on bad arguments (each with a message on `err`).
+int RunKeygen(const KeygenText& text, const std::vector<std::string>& args,
+              std::ostream& out, std::ostream& err);
 
 // What each daemon's keygen says.
 KeygenText AgentKeygenText();

@@ -57,7 +57,18 @@ LeaseMetrics::LeaseMetrics(prometheus::Registry* registry,
       bucket_agents_(
           NewGauge(registry, "sluice_controller_lease_bucket_agents",
                    "(bucket, agent) pairs the allocators keep a demand for")),
+      learning_(NewGauge(registry, "sluice_controller_learning",
+                         "1 during the learning period after a start, when "
+                         "budgets start empty and only fair shares of the "
+                         "refill are granted, else 0")),
       atomics_(atomics) {}
+
+void LeaseMetrics::PublishLearning(bool learning) {
+  if (!first_learning_ && learning == learning_published_) return;
+  first_learning_ = false;
+  learning_published_ = learning;
+  Set(learning_, learning ? 1 : 0);
+}
 
 void LeaseMetrics::Publish(const LedgerCounts& counts) {
   Add(lease_requests_, counts.lease_requests - published_.lease_requests);

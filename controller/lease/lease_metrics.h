@@ -42,6 +42,9 @@ class LeaseMetrics {
 
   void Publish(const LedgerCounts& counts);
   void CountWireError();
+  // sluice_controller_learning: whether the ledger is in its learning
+  // period (set when it changes).
+  void PublishLearning(bool learning);
   // No agents any more (the server stopped).
   void PublishNoAgents();
 
@@ -54,6 +57,9 @@ class LeaseMetrics {
   prometheus::Gauge* agents_connected_ = nullptr;
   prometheus::Gauge* buckets_ = nullptr;
   prometheus::Gauge* bucket_agents_ = nullptr;
+  prometheus::Gauge* learning_ = nullptr;
+  bool first_learning_ = true;
+  bool learning_published_ = false;
   const LeaseCountAtomics atomics_;
   LedgerCounts published_;  // as of the last Publish
   bool first_ = true;       // no Publish yet

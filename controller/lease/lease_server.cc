@@ -169,6 +169,7 @@ Status LeaseServer::Impl::Bind() {
   ledger_.emplace(LedgerOptions(options_), clock_->NowNanos(), snapshot.version,
                   std::move(snapshot.rules));
   metrics_.Publish(ledger_->counts());
+  metrics_.PublishLearning(ledger_->learning(clock_->NowNanos()));
   return Status::Ok();
 }
 
@@ -213,6 +214,7 @@ void LeaseServer::Impl::Tick() {
   now = clock_->NowNanos();
   TickOutcome outcome = ledger_->Tick(now);
   metrics_.Publish(ledger_->counts());
+  metrics_.PublishLearning(ledger_->learning(now));
   const std::string why = "silent for more than " +
                           std::to_string(options_.agent_timeout_ms) + " ms";
   size_t left = ledger_->agents().size() + outcome.forgotten.size();

@@ -17,7 +17,8 @@
 //   - after Start(), for learning_ms (restart safety, docs/leasing.md):
 //     budgets start empty and keep no unclaimed refill, and a request that
 //     gets no tokens gets no lease either (ttl 0), so the agent keeps its
-//     old lease or its safe share;
+//     old lease or its safe share; sluice_controller_learning is 1
+//     meanwhile;
 //   - refuses malformed frames with an ErrorMessage, never crashes.
 // What to answer and when to forget is decided by LeaseLedger
 // (lease_ledger.h, pure, where the rules above are stated exactly); this

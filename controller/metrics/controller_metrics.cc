@@ -23,6 +23,13 @@ ControllerMetrics::ControllerMetrics()
                 .Help("Rules in the committed rule set")
                 .Register(*registry_)
                 .Add({});
+  database_up_ = &prometheus::BuildGauge()
+                      .Name("sluice_controller_database_up")
+                      .Help(
+                          "1 when the last round trip to PostgreSQL "
+                          "succeeded, else 0")
+                      .Register(*registry_)
+                      .Add({});
 }
 
 ControllerMetrics::~ControllerMetrics() = default;
@@ -58,6 +65,10 @@ void ControllerMetrics::RecordRequest(std::string_view route, int code) {
 
 void ControllerMetrics::SetRules(int64_t count) {
   rules_->Set(static_cast<double>(count));
+}
+
+void ControllerMetrics::SetDatabaseUp(bool up) {
+  database_up_->Set(up ? 1 : 0);
 }
 
 }  // namespace sluice

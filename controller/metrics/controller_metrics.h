@@ -6,6 +6,10 @@
 //       path, so the label set stays small; "other" for unknown paths.
 //   sluice_controller_rules                              gauge
 //       rules in the committed rule set (the RuleCatalog).
+//   sluice_controller_database_up                        gauge
+//       1 when the controller's last round trip to PostgreSQL (start-up,
+//       or the catalog sync every second) succeeded, else 0; 0 until the
+//       first one succeeds.
 //
 // Serve() starts a prometheus-cpp Exposer on HOST:PORT (/metrics). Note an
 // Exposer that has served takes about 2 s to destroy (civetweb shutdown).
@@ -46,11 +50,13 @@ class ControllerMetrics {
 
   void RecordRequest(std::string_view route, int code);
   void SetRules(int64_t count);
+  void SetDatabaseUp(bool up);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Gauge* rules_;
+  prometheus::Gauge* database_up_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 

@@ -13,8 +13,12 @@
 
 #include "platform/log.h"
 
+// Compiled in by controller/store/CMakeLists.txt.
 #ifndef SLUICE_MIGRATIONS_DIR
 #define SLUICE_MIGRATIONS_DIR ""
+#endif
+#ifndef SLUICE_BUILD_DIR
+#define SLUICE_BUILD_DIR ""
 #endif
 
 namespace sluice {
@@ -212,19 +216,37 @@ StatusOr<int> Migrator::Apply(Database* db) const {
   return applied;
 }
 
+std::string MigrationsDirFor(const std::string& exe,
+                             const std::string& build_dir,
+                             const std::string& source_migrations) {
+  std::error_code ec;
+  const fs::path bin = fs::path(exe).parent_path();
+  const fs::path installed =
+      bin.parent_path() / "share" / "sluice" / "migrations";
+  if (!exe.empty() && fs::is_directory(installed, ec)) {
+    return fs::weakly_canonical(installed, ec).string();
+  }
+  if (exe.empty() || build_dir.empty() || source_migrations.empty()) return "";
+  // Inside the build tree: the executable's canonical path starts with the
+  // build tree's, component by component.
+  const fs::path exe_path = fs::weakly_canonical(exe, ec);
+  const fs::path build = fs::weakly_canonical(build_dir, ec);
+  if (ec) return "";
+  auto b = build.begin();
+  auto e = exe_path.begin();
+  for (; b != build.end() && e != exe_path.end(); ++b, ++e) {
+    if (*b != *e) return "";
+  }
+  if (b != build.end()) return "";
+  return fs::is_directory(source_migrations, ec) ? source_migrations : "";
+}
+
 std::string DefaultMigrationsDir() {
   std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    fs::path installed =
-        exe.parent_path() / ".." / "share" / "sluice" / "migrations";
-    if (fs::is_directory(installed, ec)) {
-      return fs::weakly_canonical(installed, ec).string();
-    }
-  }
-  std::string compiled = SLUICE_MIGRATIONS_DIR;
-  if (!compiled.empty() && fs::is_directory(compiled, ec)) return compiled;
-  return "";
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  return MigrationsDirFor(exe.string(), SLUICE_BUILD_DIR,
+                          SLUICE_MIGRATIONS_DIR);
 }
 
 }  // namespace sluice

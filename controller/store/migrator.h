@@ -54,9 +54,21 @@ class Migrator {
   std::string source_;                 // the directory, for messages
 };
 
-// Where the migrations are when --migrations is not given: the first that
-// exists of <dir of the executable>/../share/sluice/migrations (an install)
-// and the source tree's migrations/ (compiled in). Empty when neither does.
+// Where the migrations are when --migrations is not given.
+//
+// An installed controller (<prefix>/bin/sluice-controller) takes
+// <prefix>/share/sluice/migrations, the directory `cmake --install` and the
+// packages fill. A controller run from its build tree takes the source
+// tree's migrations/. Any other executable gets "" (a copied or relocated
+// binary never falls back to a source tree that may have moved on).
+//
+// `exe` is the executable's path, `build_dir` the CMake build tree it was
+// built in, `source_migrations` the source tree's migrations/.
+std::string MigrationsDirFor(const std::string& exe,
+                             const std::string& build_dir,
+                             const std::string& source_migrations);
+// MigrationsDirFor(/proc/self/exe, the build tree and source tree compiled
+// in).
 std::string DefaultMigrationsDir();
 
 // "0007" for 7.

@@ -5,10 +5,12 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <prometheus/registry.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <pqxx/pqxx>
 #include <sstream>
@@ -55,6 +57,16 @@ bool Eventually(F condition, std::chrono::milliseconds timeout =
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return condition();
+}
+
+// The value of the unlabelled gauge `name` in `registry`, -1 if absent.
+double GaugeValue(prometheus::Registry* registry, const std::string& name) {
+  for (const auto& family : registry->Collect()) {
+    if (family.name == name && !family.metric.empty()) {
+      return family.metric[0].gauge.value;
+    }
+  }
+  return -1;
 }
 
 // A TCP socket listening on 127.0.0.1:port, so that port is taken.
@@ -141,10 +153,13 @@ TEST(ControllerTest, StaysUpUntilTheDatabaseExistsThenBecomesReady) {
   ServerExec("DROP DATABASE IF EXISTS " + name);
   ControllerOptions options =
       TestOptions(TestDatabase::ServerConninfo() + " dbname=" + name);
+  std::atomic<int> ready_calls{0};
+  options.on_ready = [&ready_calls] { ++ready_calls; };
   Controller controller(options);
   ASSERT_TRUE(controller.Start().ok());
   HttpTestClient client("http://" + options.http);
   client.set_token(options.admin_token);
+  prometheus::Registry* registry = controller.metrics()->registry();
 
   EXPECT_EQ(client.Send(methods::GET, "/healthz", "", false).status, 200);
   HttpResult not_ready = client.Send(methods::GET, "/readyz", "", false);
@@ -158,14 +173,25 @@ TEST(ControllerTest, StaysUpUntilTheDatabaseExistsThenBecomesReady) {
   EXPECT_EQ(api.status, 503);
   EXPECT_EQ(api.ErrorCode(), "unavailable");
   EXPECT_FALSE(controller.ready());
+  EXPECT_EQ(ready_calls.load(), 0);
+  EXPECT_EQ(GaugeValue(registry, "sluice_controller_database_up"), 0);
 
   ServerExec("CREATE DATABASE " + name);
   Status ready = controller.WaitUntilReady(15000);
   EXPECT_TRUE(ready.ok()) << ready.ToString();
   EXPECT_EQ(client.Send(methods::GET, "/readyz", "", false).status, 200);
   EXPECT_EQ(client.Get("/api/v1/rules").status, 200);
-  controller.Stop();
+  EXPECT_TRUE(Eventually([&] { return ready_calls.load() == 1; }));
+  EXPECT_EQ(GaugeValue(registry, "sluice_controller_database_up"), 1);
+
+  // The database goes away under a running controller: the gauge says so
+  // within a catalog sync or two.
   ServerExec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  EXPECT_TRUE(Eventually([&] {
+    return GaugeValue(registry, "sluice_controller_database_up") == 0;
+  }));
+  EXPECT_EQ(ready_calls.load(), 1);
+  controller.Stop();
 }
 
 TEST(ControllerTest, ANewerSchemaIsFatal) {
@@ -255,6 +281,11 @@ TEST(ControllerTest, ServesMetrics) {
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("sluice_controller_rules 1"), std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("sluice_controller_database_up 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("sluice_controller_learning "), std::string::npos)
       << metrics.body;
 }
 

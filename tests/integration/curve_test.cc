@@ -234,6 +234,40 @@ TEST(CurveEndToEndTest, KeygenPrintsAValidNewKeypairEachTime) {
   }
 }
 
+// `keygen --out FILE` on both binaries: a private file the daemon accepts,
+// nothing on stdout, and an existing file kept.
+TEST(CurveEndToEndTest, KeygenOutWritesAPrivateKeyFile) {
+  char tmpl[] = "/tmp/sluice-keygen-it.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  for (const std::string which : {"agent", "controller"}) {
+    const std::string path = dir + "/" + which + "-out.key";
+    const std::string binary = BuiltBinary(which + "/sluice-" + which);
+    int status = 0;
+    // umask 0 would leave a plainly created file readable by everyone.
+    const std::string out = RunCapture(
+        "umask 0; " + binary + " keygen --out " + path + " 2>/dev/null",
+        &status);
+    EXPECT_EQ(status, 0) << which;
+    EXPECT_EQ(out, "") << which;
+    struct stat info;
+    ASSERT_EQ(stat(path.c_str(), &info), 0) << which;
+    EXPECT_EQ(info.st_mode & 07777, 0600u) << which;
+    StatusOr<CurveKeyPair> pair = ReadCurveKeyFile(path);
+    ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+
+    const std::string again =
+        RunCapture(binary + " keygen --out " + path + " 2>&1", &status);
+    EXPECT_NE(status, 0) << which;
+    EXPECT_NE(again.find("exists already"), std::string::npos) << again;
+    StatusOr<CurveKeyPair> kept = ReadCurveKeyFile(path);
+    ASSERT_TRUE(kept.ok());
+    EXPECT_EQ(kept->secret_key, pair->secret_key) << which;
+    unlink(path.c_str());
+  }
+  rmdir(dir.c_str());
+}
+
 TEST(CurveEndToEndTest, AllowedGetsRulesAndLeasesUnknownNothingRevokedCutOff) {
   CurveStack stack;
   const CurveKeyPair controller_keys = Keygen("controller");

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace sluice {
@@ -173,6 +174,48 @@ TEST_F(KeyFileTest, RefusesAMissingFileAndADirectory) {
   EXPECT_NE(dir.status().message().find("not a regular file"),
             std::string::npos)
       << dir.status().message();
+}
+
+TEST_F(KeyFileTest, WritesANewFileOfMode0600WhateverTheUmask) {
+  const std::string path = dir_ + "/written.key";
+  const std::string text = FormatCurveKeyFile(pair_, "written");
+  const mode_t old_umask = umask(0);  // would give 0666 to a plain create
+  Status written = WriteCurveKeyFile(path, text);
+  umask(old_umask);
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  struct stat info;
+  ASSERT_EQ(stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0600u);
+  StatusOr<CurveKeyPair> read = ReadCurveKeyFile(path);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->secret_key, pair_.secret_key);
+  unlink(path.c_str());
+}
+
+TEST_F(KeyFileTest, NeverOverwritesAKeyOrFollowsALink) {
+  const std::string before = FormatCurveKeyFile(pair_, "test");
+  Status again = WriteCurveKeyFile(path_, "public=x\n");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.code(), Status::Code::kAlreadyExists);
+  EXPECT_NE(again.message().find("exists already"), std::string::npos)
+      << again.message();
+  std::ifstream in(path_);
+  std::string kept((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  EXPECT_EQ(kept, before);
+
+  // A dangling link: writing through it would create a file elsewhere.
+  const std::string link = dir_ + "/link.key";
+  const std::string target = dir_ + "/target.key";
+  ASSERT_EQ(symlink(target.c_str(), link.c_str()), 0);
+  EXPECT_FALSE(WriteCurveKeyFile(link, before).ok());
+  EXPECT_NE(access(target.c_str(), F_OK), 0);
+  unlink(link.c_str());
+
+  Status no_dir = WriteCurveKeyFile(dir_ + "/missing/x.key", before);
+  ASSERT_FALSE(no_dir.ok());
+  EXPECT_NE(no_dir.message().find("No such file"), std::string::npos)
+      << no_dir.message();
 }
 
 }  // namespace

@@ -345,6 +345,7 @@ TEST_F(LeaseServerTest, LearningStartsEmptyAndGivesNoEmptyLeases) {
   LeaseServerOptions options;
   options.learning_ms = 1000;
   StartServer(options);
+  EXPECT_EQ(MetricValue(registry_, "sluice_controller_learning"), 1);
   RawAgent agent(context_, endpoint_);
   ASSERT_TRUE(agent.Connect().has_value());
 
@@ -374,8 +375,33 @@ TEST_F(LeaseServerTest, LearningStartsEmptyAndGivesNoEmptyLeases) {
   std::optional<LeaseGrant> after = agent.Lease(4, {Want(1, {"a"}, 100)});
   EXPECT_EQ(TokensOf(after), 0);
   EXPECT_EQ(after->items[0].ttl_ms, options.lease_ttl_ms);
+  EXPECT_TRUE(Eventually([&] {
+    return MetricValue(registry_, "sluice_controller_learning") == 0;
+  }));
   clock_.AdvanceMillis(2500);  // 25 accrued, 5 of them pay the debt
   EXPECT_EQ(TokensOf(agent.Lease(5, {Want(1, {"a"}, 100)})), 20);
+}
+
+TEST_F(LeaseServerTest, WithoutLearningTheLearningGaugeIsZero) {
+  StartServer();
+  EXPECT_EQ(MetricValue(registry_, "sluice_controller_learning"), 0);
+}
+
+TEST_F(LeaseServerTest, LearningGrantsFairSharesOfTheRefill) {
+  LeaseServerOptions options;
+  options.learning_ms = 10'000;
+  StartServer(options);
+  RawAgent agent(context_, endpoint_);
+  ASSERT_TRUE(agent.Connect().has_value());
+  // A hungry agent gets its share of what accrued since it last asked.
+  EXPECT_EQ(TokensOf(agent.Lease(1, {Want(1, {"a"}, 100, 0, 0, 30)})), 0);
+  clock_.AdvanceMillis(500);
+  std::optional<LeaseGrant> grant =
+      agent.Lease(2, {Want(1, {"a"}, 100, 0, 0, 30)});
+  ASSERT_TRUE(grant.has_value());
+  EXPECT_GE(grant->items[0].tokens, 2);  // share 10/s, capped to 200 ms
+  EXPECT_LE(grant->items[0].tokens, 5);
+  EXPECT_EQ(grant->items[0].ttl_ms, options.lease_ttl_ms);
 }
 
 TEST_F(LeaseServerTest, MalformedFramesAreAnsweredAndTheServerSurvives) {
@@ -413,6 +439,35 @@ TEST_F(LeaseServerTest, MalformedFramesAreAnsweredAndTheServerSurvives) {
   EXPECT_TRUE(agent.Connect().has_value());
   EXPECT_TRUE(server_->running());
   EXPECT_EQ(MetricValue(registry_, "sluice_controller_wire_errors_total"), 5);
+}
+
+// An agent of another protocol version (docs/deployment.md, "Upgrades"):
+// the version before this one (protocol 1 is the first, so the decoder
+// refuses 0 outright), or a Hello without the field, is refused with a
+// message naming the protocol and the version it sent, never served rules
+// it may misread.
+TEST_F(LeaseServerTest, RefusesAnAgentOfAnotherProtocolVersionClearly) {
+  StartServer();
+  RawAgent agent(context_, endpoint_);
+  const std::string previous = std::to_string(kProtocolVersion - 1);
+  agent.SendRaw(R"({"type": "hello", "agent_id": "old", "rules_version": 0,
+                    "protocol": )" +
+                previous + "}");
+  std::optional<ErrorMessage> error = agent.Await<ErrorMessage>();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->message.find("protocol"), std::string::npos)
+      << error->message;
+  EXPECT_NE(error->message.find(previous), std::string::npos) << error->message;
+  agent.SendRaw(
+      R"({"type": "hello", "agent_id": "older", "rules_version": 0})");
+  error = agent.Await<ErrorMessage>();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->message.find("protocol"), std::string::npos)
+      << error->message;
+  EXPECT_EQ(server_->connected_agents(), 0);
+  // The same connection then speaking this version is served.
+  EXPECT_TRUE(agent.Connect().has_value());
+  EXPECT_EQ(server_->connected_agents(), 1);
 }
 
 TEST_F(LeaseServerTest, ForgetsSilentAgents) {

@@ -317,5 +317,38 @@ TEST_F(SchemaTest, RefusesBadTokensAndASecondStateRow) {
       "INSERT INTO rules_state (singleton, revision) VALUES (false, 1)"));
 }
 
+// Where the controller looks when --migrations is not given: an install's
+// share/sluice/migrations, else the source tree's for a binary of the build
+// tree, else nothing.
+TEST(MigrationsDirForTest, InstalledBuildTreeOrNothing) {
+  namespace fs = std::filesystem;
+  TempDir root;
+  const fs::path base = root.path();
+  const fs::path source = base / "src" / "migrations";
+  const fs::path build = base / "build";
+  fs::create_directories(source);
+  fs::create_directories(build / "controller");
+  fs::create_directories(base / "usr" / "bin");
+  fs::create_directories(base / "build-other" / "controller");
+  const std::string built = (build / "controller" / "sluice-controller");
+  const std::string installed = (base / "usr" / "bin" / "sluice-controller");
+
+  EXPECT_EQ(MigrationsDirFor(built, build, source), source.string());
+  // Installed, but the package's migrations are missing: never the source
+  // tree of wherever it was built.
+  EXPECT_EQ(MigrationsDirFor(installed, build, source), "");
+  fs::create_directories(base / "usr" / "share" / "sluice" / "migrations");
+  EXPECT_EQ(
+      MigrationsDirFor(installed, build, source),
+      fs::canonical(base / "usr" / "share" / "sluice" / "migrations").string());
+  // A sibling of the build tree whose name starts the same is outside it.
+  EXPECT_EQ(MigrationsDirFor(
+                (base / "build-other" / "controller" / "sluice-controller"),
+                build, source),
+            "");
+  EXPECT_EQ(MigrationsDirFor(built, build, (base / "nope").string()), "");
+  EXPECT_EQ(MigrationsDirFor("", build, source), "");
+}
+
 }  // namespace
 }  // namespace sluice

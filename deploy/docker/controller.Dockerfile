@@ -1,0 +1,40 @@
+# The sluice-controller image: Debian 12, built in two stages. The first builds
+# the Debian packages (cmake, cpack); the second installs only the
+# sluice-controller package, which pulls in the shared libraries it needs and
+# no compiler, headers or build tool. It runs as user 10001 (sluice), the
+# user the Kubernetes manifests (deploy/k8s/) expect. Every setting is a
+# SLUICE_* environment variable (sluice-controller --help).
+#
+#   docker build -f deploy/docker/controller.Dockerfile -t sluice-controller:0.1.0 .
+#
+# (from the repository's root; .dockerignore keeps build trees out.)
+
+FROM debian:12 AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      build-essential cmake pkg-config dpkg-dev file \
+      libcpprest-dev libpqxx-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev \
+      prometheus-cpp-dev libboost-system-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF \
+      -DCMAKE_INSTALL_PREFIX=/usr \
+ && cmake --build /build -j"$(nproc)" \
+ && cd /build && cpack -G DEB -B /packages
+
+FROM debian:12-slim
+# The package's postinst keeps an existing user sluice: this one has the
+# fixed id the manifests run as.
+RUN groupadd --system --gid 10001 sluice \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent \
+      --no-create-home --shell /usr/sbin/nologin sluice
+COPY --from=build /packages/sluice-controller_*.deb /tmp/
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends /tmp/sluice-controller_*.deb \
+ && rm -rf /var/lib/apt/lists/* /tmp/*.deb
+ENV SLUICE_HTTP=0.0.0.0:8080 \
+    SLUICE_METRICS=0.0.0.0:9101
+USER 10001:10001
+EXPOSE 8080 7070 9101
+ENTRYPOINT ["/usr/bin/sluice-controller"]
