@@ -35,7 +35,12 @@ def registered_metrics():
         for path in glob.glob(os.path.join(ROOT, part, "**", "*.cc"),
                               recursive=True):
             with open(path) as f:
-                names.update(re.findall(r'\.Name\("([a-z0-9_:]+)"\)', f.read()))
+                text = f.read()
+                names.update(re.findall(r'\.Name\("([a-z0-9_:]+)"\)', text))
+                # Helpers that build and register a family by name.
+                names.update(re.findall(
+                    r'New(?:Counter|Gauge|Histogram)\(\s*\w+,\s*"([a-z0-9_:]+)"',
+                    text))
     return names
 
 
