@@ -41,7 +41,7 @@
 
 namespace sluice {
 
-class Server : private ConnectionOwner {
+class Server final : private ConnectionOwner {
  public:
   Server(boost::asio::io_context* io, ServerOptions options,
          CommandHandler* handler, const Clock* clock);
