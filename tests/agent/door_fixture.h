@@ -9,8 +9,8 @@
 //   4 shadow-client    shadow client_id=*         1 per 1s,   burst 1, shadow
 //   5 fast-per-client  fast   client_id=*         5 per 500ms, burst 5
 // A "twin" (StartTwin) is a second Checker with the same rules and clock
-// behind the RESP Server (agent/server/server.h) on a Unix socket: the door under
-// test and RL.CHECK, side by side, must give the same decisions.
+// behind the RESP Server (agent/server/server.h) on a Unix socket: the door
+// under test and RL.CHECK, side by side, must give the same decisions.
 #pragma once
 
 #include <gtest/gtest.h>

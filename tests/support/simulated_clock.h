@@ -41,11 +41,10 @@ class SimulatedClock final : public Clock {
 // `wall_timeout` passes (false). For conditions that need simulated time
 // to pass repeatedly (heartbeats every step) while other threads react.
 template <typename Condition>
-bool AdvanceUntil(SimulatedClock* clock, int64_t step_ms, Condition condition,
-                  std::chrono::milliseconds wall_timeout =
-                      std::chrono::milliseconds(10000),
-                  std::chrono::milliseconds pause =
-                      std::chrono::milliseconds(20)) {
+bool AdvanceUntil(
+    SimulatedClock* clock, int64_t step_ms, Condition condition,
+    std::chrono::milliseconds wall_timeout = std::chrono::milliseconds(10000),
+    std::chrono::milliseconds pause = std::chrono::milliseconds(20)) {
   const auto deadline = std::chrono::steady_clock::now() + wall_timeout;
   while (!condition()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
