@@ -17,7 +17,7 @@ SLUICE_PACKAGES=(
   redis-server redis-tools python3 python3-redis python3-yaml
   clang libclang-rt-14-dev
   libboost-dev libgrpc++-dev protobuf-compiler-grpc nginx
-  prometheus systemd adduser
+  prometheus systemd adduser sudo
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2 || true; }
