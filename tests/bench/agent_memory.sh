@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Resident memory per bucket of sluice-agent.
+# Resident memory per bucket of sluice-agent, and of sluice-controller per
+# bucket it holds a budget for (sluice_controller_lease_buckets).
 #
 # Starts a private PostgreSQL, the controller and one agent (Release build),
 # creates a rule with a wildcard match and a long period (so a bucket stays
@@ -40,6 +41,12 @@ curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
   "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+CONTROLLER_PID="${PIDS[0]}"
+# The controller's count of buckets with a budget.
+budgets() {
+  curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk '$1 == "sluice_controller_lease_buckets" {printf "%d", $2}'
+}
 info() {  # info SOCKET FIELD
   redis-cli -s "$1" RL.INFO | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
 }
@@ -99,9 +106,13 @@ measure() {
   sleep 1  # let the lease channel and the first sweeps settle
   local fit=$((max < BUCKETS ? max : BUCKETS))
   local before; before="$(rss_kb "$pid")"
+  local ctl_before; ctl_before="$(rss_kb "$CONTROLLER_PID")"
+  local budgets_before; budgets_before="$(budgets)"
   checks "$sock" 0 "$fit" "$WORK/$name.fit"
   settle "$sock"
   local after; after="$(rss_kb "$pid")"
+  local ctl_after; ctl_after="$(rss_kb "$CONTROLLER_PID")"
+  local budgets_after; budgets_after="$(budgets)"
   local held; held="$(info "$sock" buckets)"
   local table; table="$(info "$sock" bucket_memory_bytes)"
   echo
@@ -117,6 +128,14 @@ print(f"   resident bytes per bucket: {delta / max(held, 1):.1f}"
       f"   (delta {delta / 2**20:.1f} MiB / {held} buckets)")
 print(f"   RL.INFO bucket_memory_bytes: {table}"
       f"   ({table / max(held, 1):.1f} per bucket)")
+PY
+  "$PY" - "$ctl_before" "$ctl_after" "$budgets_before" "$budgets_after" <<'PY'
+import sys
+before, after, b0, b1 = (int(x) for x in sys.argv[1:])
+delta, budgets = (after - before) * 1024, b1 - b0
+print(f"   controller: VmRSS {before} -> {after} kB, budgets {b0} -> {b1}")
+print(f"   controller resident bytes per budget: {delta / max(budgets, 1):.1f}"
+      f"   (delta {delta / 2**20:.1f} MiB / {budgets} budgets)")
 PY
   if [ "$fit" -lt "$BUCKETS" ]; then
     checks "$sock" "$fit" "$BUCKETS" "$WORK/$name.over"

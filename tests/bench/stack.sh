@@ -31,13 +31,13 @@ bench_controller() {
   PIDS=()
   trap bench_cleanup EXIT
   local pg_port; pg_port="$(free_port)"
-  HTTP_PORT="$(free_port)"; ZMQ_PORT="$(free_port)"
+  HTTP_PORT="$(free_port)"; ZMQ_PORT="$(free_port)"; METRICS_PORT="$(free_port)"
   pg_start "$WORK/pg" "$pg_port" "$WORK/pgsock" fast
   DB="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
   TOKEN=bench-token
   SLUICE_ADMIN_TOKEN=$TOKEN "$BUILD/controller/sluice-controller" --db "$DB" \
     --http "127.0.0.1:$HTTP_PORT" --agents "tcp://127.0.0.1:$ZMQ_PORT" \
-    >"$WORK/controller.log" 2>&1 &
+    --metrics "127.0.0.1:$METRICS_PORT" >"$WORK/controller.log" 2>&1 &
   PIDS+=($!)
   wait_for controller 30 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" ||
     { cat "$WORK/controller.log"; exit 1; }
