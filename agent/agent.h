@@ -144,6 +144,8 @@ class Agent {
   boost::asio::steady_timer sweep_timer_;
   boost::asio::steady_timer usage_timer_;
   UsageCollector usage_;  // fed on the event loop, off the decision path
+  int64_t usage_reports_made_ = 0;
+  int64_t leases_held_ = 0;  // as of the last count (every tenth report)
   boost::asio::signal_set signals_;
   bool flush_armed_ = false;
   bool stopped_ = false;
