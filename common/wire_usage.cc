@@ -1,6 +1,5 @@
 #include "common/wire_usage.h"
 
-#include <limits>
 #include <string>
 #include <utility>
 
@@ -11,7 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
 Status Missing(const std::string& path, const std::string& expected) {
   return Status::InvalidArgument(path + " is missing or wrong; expected " +

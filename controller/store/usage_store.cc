@@ -4,7 +4,6 @@
 #include <map>
 #include <pqxx/pqxx>
 #include <string>
-#include <tuple>
 #include <utility>
 
 #include "controller/store/usage_summary_json.h"
@@ -139,7 +138,12 @@ StatusOr<UsageStore::Outcome> UsageStore::Record(const UsageBatch& batch) {
 StatusOr<int64_t> UsageStore::Prune(int64_t now_ms,
                                     const UsageRetention& retention,
                                     int max_batches, int64_t batch_rows) {
-  const std::tuple<const char*, const char*, int64_t> kTables[] = {
+  struct Table {
+    const char* name;
+    const char* column;
+    int64_t keep_ms;
+  };
+  const Table kTables[] = {
       {"usage_minute", "t_ms", retention.minute_ms},
       {"usage_hour", "t_ms", retention.hour_ms},
       {"usage_top_minute", "t_ms", retention.top_minute_ms},
@@ -147,11 +151,12 @@ StatusOr<int64_t> UsageStore::Prune(int64_t now_ms,
       {"usage_reports", "received_ms", retention.reports_ms},
   };
   int64_t deleted = 0;
-  for (const auto& [table, column, keep_ms] : kTables) {
+  for (const Table& table : kTables) {
     for (int i = 0; i < max_batches; ++i) {
       int64_t n = 0;
       Status status = db_->Run([&](pqxx::connection& conn) {
-        n = DeleteBatch(conn, table, column, now_ms - keep_ms, batch_rows);
+        n = DeleteBatch(conn, table.name, table.column, now_ms - table.keep_ms,
+                        batch_rows);
         return Status::Ok();
       });
       if (!status.ok()) return status;
