@@ -10,7 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-
 Status Missing(const std::string& path, const std::string& expected) {
   return Status::InvalidArgument(path + " is missing or wrong; expected " +
                                  expected);
