@@ -6,10 +6,17 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <csignal>
+#include <optional>
+#include <random>
 #include <utility>
 
 #include "platform/endpoint.h"
 #include "platform/log.h"
+
+// Compiled in by agent/CMakeLists.txt (the usage reports carry it).
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.0.0"
+#endif
 
 namespace sluice {
 
@@ -30,6 +37,21 @@ std::string DefaultAgentId() {
          std::to_string(::getpid());
 }
 
+// Names this run of the agent in its usage reports: random, 1..2^63-1.
+uint64_t DrawIncarnation() {
+  std::random_device device;
+  const uint64_t high = device();
+  const uint64_t value = (high << 32 | device()) >> 1;
+  return value == 0 ? 1 : value;
+}
+
+// The wall clock, for the minute a usage count is booked to.
+int64_t WallMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 Agent::Agent(AgentOptions options, const Clock* clock)
@@ -41,6 +63,8 @@ Agent::Agent(AgentOptions options, const Clock* clock)
       handler_(&checker_, [this](std::string* out) { AppendInfo(out); }),
       flush_timer_(io_),
       sweep_timer_(io_),
+      usage_timer_(io_),
+      usage_(agent_id_, DrawIncarnation()),
       signals_(io_) {
   server_ = std::make_unique<Server>(&io_, options_.server, &handler_, clock_);
   server_->set_on_batch([this] { OnBatch(); });
@@ -130,6 +154,7 @@ Status Agent::Start() {
     });
   }
   ArmSweep();
+  ArmUsage();
 
   std::string ready =
       "sluice-agent ready: socket=" + (options_.server.socket_path.empty()
@@ -162,6 +187,7 @@ void Agent::DoStop() {
   StopListeners();
   flush_timer_.cancel();
   sweep_timer_.cancel();
+  usage_timer_.cancel();
   error_code ec;
   signals_.cancel(ec);
   io_.stop();
@@ -176,6 +202,8 @@ void Agent::OnRules(std::shared_ptr<const RuleIndex> index) {
   if (stopped_) return;
   // Counters are indexed by the old rule set: publish them first.
   metrics_.RecordDecisions(*checker_.rules(), checker_.decision_counts());
+  usage_.AddDecisions(*checker_.rules(), checker_.decision_counts(),
+                      WallMillis());
   const int64_t before = checker_.rules()->version();
   checker_.SetRules(std::move(index), clock_->NowNanos());
   metrics_.SetBuckets(static_cast<int64_t>(checker_.table().size()));
@@ -239,7 +267,40 @@ void Agent::FlushLeases() {
 void Agent::Submit(std::vector<LeaseWant> wants) {
   if (wants.empty()) return;
   metrics_.AddLeaseRequests(static_cast<int64_t>(wants.size()));
+  usage_.AddWants(wants, WallMillis());
   lease_client_->Submit(std::move(wants));
+}
+
+void Agent::ArmUsage() {
+  usage_timer_.expires_after(
+      std::chrono::milliseconds(options_.usage_report_ms));
+  usage_timer_.async_wait([this](const error_code& ec) {
+    if (ec || stopped_) return;
+    ReportUsage();
+    ArmUsage();
+  });
+}
+
+void Agent::ReportUsage() {
+  // The counters since the last sweep first, so the report is current.
+  usage_.AddDecisions(*checker_.rules(), checker_.decision_counts(),
+                      WallMillis());
+  metrics_.RecordDecisions(*checker_.rules(), checker_.decision_counts());
+  checker_.ResetDecisionCounts();
+  UsageReport state;
+  state.version = SLUICE_VERSION;
+  state.rules_version = checker_.rules()->version();
+  state.buckets = static_cast<int64_t>(checker_.table().size());
+  // Counting leases visits every bucket: every tenth report only.
+  if (usage_reports_made_++ % 10 == 0) {
+    leases_held_ =
+        static_cast<int64_t>(checker_.CountLeased(clock_->NowNanos()));
+  }
+  state.leases = leases_held_;
+  std::optional<UsageReport> report = usage_.Report(WallMillis(), state);
+  if (report) lease_client_->SubmitUsage(std::move(*report));
+  metrics_.SetUsageReports(lease_client_->usage_reports_dropped(),
+                           lease_client_->usage_reports_pending());
 }
 
 void Agent::ArmSweep() {
@@ -258,6 +319,8 @@ void Agent::Sweep() {
   wants_.clear();
   checker_.Sweep(clock_->NowNanos(), budget, &wants_);
   Submit(std::move(wants_));
+  usage_.AddDecisions(*checker_.rules(), checker_.decision_counts(),
+                      WallMillis());
   metrics_.RecordDecisions(*checker_.rules(), checker_.decision_counts());
   checker_.ResetDecisionCounts();
   metrics_.SetBuckets(static_cast<int64_t>(checker_.table().size()));

@@ -47,6 +47,7 @@
 #include "agent/lease/lease_client.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/server/server.h"
+#include "agent/usage/usage_collector.h"
 #include "common/clock.h"
 #include "common/local_bucket.h"
 #include "common/status.h"
@@ -85,6 +86,10 @@ struct AgentOptions {
   int64_t flush_delay_ms = 20;
   size_t flush_at_pending = 512;
   int64_t sweep_interval_ms = 100;
+  // How often decisions go to the controller as a usage report
+  // (docs/analytics.md); a decision shows in /api/v1/usage within this
+  // plus the controller's write.
+  int64_t usage_report_ms = 1000;
   bool handle_signals = true;  // stop on SIGINT/SIGTERM
 };
 
@@ -116,6 +121,8 @@ class Agent {
   void ArmSweep();
   void Sweep();
   void Submit(std::vector<LeaseWant> wants);
+  void ArmUsage();
+  void ReportUsage();
   void DoStop();
   void StopListeners();
   void AppendInfo(std::string* out) const;
@@ -135,6 +142,10 @@ class Agent {
   std::vector<std::unique_ptr<FrontDoor>> doors_;
   boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer sweep_timer_;
+  boost::asio::steady_timer usage_timer_;
+  UsageCollector usage_;  // fed on the event loop, off the decision path
+  int64_t usage_reports_made_ = 0;
+  int64_t leases_held_ = 0;  // as of the last count (every tenth report)
   boost::asio::signal_set signals_;
   bool flush_armed_ = false;
   bool stopped_ = false;

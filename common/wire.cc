@@ -8,6 +8,7 @@
 #include "common/rule_json.h"
 #include "common/text_util.h"
 #include "common/wire_lease_codec.h"
+#include "common/wire_usage.h"
 
 namespace sluice {
 namespace {
@@ -17,7 +18,7 @@ using nlohmann::json;
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr std::string_view kTypes =
     "hello, snapshot_request, heartbeat, rules_snapshot, rules_delta, "
-    "lease_request, lease_grant or error";
+    "lease_request, lease_grant, usage_report, usage_ack or error";
 
 // --- Encoding ---
 
@@ -100,6 +101,12 @@ struct Encoder {
   }
   json operator()(const ErrorMessage& m) const {
     return {{"type", "error"}, {"message", m.message}};
+  }
+  json operator()(const UsageReport& m) const {
+    return wire_internal::EncodeUsageReport(m);
+  }
+  json operator()(const UsageAck& m) const {
+    return wire_internal::EncodeUsageAck(m);
   }
 };
 
@@ -481,6 +488,8 @@ StatusOr<WireMessage> DecodeWireMessageGeneric(std::string_view bytes) {
   if (type == "lease_request") return DecodeLeaseRequest(fields);
   if (type == "lease_grant") return DecodeLeaseGrant(fields);
   if (type == "error") return DecodeError(fields);
+  if (type == "usage_report") return wire_internal::DecodeUsageReport(j);
+  if (type == "usage_ack") return wire_internal::DecodeUsageAck(j);
   return Status::InvalidArgument("unknown wire message type " +
                                  text::Quote(type) + "; expected " +
                                  std::string(kTypes));

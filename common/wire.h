@@ -9,15 +9,24 @@
 //   SnapshotRequest                                     SnapshotRequest, or
 //   Heartbeat     (every second)                        to any message from
 //   LeaseRequest                                        an unknown agent)
-//                                       RulesDelta     (on every change)
+//   UsageReport   (in the background)   RulesDelta     (on every change)
 //                                       Heartbeat      (answer to Heartbeat)
 //                                       LeaseGrant     (answer to LeaseRequest)
+//                                       UsageAck       (answer to UsageReport,
+//                                                       once it is stored)
 //                                       ErrorMessage
 //
 // Rule-set versions: every change to the rules makes the global version one
 // higher. A RulesDelta from `base_version` to `version` applies only to an
 // agent at `base_version`; an agent that sees any other base, or a Heartbeat
 // whose rules_version differs from its own, sends SnapshotRequest.
+//
+// Usage reports (docs/analytics.md) were added within protocol 1: a peer
+// that does not know a message type refuses it without harm (a controller
+// answers ErrorMessage, an agent logs and ignores it), so an agent may send
+// UsageReport to an older controller (it gets no UsageAck and keeps the
+// report, bounded) and a controller sends UsageAck only in answer to a
+// UsageReport.
 //
 // Encoding details: unknown fields are ignored (a newer peer may add some);
 // every listed field is required. Rules travel in RuleToJson form and must
@@ -41,6 +50,7 @@
 
 #include "common/rule.h"
 #include "common/status.h"
+#include "common/usage.h"
 
 namespace sluice {
 
@@ -106,9 +116,32 @@ struct ErrorMessage {
   std::string message;
 };
 
+// An agent's decisions since its previous report, and the agent's state
+// for GET /api/v1/agents. (agent_id, incarnation, seq) names a report: the
+// agent sends one again, unchanged, until it is acknowledged, and the
+// controller counts each name once.
+struct UsageReport {
+  std::string agent_id;
+  uint64_t incarnation = 0;  // drawn at agent start, >= 1
+  uint64_t seq = 0;          // 1, 2, ... within an incarnation
+  int64_t sent_ms = 0;       // the agent's clock when the report was made
+  std::string version;       // the agent's release
+  int64_t rules_version = 0;
+  int64_t buckets = 0;  // buckets held
+  int64_t leases = 0;   // buckets holding a valid lease
+  std::vector<UsageCounts> counts;
+  std::vector<UsageSummary> summaries;  // minutes that have ended
+};
+
+// The report (incarnation, seq) is stored (or was already).
+struct UsageAck {
+  uint64_t incarnation = 0;
+  uint64_t seq = 0;
+};
+
 using WireMessage =
     std::variant<Hello, SnapshotRequest, Heartbeat, RulesSnapshot, RulesDelta,
-                 LeaseRequest, LeaseGrant, ErrorMessage>;
+                 LeaseRequest, LeaseGrant, ErrorMessage, UsageReport, UsageAck>;
 
 std::string EncodeWireMessage(const WireMessage& message);
 

@@ -24,7 +24,9 @@ Controller::Controller(ControllerOptions options)
             }),
       auth_(&tokens_),
       agent_keys_(&db_),
-      agent_keys_api_(&agent_keys_, &allowed_agent_keys_) {}
+      agent_keys_api_(&agent_keys_, &allowed_agent_keys_),
+      usage_db_(options_.db),
+      usage_store_(&usage_db_) {}
 
 Controller::~Controller() { Stop(); }
 
@@ -94,16 +96,13 @@ Status Controller::Start() {
     if (!serving.ok()) return serving;
   }
 
-  LeaseServerOptions lease;
-  lease.endpoint = options_.agents;
-  lease.lease_ttl_ms = options_.lease_ttl_ms;
-  lease.learning_ms = options_.learning_ms;
-  lease.curve_secret_key = curve_keys.secret_key;
-  lease.allowed_agent_keys = &allowed_agent_keys_;
+  LeaseServerOptions lease = LeaseOptions(curve_keys.secret_key);
+  SetUpUsage(&lease);
   lease_server_ = std::make_unique<LeaseServer>(
       lease, &catalog_, &SystemClock::Get(), metrics_.registry());
 
   AdminApi::Deps deps;
+  deps.usage = usage_api_.get();
   deps.store = &store_;
   deps.config = &config_;
   deps.tokens = &tokens_;
@@ -126,6 +125,39 @@ Status Controller::Start() {
   started_ = true;
   background_ = std::thread([this] { Background(); });
   return Status::Ok();
+}
+
+LeaseServerOptions Controller::LeaseOptions(const std::string& secret_key) {
+  LeaseServerOptions lease;
+  lease.endpoint = options_.agents;
+  lease.lease_ttl_ms = options_.lease_ttl_ms;
+  lease.learning_ms = options_.learning_ms;
+  lease.curve_secret_key = secret_key;
+  lease.allowed_agent_keys = &allowed_agent_keys_;
+  return lease;
+}
+
+void Controller::SetUpUsage(LeaseServerOptions* lease) {
+  UsageIngestOptions ingest;
+  ingest.retention = options_.usage_retention;
+  ingest.prune_every_ms = options_.usage_prune_ms;
+  ingest.retry_ms = options_.db_retry_ms;
+  usage_ingest_ = std::make_unique<UsageIngest>(ingest, &usage_store_,
+                                                &catalog_, metrics_.registry());
+  lease->usage_sink = usage_ingest_.get();
+  lease->agent_directory = &agent_directory_;
+
+  UsageApi::Deps usage;
+  usage.store = &usage_store_;
+  usage.rules = &catalog_;
+  usage.agents = &agent_directory_;
+  usage.retention = options_.usage_retention;
+  usage.now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  usage_api_ = std::make_unique<UsageApi>(std::move(usage));
 }
 
 Status Controller::InitializeOnce() {
@@ -172,7 +204,9 @@ void Controller::Background() {
               std::to_string(catalog_.Get().rules.size()) +
               " rules at revision " + std::to_string(catalog_.version()));
 
-  // 2. The agent channel, now that there is a rule set to send.
+  // 2. The agent channel, now that there is a rule set to send, and the
+  // writer of its usage reports.
+  usage_ingest_->Start();
   Status lease = lease_server_->Start();
   if (!lease.ok()) {
     LogError("controller", "cannot start the lease server: " + lease.message());
@@ -294,6 +328,7 @@ void Controller::Stop() {
   if (rest_ != nullptr) rest_->Stop();
   if (background_.joinable()) background_.join();
   if (lease_server_ != nullptr) lease_server_->Stop();
+  if (usage_ingest_ != nullptr) usage_ingest_->Stop();
 }
 
 }  // namespace sluice

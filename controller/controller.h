@@ -33,8 +33,10 @@
 #include "controller/api/agent_keys_api.h"
 #include "controller/api/auth.h"
 #include "controller/api/rest_api.h"
+#include "controller/api/usage_api.h"
 #include "controller/catalog/catalog_sync.h"
 #include "controller/catalog/rule_catalog.h"
+#include "controller/lease/agent_directory.h"
 #include "controller/lease/curve_allowed_keys.h"
 #include "controller/lease/lease_server.h"
 #include "controller/metrics/controller_metrics.h"
@@ -45,6 +47,8 @@
 #include "controller/store/migrator.h"
 #include "controller/store/rule_store.h"
 #include "controller/store/token_store.h"
+#include "controller/store/usage_store.h"
+#include "controller/usage/usage_ingest.h"
 #include "platform/http/http_limits.h"
 #include "platform/mutex.h"
 
@@ -83,6 +87,10 @@ struct ControllerOptions {
   std::string admin_token;  // SLUICE_ADMIN_TOKEN; "" = none
   int64_t db_retry_ms = 1000;
   int64_t catalog_sync_ms = 1000;
+  // Usage analytics: how long each kind of row is kept
+  // (docs/analytics.md), and how often old rows are pruned.
+  UsageRetention usage_retention;
+  int64_t usage_prune_ms = 60'000;
   // Where a generated first admin token is printed; null = std::cout.
   std::ostream* token_out = nullptr;
   // Called once, from the background thread, when the controller becomes
@@ -124,6 +132,10 @@ class Controller {
  private:
   void Background() EXCLUDES(mu_);
   Status InitializeOnce();
+  // The lease server's options from ours, with this CurveZMQ secret key.
+  LeaseServerOptions LeaseOptions(const std::string& secret_key);
+  // The usage writer (the lease server's sink) and the usage API.
+  void SetUpUsage(LeaseServerOptions* lease);
   // Sleeps up to `ms`; false when a stop was requested.
   bool SleepUnlessStopping(int64_t ms) EXCLUDES(mu_);
   std::vector<ReadinessCheck> Readiness() EXCLUDES(mu_);
@@ -141,6 +153,13 @@ class Controller {
   AgentKeyStore agent_keys_;
   AllowedAgentKeys allowed_agent_keys_;
   AgentKeysApi agent_keys_api_;
+  // Usage analytics: a connection of their own, so reports and the admin
+  // API do not queue behind each other.
+  Database usage_db_;
+  UsageStore usage_store_;
+  AgentDirectory agent_directory_;
+  std::unique_ptr<UsageIngest> usage_ingest_;
+  std::unique_ptr<UsageApi> usage_api_;
   bool curve_ = false;  // CurveZMQ on the agent channel
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<LeaseServer> lease_server_;

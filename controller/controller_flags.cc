@@ -68,6 +68,17 @@ StatusOr<ControllerOptions> BuildControllerOptions(const FlagParser& flags) {
       static_cast<size_t>(flags.GetInt("http-max-connections-per-client"));
   options.lease_ttl_ms = flags.GetInt("lease-ttl-ms");
   options.learning_ms = options.lease_ttl_ms;
+  options.usage_retention.minute_ms =
+      flags.GetInt("usage-minutes-retention-days") * 86'400'000LL;
+  options.usage_retention.hour_ms =
+      flags.GetInt("usage-hours-retention-days") * 86'400'000LL;
+  if (options.usage_retention.hour_ms < options.usage_retention.minute_ms) {
+    return Status::InvalidArgument(
+        "--usage-hours-retention-days must be at least "
+        "--usage-minutes-retention-days (counts per hour outlive those per "
+        "minute)",
+        "usage-hours-retention-days");
+  }
   options.admin_token = flags.GetEnv("SLUICE_ADMIN_TOKEN");
   Status status = CheckAddresses(options);
   if (!status.ok()) return status;
@@ -114,6 +125,13 @@ FlagParser ControllerFlags() {
                   "exists, else the source tree's migrations/)");
   flags.AddInt("lease-ttl-ms", "SLUICE_LEASE_TTL_MS", 2000, 1, kMaxLeaseTtlMs,
                "how long a lease granted to an agent is valid, in ms");
+  flags.AddInt("usage-minutes-retention-days",
+               "SLUICE_USAGE_MINUTES_RETENTION_DAYS", 7, 1, 365,
+               "how long usage counts per minute are kept, in days");
+  flags.AddInt("usage-hours-retention-days",
+               "SLUICE_USAGE_HOURS_RETENTION_DAYS", 90, 1, 3650,
+               "how long usage counts per hour are kept, in days (at least "
+               "the minutes' retention)");
   flags.AddEnv("SLUICE_ADMIN_TOKEN",
                "an admin API token; without it the first start creates one "
                "and prints it once");

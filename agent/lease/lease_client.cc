@@ -181,6 +181,41 @@ void LeaseClient::Impl::Submit(std::vector<LeaseWant> items) {
   }
 }
 
+void LeaseClient::Impl::SubmitUsage(UsageReport report) {
+  MutexLock lock(&mu_);
+  if (sockets_ == nullptr || stop_.load()) return;  // not running: dropped
+  usage_queue_.push_back(std::move(report));
+  Wake();
+}
+
+void LeaseClient::Impl::Wake() {
+  if (wake_pending_) return;
+  try {
+    sockets_->wake_send.send(zmq::message_t(), zmq::send_flags::dontwait);
+    wake_pending_ = true;
+  } catch (const zmq::error_t& e) {
+    LogWarn(kLog, std::string("could not wake the client thread: ") + e.what() +
+                      "; the report goes at its next poll");
+  }
+}
+
+void LeaseClient::Impl::FlushUsage(int64_t now) {
+  std::vector<UsageReport> fresh;
+  {
+    MutexLock lock(&mu_);
+    fresh.swap(usage_queue_);
+  }
+  for (UsageReport& report : fresh) usage_outbox_.Add(std::move(report));
+  // Only while connected: a send to nobody would queue in ZeroMQ and be
+  // counted as sent.
+  if (reachable_) {
+    usage_outbox_.SendDue(
+        now, [this](const UsageReport& report) { return Send(report); });
+  }
+  owner_->usage_dropped_.store(usage_outbox_.dropped());
+  owner_->usage_pending_.store(static_cast<int64_t>(usage_outbox_.size()));
+}
+
 void LeaseClient::Impl::Run() {
   const int64_t now = clock_->NowNanos();
   reachable_ = false;
@@ -238,6 +273,7 @@ void LeaseClient::Impl::Tick() {
   }
   FlushSubmits(now);
   PrunePending(now);
+  FlushUsage(now);
 }
 
 bool LeaseClient::Impl::Send(const WireMessage& message) {
@@ -292,6 +328,10 @@ void LeaseClient::Stop() {
 
 void LeaseClient::Submit(std::vector<LeaseWant> items) {
   impl_->Submit(std::move(items));
+}
+
+void LeaseClient::SubmitUsage(UsageReport report) {
+  impl_->SubmitUsage(std::move(report));
 }
 
 }  // namespace sluice

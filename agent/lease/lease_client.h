@@ -77,6 +77,16 @@ class LeaseClient {
   // buckets' request timeout retries).
   void Submit(std::vector<LeaseWant> items);
 
+  // Usage analytics: queues a report the same way; the client thread
+  // keeps it (agent/usage/usage_outbox.h) and sends it until the
+  // controller acknowledges it, also across reconnects and controller
+  // restarts. Never blocks.
+  void SubmitUsage(UsageReport report);
+  // Reports dropped unacknowledged because too many were waiting.
+  int64_t usage_reports_dropped() const { return usage_dropped_.load(); }
+  // Reports waiting for their acknowledgement.
+  int64_t usage_reports_pending() const { return usage_pending_.load(); }
+
   bool reachable() const { return reachable_.load(); }
   int64_t agents() const { return agents_.load(); }
   int64_t rules_version() const { return rules_version_.load(); }
@@ -88,6 +98,8 @@ class LeaseClient {
   std::atomic<bool> reachable_{false};
   std::atomic<int64_t> agents_{1};
   std::atomic<int64_t> rules_version_{0};
+  std::atomic<int64_t> usage_dropped_{0};
+  std::atomic<int64_t> usage_pending_{0};
 };
 
 }  // namespace sluice

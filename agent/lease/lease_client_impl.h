@@ -22,6 +22,7 @@
 
 #include "agent/lease/curve_handshake_watch.h"
 #include "agent/lease/lease_client.h"
+#include "agent/usage/usage_outbox.h"
 #include "common/rule.h"
 #include "common/wire.h"
 #include "platform/mutex.h"
@@ -39,6 +40,7 @@ class LeaseClient::Impl {
   void Close() EXCLUDES(mu_);
   void RequestStop() EXCLUDES(mu_);
   void Submit(std::vector<LeaseWant> items) EXCLUDES(mu_);
+  void SubmitUsage(UsageReport report) EXCLUDES(mu_);
 
  private:
   struct Sockets {
@@ -61,6 +63,9 @@ class LeaseClient::Impl {
   void CheckReachable(int64_t now);
   void FlushSubmits(int64_t now) EXCLUDES(mu_);
   void PrunePending(int64_t now);
+  // Usage reports: new ones into the outbox, due ones out.
+  void FlushUsage(int64_t now) EXCLUDES(mu_);
+  void Wake() REQUIRES(mu_);
 
   void SetAgents(int64_t agents);
   void NotifyController();
@@ -85,6 +90,7 @@ class LeaseClient::Impl {
   // after that thread ended. Other threads use only wake_send, under mu_.
   std::unique_ptr<Sockets> sockets_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);
   std::vector<std::vector<LeaseWant>> queue_ GUARDED_BY(mu_);
+  std::vector<UsageReport> usage_queue_ GUARDED_BY(mu_);
   bool wake_pending_ GUARDED_BY(mu_) = false;
   // sockets_.get(), for the client thread: its dealer and wake_recv.
   Sockets* io_ = nullptr;
@@ -106,6 +112,7 @@ class LeaseClient::Impl {
   std::map<int64_t, Rule> rules_;
   uint64_t next_seq_ = 1;
   std::map<uint64_t, int64_t> pending_;  // seq -> sent_at
+  UsageOutbox usage_outbox_;
   int64_t last_warning_ = 0;
   bool warned_ = false;
   int64_t warnings_suppressed_ = 0;

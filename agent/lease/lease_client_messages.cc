@@ -67,16 +67,20 @@ void LeaseClient::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
     }
   } else if (const auto* grant = std::get_if<LeaseGrant>(&message)) {
     HandleGrant(*grant, now);
+  } else if (const auto* ack = std::get_if<UsageAck>(&message)) {
+    usage_outbox_.Ack(ack->incarnation, ack->seq);
   } else if (const auto* error = std::get_if<ErrorMessage>(&message)) {
     Warn(now, "the controller refused a message: " + error->message);
   } else {
-    Warn(now, std::string("ignored a message only agents send (") +
-                  (std::holds_alternative<Hello>(message) ? "Hello"
-                   : std::holds_alternative<SnapshotRequest>(message)
-                       ? "SnapshotRequest"
-                       : "LeaseRequest") +
-                  ") from the controller; it sends RulesSnapshot, RulesDelta, "
-                  "Heartbeat, LeaseGrant or ErrorMessage");
+    Warn(now,
+         std::string("ignored a message only agents send (") +
+             (std::holds_alternative<Hello>(message) ? "Hello"
+              : std::holds_alternative<SnapshotRequest>(message)
+                  ? "SnapshotRequest"
+              : std::holds_alternative<UsageReport>(message) ? "UsageReport"
+                                                             : "LeaseRequest") +
+             ") from the controller; it sends RulesSnapshot, RulesDelta, "
+             "Heartbeat, LeaseGrant or ErrorMessage");
   }
 }
 

@@ -29,7 +29,19 @@ AgentMetrics::AgentMetrics()
                                 .Help("1 when the controller answered "
                                       "lately, else 0")
                                 .Register(*registry_)
-                                .Add({})) {}
+                                .Add({})),
+      usage_dropped_(prometheus::BuildCounter()
+                         .Name("sluice_agent_usage_reports_dropped_total")
+                         .Help("Usage reports dropped unacknowledged because "
+                               "too many were waiting")
+                         .Register(*registry_)
+                         .Add({})),
+      usage_pending_(prometheus::BuildGauge()
+                         .Name("sluice_agent_usage_reports_pending")
+                         .Help("Usage reports waiting for the controller's "
+                               "acknowledgement")
+                         .Register(*registry_)
+                         .Add({})) {}
 
 AgentMetrics::~AgentMetrics() = default;
 
@@ -79,6 +91,12 @@ void AgentMetrics::RecordDecisions(
       counters.shadow_refused->Increment(c.shadow_refused);
     }
   }
+}
+
+void AgentMetrics::SetUsageReports(int64_t dropped, int64_t pending) {
+  const double more = static_cast<double>(dropped) - usage_dropped_.Value();
+  if (more > 0) usage_dropped_.Increment(more);
+  usage_pending_.Set(static_cast<double>(pending));
 }
 
 void AgentMetrics::AddLeaseRequests(int64_t buckets) {

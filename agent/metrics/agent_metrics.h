@@ -9,6 +9,10 @@
 //   sluice_agent_buckets                       buckets held
 //   sluice_agent_controller_reachable          1 when the controller
 //       answered lately, else 0
+//   sluice_agent_usage_reports_dropped_total   usage reports dropped
+//       unacknowledged because too many were waiting (agent/usage/)
+//   sluice_agent_usage_reports_pending         usage reports waiting for
+//       the controller's acknowledgement
 //
 // The hot path never touches this class: the checker counts decisions in
 // plain integers, and the agent hands them over here every sweep
@@ -54,6 +58,8 @@ class AgentMetrics {
   void AddLeaseRequests(int64_t buckets);
   void SetBuckets(int64_t buckets);
   void SetControllerReachable(bool reachable);
+  // The lease client's totals (dropped only grows).
+  void SetUsageReports(int64_t dropped, int64_t pending);
 
   const std::shared_ptr<prometheus::Registry>& registry() const {
     return registry_;
@@ -73,6 +79,8 @@ class AgentMetrics {
   prometheus::Counter& lease_requests_;
   prometheus::Gauge& buckets_;
   prometheus::Gauge& controller_reachable_;
+  prometheus::Counter& usage_dropped_;
+  prometheus::Gauge& usage_pending_;
   std::unordered_map<int64_t, RuleCounters> by_rule_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };

@@ -101,6 +101,9 @@ const std::vector<AdminApi::Route>& AdminApi::Table() {
        &AdminApi::CreateAgentKey},
       {"DELETE", "/api/v1/agent-keys/{id}", true, Role::kAdmin,
        &AdminApi::RevokeAgentKey},
+      {"GET", "/api/v1/usage", true, Role::kViewer, &AdminApi::UsageSeries},
+      {"GET", "/api/v1/usage/top", true, Role::kViewer, &AdminApi::UsageTop},
+      {"GET", "/api/v1/agents", true, Role::kViewer, &AdminApi::ListAgents},
   };
   return kTable;
 }

@@ -29,6 +29,9 @@
 //   GET    /api/v1/agent-keys         admin   the CurveZMQ agent keys
 //   POST   /api/v1/agent-keys         admin   201, allows an agent's key
 //   DELETE /api/v1/agent-keys/{id}    admin   204, the agent is cut off
+//   GET    /api/v1/usage              viewer  decisions per step (usage_api.h)
+//   GET    /api/v1/usage/top          viewer  a rule's heaviest clients
+//   GET    /api/v1/agents             viewer  the agents and their state
 //
 // Roles: viewer reads; editor also changes rules and the config; admin also
 // manages tokens and agent keys (audited with target kind "agent_key").
@@ -91,6 +94,7 @@ struct RouteInfo {
 };
 
 class AgentKeysApi;  // controller/api/agent_keys_api.h includes this header
+class UsageApi;      // controller/api/usage_api.h includes this header
 
 class AdminApi {
  public:
@@ -107,6 +111,7 @@ class AdminApi {
     RuleCatalog* memory = nullptr;
     Authenticator* auth = nullptr;
     AgentKeysApi* agent_keys = nullptr;    // CurveZMQ agent keys
+    UsageApi* usage = nullptr;             // usage analytics, agent list
     ControllerMetrics* metrics = nullptr;  // may be null
     // The checks /readyz reports; all must pass for 200.
     std::function<std::vector<ReadinessCheck>()> readiness;
@@ -200,6 +205,10 @@ class AdminApi {
   HttpResponse ListAgentKeys(const Call& call);
   HttpResponse CreateAgentKey(const Call& call);
   HttpResponse RevokeAgentKey(const Call& call);
+  // admin_api_usage.cc
+  HttpResponse UsageSeries(const Call& call);
+  HttpResponse UsageTop(const Call& call);
+  HttpResponse ListAgents(const Call& call);
 
   Deps deps_;
   std::atomic<bool> serving_{false};

@@ -18,6 +18,7 @@
 #include "controller/lease/curve_gate.h"
 #include "controller/lease/lease_ledger.h"
 #include "controller/lease/lease_metrics.h"
+#include "controller/lease/usage_relay.h"
 #include "platform/log.h"
 
 namespace sluice {
@@ -58,6 +59,8 @@ const char* TypeName(const WireMessage& message) {
     const char* operator()(const LeaseRequest&) { return "LeaseRequest"; }
     const char* operator()(const LeaseGrant&) { return "LeaseGrant"; }
     const char* operator()(const ErrorMessage&) { return "ErrorMessage"; }
+    const char* operator()(const UsageReport&) { return "UsageReport"; }
+    const char* operator()(const UsageAck&) { return "UsageAck"; }
   };
   return std::visit(Namer{}, message);
 }
@@ -84,7 +87,8 @@ class LeaseServer::Impl {
         catalog_(catalog),
         clock_(clock),
         metrics_(registry, atomics),
-        router_(context_, zmq::socket_type::router) {}
+        router_(context_, zmq::socket_type::router),
+        usage_(options.usage_sink, options.agent_directory) {}
 
   Status Bind();
   void Run();
@@ -106,6 +110,7 @@ class LeaseServer::Impl {
   void RefreshAllowedKeys();
   // Pushes a RulesDelta to every agent when the catalog moved.
   void SyncCatalog(int64_t now);
+  void OnUsageReport(const std::string& peer, UsageReport* report, int64_t now);
 
   void ForgetAgent(const std::string& peer, const std::string& why);
   void LogForgotten(const std::string& peer, const std::string& agent_id,
@@ -131,6 +136,7 @@ class LeaseServer::Impl {
   std::string_view key_;  // key of the message being handled (CURVE)
 
   std::optional<LeaseLedger> ledger_;  // from Bind() on
+  UsageRelay usage_;                   // reports, acks, the agent directory
 
   int64_t warn_window_start_ = 0;
   int warnings_in_window_ = 0;
@@ -211,6 +217,9 @@ void LeaseServer::Impl::Tick() {
       metrics_.Publish(ledger_->counts());
     }
   }
+  usage_.Pump([this](const std::string& peer, const UsageAck& ack) {
+    Send(peer, ack);
+  });
   now = clock_->NowNanos();
   TickOutcome outcome = ledger_->Tick(now);
   metrics_.Publish(ledger_->counts());
@@ -273,11 +282,35 @@ void LeaseServer::Impl::Dispatch(const std::string& peer, WireMessage& message,
       Send(peer, ledger.Snapshot());
     }
     Send(peer, ledger.HeartbeatReply());
+  } else if (auto* report = std::get_if<UsageReport>(&message)) {
+    OnUsageReport(peer, report, now);
+    return;  // tracked there (the report is moved on)
   } else {
     WireError(peer, now,
               std::string("unexpected ") + TypeName(message) +
                   " from an agent; agents send Hello, SnapshotRequest, "
-                  "Heartbeat or LeaseRequest");
+                  "Heartbeat, LeaseRequest or UsageReport");
+    return;
+  }
+  if (const AgentRecord* agent = ledger.agents().Find(peer)) {
+    usage_.Track(peer, agent->agent_id, message);
+  }
+}
+
+void LeaseServer::Impl::OnUsageReport(const std::string& peer,
+                                      UsageReport* report, int64_t now) {
+  if (!usage_.has_sink()) {
+    WireError(peer, now, "this controller keeps no usage analytics");
+    return;
+  }
+  if (Arrived(peer, ledger_->OnMessageFrom(peer, now, key_))) {
+    Send(peer, ledger_->Snapshot());
+  }
+  const AgentRecord* agent = ledger_->agents().Find(peer);
+  usage_.Track(peer, agent != nullptr ? agent->agent_id : "", *report);
+  if (!usage_.Offer(peer, report)) {
+    Warn(now, "the usage queue is full: a report of agent " + PeerName(peer) +
+                  " is left unacknowledged (the agent sends it again)");
   }
 }
 
@@ -342,6 +375,7 @@ void LeaseServer::Impl::LogForgotten(const std::string& peer,
                                      const std::string& agent_id,
                                      const std::string& why,
                                      size_t agents_left) {
+  usage_.Forgotten(peer);
   const std::string name = agent_id.empty() ? PeerName(peer) : agent_id;
   LogInfo(kLog, "forgot agent '" + name + "': " + why + " (" +
                     std::to_string(agents_left) + " agents)");

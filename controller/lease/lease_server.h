@@ -19,6 +19,10 @@
 //     gets no tokens gets no lease either (ttl 0), so the agent keeps its
 //     old lease or its safe share; sluice_controller_learning is 1
 //     meanwhile;
+//   - hands UsageReports to the usage sink (usage_sink.h) without waiting,
+//     and sends each UsageAck the sink has ready on its next tick;
+//   - publishes the agents it knows to the agent directory
+//     (agent_directory.h) a few times a second;
 //   - refuses malformed frames with an ErrorMessage, never crashes.
 // What to answer and when to forget is decided by LeaseLedger
 // (lease_ledger.h, pure, where the rules above are stated exactly); this
@@ -38,7 +42,9 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "controller/catalog/rule_catalog.h"
+#include "controller/lease/agent_directory.h"
 #include "controller/lease/curve_allowed_keys.h"
+#include "controller/lease/usage_sink.h"
 
 namespace prometheus {
 class Registry;
@@ -65,6 +71,10 @@ struct LeaseServerOptions {
   // Empty: no encryption (the controller allows that on loopback only).
   std::string curve_secret_key;
   const AllowedAgentKeys* allowed_agent_keys = nullptr;  // required with a key
+  // Usage analytics. Null sink: UsageReports are refused (ErrorMessage),
+  // so agents keep them. Null directory: nothing is published.
+  UsageSink* usage_sink = nullptr;
+  AgentDirectory* agent_directory = nullptr;
 };
 
 class LeaseServer {

@@ -183,7 +183,7 @@ TEST(WireTest, RefusesMissingOrUnknownType) {
   EXPECT_EQ(st.message(),
             "unknown wire message type \"helo\"; expected hello, "
             "snapshot_request, heartbeat, rules_snapshot, rules_delta, "
-            "lease_request, lease_grant or error");
+            "lease_request, lease_grant, usage_report, usage_ack or error");
 }
 
 struct BadCase {

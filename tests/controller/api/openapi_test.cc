@@ -530,7 +530,8 @@ std::vector<std::string> QueryVariants(const json& spec, const json& item,
     }
   }
   for (const json& p : parameters) {
-    if (p.value("in", "") != "query") continue;
+    // A required one is in every request already (RequiredQuery).
+    if (p.value("in", "") != "query" || p.value("required", false)) continue;
     const std::string name = p.value("name", "");
     const json schema = Deref(spec, p.value("schema", json::object()));
     if (schema.value("type", "") == "boolean")
@@ -547,6 +548,26 @@ std::vector<std::string> QueryVariants(const json& spec, const json& item,
     }
   }
   return variants;
+}
+
+// The required query parameters of `operation`, each with its first
+// documented example ("rule=1"), joined with '&'; "" when there are none.
+std::string RequiredQuery(const json& spec, const Operation& operation) {
+  std::string query;
+  for (const json& ref : operation.op.value("parameters", json::array())) {
+    const json p = Deref(spec, ref);
+    if (p.value("in", "") != "query" || !p.value("required", false)) continue;
+    const json examples = p.value("examples", json::object());
+    EXPECT_FALSE(examples.empty())
+        << operation.Name() << ": the required query parameter "
+        << p.value("name", "") << " needs an example (the live test sends it)";
+    if (examples.empty()) continue;
+    const json& value = examples.begin().value()["value"];
+    if (!query.empty()) query += "&";
+    query += p.value("name", "") + "=" +
+             (value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return query;
 }
 
 bool TakesIfMatch(const json& spec, const Operation& operation) {
@@ -634,8 +655,10 @@ class OpenApiLiveTest : public ::testing::Test {
   }
 
   Request Documented(const Operation& operation) {
-    return Request{
-        operation.method, ConcretePath(operation), ExampleBody(operation), {}};
+    std::string target = ConcretePath(operation);
+    const std::string query = RequiredQuery(spec_, operation);
+    if (!query.empty()) target += "?" + query;
+    return Request{operation.method, target, ExampleBody(operation), {}};
   }
 
   // Sends `request` for `operation` as an admin and checks the answer is
@@ -749,7 +772,8 @@ TEST_F(OpenApiLiveTest, EveryDocumentedRouteAnswersAsDocumented) {
     for (const std::string& query :
          QueryVariants(spec_, spec_["paths"][operation.path], operation)) {
       Request variant = documented;
-      variant.target += "?" + query;
+      variant.target +=
+          (variant.target.find('?') == std::string::npos ? "?" : "&") + query;
       Probe(operation, variant, 2);
       ++queries_checked;
     }

@@ -41,6 +41,9 @@ TEST(RouteTableTest, ListsTheRoutesOfTheContract) {
       "GET /api/v1/agent-keys",
       "POST /api/v1/agent-keys",
       "DELETE /api/v1/agent-keys/{id}",
+      "GET /api/v1/usage",
+      "GET /api/v1/usage/top",
+      "GET /api/v1/agents",
   };
   EXPECT_EQ(routes, expected);
 }
