@@ -47,6 +47,7 @@
 #include "controller/store/token_store.h"
 #include "platform/http/http_limits.h"
 #include "platform/mutex.h"
+#include "platform/system_clock.h"
 
 namespace sluice {
 
@@ -123,6 +124,8 @@ class Controller {
 
  private:
   void Background() EXCLUDES(mu_);
+  // What the REST API is built on (Start() builds it once).
+  AdminApi::Deps ApiDeps();
   Status InitializeOnce();
   // Sleeps up to `ms`; false when a stop was requested.
   bool SleepUnlessStopping(int64_t ms) EXCLUDES(mu_);
@@ -144,6 +147,7 @@ class Controller {
   bool curve_ = false;  // CurveZMQ on the agent channel
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<LeaseServer> lease_server_;
+  SessionStore sessions_{&SystemClock::Get()};  // dashboard sign-ins
   std::unique_ptr<AdminApi> api_;
   std::unique_ptr<RestApi> rest_;
   std::thread background_;
