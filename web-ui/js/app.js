@@ -32,6 +32,7 @@ const ROUTES = [
 ];
 
 let stopPage = null;  // a page's cleanup (timers)
+let generation = 0;   // which route() is current
 
 function parseHash() {
   const raw = location.hash.replace(/^#/, '') || '/';
@@ -53,8 +54,13 @@ function renderNav(path) {
 }
 
 async function route() {
+  const current = ++generation;
   if (stopPage) { stopPage(); stopPage = null; }
-  const main = clear(document.getElementById('main'));
+  // Each page fills a container of its own: a page still loading when the
+  // next route starts writes into a detached node, never into the new page.
+  const root = clear(document.getElementById('main'));
+  const main = h('div', {class: 'view'});
+  root.append(main);
   const {path, params} = parseHash();
   if (!session.role) {
     document.getElementById('top').hidden = true;
@@ -67,12 +73,15 @@ async function route() {
   for (const [pattern, page] of ROUTES) {
     const m = path.match(pattern);
     if (!m) continue;
+    let stop = null;
     try {
-      stopPage = (await page(main, {id: m[1] ? Number(m[1]) : null, params, session, can})) || null;
+      stop = (await page(main, {id: m[1] ? Number(m[1]) : null, params, session, can})) || null;
     } catch (e) {
       main.append(h('p', {class: 'error', role: 'alert'}, `Could not load this page: ${e.message}`));
     }
-    main.focus({preventScroll: true});
+    if (current !== generation) { if (stop) stop(); return; }
+    stopPage = stop;
+    if (!main.contains(document.activeElement)) root.focus({preventScroll: true});
     return;
   }
   main.append(h('h1', {}, 'Not found'), h('p', {}, 'No page here. ', h('a', {href: '#/'}, 'Go to the overview')));

@@ -30,7 +30,7 @@ async function topClients(box, rule, from, to, by, editor) {
     const {json} = await get(`/api/v1/usage/top?rule=${rule.id}&from=${from}&to=${to}&by=${by}&limit=10`);
     const clients = json.clients || [];
     if (!clients.length) { clear(box).append(emptyState(`No clients ${by} in this range.`)); return; }
-    clear(box).append(h('table', {},
+    clear(box).append(h('div', {class: 'table-wrap'}, h('table', {},
       h('caption', {}, `Top clients by ${by}`, json.error_bound ? ` (each count within ±${compact(json.error_bound)})` : ''),
       h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Client'), h('th', {scope: 'col', class: 'num'}, 'Allowed'),
         h('th', {scope: 'col', class: 'num'}, 'Refused'), editor ? h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')) : null)),
@@ -38,7 +38,7 @@ async function topClients(box, rule, from, to, by, editor) {
         h('td', {class: 'mono'}, matchText(c.values)), h('td', {class: 'num'}, compact(c.allowed)),
         h('td', {class: 'num'}, compact(c.refused)),
         editor ? h('td', {}, h('a', {class: 'button small', href: `#/rules/new?from=${rule.id}&values=${encodeURIComponent(JSON.stringify(c.values))}`,
-          'aria-label': `Make an override for ${matchText(c.values)}`}, 'Make an override for this client')) : null)))));
+          'aria-label': `Make an override for ${matchText(c.values)}`}, 'Make an override for this client')) : null))))));
   } catch (e) { clear(box).append(emptyState(usageUnavailable(e))); }
 }
 
