@@ -36,7 +36,7 @@ async function time(hash, ready) {
   return samples;
 }
 const results = {
-  rules: await time('#/rules', () => page.getByRole('link', {name: 'bench-00000'}).waitFor()),
+  rules: await time('#/rules', () => page.getByRole('link', {name: 'bench-00000', exact: true}).waitFor()),
   rule: await time(`#/rules/${some.id}`, async () => {
     await page.getByRole('heading', {name: 'Version history'}).waitFor();
     await page.waitForFunction(() => !document.querySelector('main').textContent.includes('Loading…'));
