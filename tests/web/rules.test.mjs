@@ -127,3 +127,29 @@ test('trying a descriptor shows the rules that apply and the most restrictive', 
   assert.match(strict, /try-route/);
   assert.ok(wide.id && tight.id);
 });
+
+test('an admin creates a token, sees its secret once, and revokes it after confirming', async () => {
+  const name = `web-token-${Date.now()}`;
+  await page.goto(`${API}/#/tokens`);
+  const tokens = page.locator('section', {has: page.getByRole('heading', {name: 'API tokens'})});
+  await tokens.getByLabel('Name', {exact: true}).fill(name);
+  await tokens.getByLabel('Role').selectOption('editor');
+  await page.getByRole('button', {name: 'Create token'}).click();
+  const secret = page.getByLabel(`Token “${name}”`);
+  await secret.waitFor();
+  const value = await secret.inputValue();
+  const who = await api('GET', '/api/v1/session', undefined, {token: value});
+  assert.deepEqual(who.json, {name, role: 'editor'}, 'the secret shown is the token');
+  await page.getByRole('button', {name: 'Copy'}).waitFor();
+  await page.goto(`${API}/#/audit`);
+  await page.goto(`${API}/#/tokens`);
+  await page.getByRole('button', {name: `Revoke ${name}`}).waitFor();
+  assert.equal(await page.getByLabel(`Token “${name}”`).count(), 0, 'the secret is not shown again');
+  await page.getByRole('button', {name: `Revoke ${name}`}).click();
+  await page.getByRole('dialog').getByRole('button', {name: 'Cancel'}).click();
+  assert.equal((await api('GET', '/api/v1/session', undefined, {token: value})).status, 200, 'cancel keeps it');
+  await page.getByRole('button', {name: `Revoke ${name}`}).click();
+  await page.getByRole('dialog').getByRole('button', {name: 'Revoke'}).click();
+  await page.getByText(`Revoked ${name}.`).waitFor();
+  assert.equal((await api('GET', '/api/v1/session', undefined, {token: value})).status, 401);
+});
