@@ -49,6 +49,24 @@ Status ReloadAllowedKeys(AgentKeyStore* store, AllowedAgentKeys* allowed) {
 
 }  // namespace
 
+AdminApi::Deps Controller::ApiDeps() {
+  AdminApi::Deps deps;
+  deps.usage = usage_api_.get();
+  deps.store = &store_;
+  deps.config = &config_;
+  deps.tokens = &tokens_;
+  deps.agent_keys = &agent_keys_api_;
+  deps.audit = &audit_;
+  deps.catalog = &sync_;
+  deps.memory = &catalog_;
+  deps.auth = &auth_;
+  deps.metrics = &metrics_;
+  deps.readiness = [this] { return Readiness(); };
+  deps.sessions = &sessions_;
+  deps.https = !options_.tls_cert.empty();
+  return deps;
+}
+
 Status Controller::Start() {
   if (started_) return Status::FailedPrecondition("the controller is started");
   CurveKeyPair curve_keys;
@@ -101,19 +119,7 @@ Status Controller::Start() {
   lease_server_ = std::make_unique<LeaseServer>(
       lease, &catalog_, &SystemClock::Get(), metrics_.registry());
 
-  AdminApi::Deps deps;
-  deps.usage = usage_api_.get();
-  deps.store = &store_;
-  deps.config = &config_;
-  deps.tokens = &tokens_;
-  deps.agent_keys = &agent_keys_api_;
-  deps.audit = &audit_;
-  deps.catalog = &sync_;
-  deps.memory = &catalog_;
-  deps.auth = &auth_;
-  deps.metrics = &metrics_;
-  deps.readiness = [this] { return Readiness(); };
-  api_ = std::make_unique<AdminApi>(std::move(deps));
+  api_ = std::make_unique<AdminApi>(ApiDeps());
   rest_ =
       std::make_unique<RestApi>(options_.http, api_.get(), options_.tls_cert,
                                 options_.tls_key, options_.http_limits);

@@ -51,6 +51,7 @@
 #include "controller/usage/usage_ingest.h"
 #include "platform/http/http_limits.h"
 #include "platform/mutex.h"
+#include "platform/system_clock.h"
 
 namespace sluice {
 
@@ -131,6 +132,8 @@ class Controller {
 
  private:
   void Background() EXCLUDES(mu_);
+  // What the REST API is built on (Start() builds it once).
+  AdminApi::Deps ApiDeps();
   Status InitializeOnce();
   // The lease server's options from ours, with this CurveZMQ secret key.
   LeaseServerOptions LeaseOptions(const std::string& secret_key);
@@ -163,6 +166,7 @@ class Controller {
   bool curve_ = false;  // CurveZMQ on the agent channel
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<LeaseServer> lease_server_;
+  SessionStore sessions_{&SystemClock::Get()};  // dashboard sign-ins
   std::unique_ptr<AdminApi> api_;
   std::unique_ptr<RestApi> rest_;
   std::thread background_;

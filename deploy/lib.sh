@@ -18,6 +18,7 @@ SLUICE_PACKAGES=(
   clang libclang-rt-14-dev
   libboost-dev libgrpc++-dev protobuf-compiler-grpc nginx
   prometheus systemd adduser sudo
+  chromium
 )
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2 || true; }

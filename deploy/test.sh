@@ -42,6 +42,10 @@ export SLUICE_TEST_DB="host=127.0.0.1 port=$PG_PORT user=postgres dbname=postgre
 command -v npm >/dev/null || die "npm not found: install Node.js 20 with its npm (not Debian's npm package, which conflicts)"
 log "installing the Node example's packages (npm ci)"
 npm ci --prefix "$SLUICE_ROOT/examples/node" --no-audit --no-fund --loglevel=error >/dev/null
+# The dashboard's browser tests: playwright-core drives Debian's Chromium
+# (deploy/lib.sh installs it); it must never download a browser.
+log "installing the dashboard tests' packages (npm ci)"
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$SLUICE_ROOT/tests/web" --no-audit --no-fund --loglevel=error >/dev/null
 
 log "running tests"
 cd "$BUILD_DIR"

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "controller/api/api_support.h"
+#include "controller/web/web_ui.h"
 #include "platform/log.h"
 
 namespace sluice {
@@ -80,6 +81,10 @@ const std::vector<AdminApi::Route>& AdminApi::Table() {
       {"GET", "/", false, Role::kViewer, &AdminApi::RootPage},
       {"GET", "/healthz", false, Role::kViewer, &AdminApi::Health},
       {"GET", "/readyz", false, Role::kViewer, &AdminApi::Readiness},
+      {"POST", "/api/v1/session", false, Role::kViewer,
+       &AdminApi::CreateSession},
+      {"GET", "/api/v1/session", true, Role::kViewer, &AdminApi::GetSession},
+      {"DELETE", "/api/v1/session", true, Role::kViewer, &AdminApi::EndSession},
       {"GET", "/api/v1/rules", true, Role::kViewer, &AdminApi::ListRules},
       {"POST", "/api/v1/rules", true, Role::kEditor, &AdminApi::CreateRule},
       {"GET", "/api/v1/rules/{id}", true, Role::kViewer, &AdminApi::GetRule},
@@ -88,6 +93,7 @@ const std::vector<AdminApi::Route>& AdminApi::Table() {
        &AdminApi::DeleteRule},
       {"GET", "/api/v1/rules/{id}/history", true, Role::kViewer,
        &AdminApi::RuleHistory},
+      {"POST", "/api/v1/explain", true, Role::kViewer, &AdminApi::Explain},
       {"GET", "/api/v1/config", true, Role::kViewer, &AdminApi::GetConfig},
       {"PUT", "/api/v1/config", true, Role::kEditor, &AdminApi::PutConfig},
       {"GET", "/api/v1/tokens", true, Role::kAdmin, &AdminApi::ListTokens},
@@ -154,6 +160,14 @@ HttpResponse AdminApi::FromStatus(const Status& status) {
 HttpResponse AdminApi::Handle(const HttpRequest& request) {
   std::string route = "other";
   HttpResponse response;
+  if (deps_.web_ui) {
+    if (std::optional<HttpResponse> asset = ServeWebAsset(request)) {
+      if (deps_.metrics != nullptr) {
+        deps_.metrics->RecordRequest("web", asset->status);
+      }
+      return std::move(*asset);
+    }
+  }
   try {
     Resolution resolved = Resolve(request);
     route = resolved.route_name;
@@ -185,6 +199,15 @@ HttpResponse AdminApi::Handle(const HttpRequest& request) {
 std::optional<HttpResponse> AdminApi::Authorize(const HttpRequest& head) {
   std::string route = "other";
   HttpResponse refusal;
+  // A dashboard file is answered at once (from memory; GET has no body).
+  if (deps_.web_ui) {
+    if (std::optional<HttpResponse> asset = ServeWebAsset(head)) {
+      if (deps_.metrics != nullptr) {
+        deps_.metrics->RecordRequest("web", asset->status);
+      }
+      return asset;
+    }
+  }
   try {
     Resolution resolved = Resolve(head);
     if (resolved.route != nullptr) return std::nullopt;
@@ -202,6 +225,29 @@ std::optional<HttpResponse> AdminApi::Authorize(const HttpRequest& head) {
     deps_.metrics->RecordRequest(route, refusal.status);
   }
   return refusal;
+}
+
+std::optional<HttpResponse> AdminApi::AuthenticateApi(
+    const HttpRequest& request, std::string_view path, Principal* principal) {
+  const bool signing_in =
+      request.method == "POST" && path == std::string(kApiPrefix) + "/session";
+  if (signing_in) {
+    // A browser's cross-site request cannot carry Authorization.
+    if (request.authorization.empty()) return CheckCsrf(request);
+    return std::nullopt;
+  }
+  bool by_cookie = false;
+  StatusOr<Principal> found = Authenticate(request, &by_cookie);
+  if (!found.ok()) {
+    HttpResponse refusal = Error(401, "unauthorized", found.status().message());
+    refusal.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sluice\"");
+    return refusal;
+  }
+  *principal = std::move(found).value();
+  if (by_cookie && request.method != "GET" && request.method != "HEAD") {
+    return CheckCsrf(request);
+  }
+  return std::nullopt;
 }
 
 AdminApi::Resolution AdminApi::Resolve(const HttpRequest& request) {
@@ -223,14 +269,11 @@ AdminApi::Resolution AdminApi::Resolve(const HttpRequest& request) {
                 "shortly");
       return out;
     }
-    StatusOr<Principal> found = deps_.auth->Authenticate(request.authorization);
-    if (!found.ok()) {
-      out.refusal = Error(401, "unauthorized", found.status().message());
-      out.refusal.headers.emplace_back("WWW-Authenticate",
-                                       "Bearer realm=\"sluice\"");
+    if (std::optional<HttpResponse> refused =
+            AuthenticateApi(request, path, &out.principal)) {
+      out.refusal = std::move(*refused);
       return out;
     }
-    out.principal = std::move(found).value();
   }
 
   const Route* chosen = nullptr;

@@ -5,7 +5,11 @@
 // drift, and Authorize() judges a request from that table too, before its
 // body is read.
 //
-//   GET    /                          placeholder page (no token)
+//   GET    /, /index.html, /js/...    the dashboard's files (web-ui/, no
+//                                     token; controller/web/web_ui.h)
+//   POST   /api/v1/session            none    {"token"} -> 204 + cookie
+//   GET    /api/v1/session            viewer  {"name", "role"}
+//   DELETE /api/v1/session            viewer  204, signs out
 //   GET    /healthz                   200 while the process is up (no token)
 //   GET    /readyz                    200 when every readiness check passes,
 //                                     else 503 with the failing checks
@@ -15,6 +19,8 @@
 //   PUT    /api/v1/rules/{id}         editor  replaces it (If-Match honoured)
 //   DELETE /api/v1/rules/{id}         editor  204 (If-Match honoured)
 //   GET    /api/v1/rules/{id}/history viewer  {"rule_id", "versions": [...]}
+//   POST   /api/v1/explain            viewer  which rules apply to a check
+//                                     (changes nothing)
 //   GET    /api/v1/config             viewer  {"rules": [...]} by name, ETag
 //                                             "<revision>"
 //   PUT    /api/v1/config[?dry_run=true]
@@ -32,6 +38,15 @@
 //   GET    /api/v1/usage              viewer  decisions per step (usage_api.h)
 //   GET    /api/v1/usage/top          viewer  a rule's heaviest clients
 //   GET    /api/v1/agents             viewer  the agents and their state
+//
+// Sessions (docs/dashboard.md): a request without an Authorization header
+// may authenticate with the session cookie (SessionStore) instead; its
+// token is checked on every request, so revoking it ends the session. A
+// request that changes anything with a cookie session (any method but GET
+// and HEAD, and POST /api/v1/session itself) must carry the header
+// "X-Sluice-CSRF: 1" and, when it sends Origin, an Origin that is this
+// server's own: else 403 "csrf". A form or image on another site can send
+// neither.
 //
 // Roles: viewer reads; editor also changes rules and the config; admin also
 // manages tokens and agent keys (audited with target kind "agent_key").
@@ -64,11 +79,13 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "common/status.h"
 #include "controller/api/auth.h"
+#include "controller/api/session_store.h"
 #include "controller/catalog/catalog_sync.h"
 #include "controller/catalog/rule_catalog.h"
 #include "controller/metrics/controller_metrics.h"
@@ -113,6 +130,13 @@ class AdminApi {
     AgentKeysApi* agent_keys = nullptr;    // CurveZMQ agent keys
     UsageApi* usage = nullptr;             // usage analytics, agent list
     ControllerMetrics* metrics = nullptr;  // may be null
+    // Dashboard sessions; null: cookies are ignored and the session routes
+    // answer 404 "not_found".
+    SessionStore* sessions = nullptr;
+    // Served over HTTPS: session cookies are marked Secure.
+    bool https = false;
+    // Serve the dashboard's files (web-ui/) at "/".
+    bool web_ui = true;
     // The checks /readyz reports; all must pass for 200.
     std::function<std::vector<ReadinessCheck>()> readiness;
   };
@@ -180,6 +204,21 @@ class AdminApi {
 
   // admin_api.cc
   HttpResponse RootPage(const Call& call);
+  // admin_api_session.cc
+  HttpResponse CreateSession(const Call& call);
+  HttpResponse GetSession(const Call& call);
+  HttpResponse EndSession(const Call& call);
+  // Who sent a request: its bearer token, else its session cookie
+  // (*by_cookie set). InvalidArgument/NotFound with the 401 message.
+  StatusOr<Principal> Authenticate(const HttpRequest& request, bool* by_cookie);
+  // For a request under /api/v1: nothing when it may go on (*principal set,
+  // unless it is the sign-in), else the 401 or 403 that refuses it.
+  std::optional<HttpResponse> AuthenticateApi(const HttpRequest& request,
+                                              std::string_view path,
+                                              Principal* principal);
+  // Nothing when a request may change state with a cookie session, else
+  // the 403 "csrf" that refuses it.
+  std::optional<HttpResponse> CheckCsrf(const HttpRequest& request) const;
   HttpResponse Health(const Call& call);
   HttpResponse Readiness(const Call& call);
   // admin_api_rules.cc
@@ -192,6 +231,8 @@ class AdminApi {
   // The committed rules from PostgreSQL; while it is unreachable, the
   // copy in memory, with *from_memory set.
   StatusOr<RuleStore::Listing> ListRulesOrMemory(bool* from_memory);
+  // admin_api_explain.cc
+  HttpResponse Explain(const Call& call);
   // admin_api_config.cc
   HttpResponse GetConfig(const Call& call);
   HttpResponse PutConfig(const Call& call) EXCLUDES(write_mu_);

@@ -118,4 +118,14 @@ StatusOr<Principal> Authenticator::Authenticate(
   return match->principal;
 }
 
+StatusOr<Principal> Authenticator::Lookup(int64_t id) const {
+  ReaderMutexLock lock(&mu_);
+  for (const Entry& entry : tokens_) {
+    if (entry.principal.id == id) return entry.principal;
+  }
+  return Status::NotFound(
+      "the API token of this session was revoked; sign in again with a "
+      "valid token");
+}
+
 }  // namespace sluice

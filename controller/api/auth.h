@@ -47,6 +47,9 @@ class Authenticator {
   // when it is missing, malformed, or no unrevoked token matches.
   StatusOr<Principal> Authenticate(std::string_view authorization) const
       EXCLUDES(mu_);
+  // The holder of token `id` while it is valid (a dashboard session checks
+  // its token on every request); NotFound once it is revoked or unknown.
+  StatusOr<Principal> Lookup(int64_t id) const EXCLUDES(mu_);
 
  private:
   struct Entry {

@@ -18,7 +18,15 @@ struct HttpRequest {
   std::string query;          // after '?', still percent-encoded; "" if none
   std::string authorization;  // the Authorization header, empty if absent
   std::string if_match;       // the If-Match header, empty if absent
-  std::string body;           // empty until the body is read
+  // Fields the dashboard's sessions and static assets need; each empty if
+  // absent (several Cookie or Accept-Encoding lines are joined).
+  std::string cookie;           // Cookie
+  std::string host;             // Host
+  std::string origin;           // Origin
+  std::string accept_encoding;  // Accept-Encoding
+  std::string if_none_match;    // If-None-Match
+  std::string csrf;             // X-Sluice-CSRF
+  std::string body;             // empty until the body is read
 };
 
 struct HttpResponse {

@@ -80,7 +80,7 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
   ec = http::error::bad_method;  // never called for a request parser
 }
 
-void RequestParser::on_field_impl(http::field name, string_view,
+void RequestParser::on_field_impl(http::field name, string_view name_text,
                                   string_view value, error_code& ec) {
   if (++fields_ > max_header_fields_) {
     problem_ = Problem::kTooManyFields;
@@ -97,6 +97,29 @@ void RequestParser::on_field_impl(http::field name, string_view,
       // A list field: several lines mean one comma-separated list.
       if (!request_.if_match.empty()) request_.if_match += ", ";
       request_.if_match.append(value.data(), value.size());
+      break;
+    case http::field::cookie:
+      if (!request_.cookie.empty()) request_.cookie += "; ";
+      request_.cookie.append(value.data(), value.size());
+      break;
+    case http::field::host:
+      request_.host = std::string(value);
+      break;
+    case http::field::origin:
+      request_.origin = std::string(value);
+      break;
+    case http::field::accept_encoding:
+      if (!request_.accept_encoding.empty()) request_.accept_encoding += ", ";
+      request_.accept_encoding.append(value.data(), value.size());
+      break;
+    case http::field::if_none_match:
+      if (!request_.if_none_match.empty()) request_.if_none_match += ", ";
+      request_.if_none_match.append(value.data(), value.size());
+      break;
+    case http::field::unknown:
+      if (boost::beast::iequals(name_text, "X-Sluice-CSRF")) {
+        request_.csrf = std::string(value);
+      }
       break;
     case http::field::expect:
       if (boost::beast::iequals(value, "100-continue")) {

@@ -53,12 +53,19 @@ TEST_F(RestApiTest, HealthAndReadinessNeedNoToken) {
   EXPECT_EQ(ready.json["checks"]["lease_server"], "ok");
 }
 
-TEST_F(RestApiTest, RootIsAPlaceholderPageLinkingTheApi) {
+TEST_F(RestApiTest, RootIsTheDashboardWithItsSecurityHeaders) {
   HttpResult page = admin_->Send(methods::GET, "/", "", false);
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.Header("Content-Type").find("text/html"), std::string::npos);
-  EXPECT_NE(page.body.find("href=\"/api/v1/rules\""), std::string::npos);
-  EXPECT_NE(page.body.find("later"), std::string::npos);
+  EXPECT_NE(page.body.find("/js/app.js"), std::string::npos);
+  EXPECT_NE(page.Header("Content-Security-Policy").find("script-src 'self'"),
+            std::string::npos);
+  HttpResult script = admin_->Send(methods::GET, "/js/app.js", "", false);
+  EXPECT_EQ(script.status, 200);
+  EXPECT_EQ(script.Header("Content-Type"), "text/javascript; charset=utf-8");
+  HttpResult again = admin_->Send(methods::GET, "/js/app.js", "", false,
+                                  {{"If-None-Match", script.Header("ETag")}});
+  EXPECT_EQ(again.status, 304);
 }
 
 TEST_F(RestApiTest, ApiNeedsAKnownBearerToken) {
