@@ -3,9 +3,14 @@
 // parked RL.ACQUIRE.
 //
 //   - Reads go into a buffer that grows up to the request limit; after
-//     each read the connection tells its owner (ConnectionOwner::Ready),
-//     which runs it together with the other connections read in that round
-//     of the event loop: ParseAhead() then ProcessRead().
+//     each read the connection has its owner run what it read at once
+//     (ConnectionOwner::Ready: ParseAhead() then ProcessRead()), as Redis
+//     does, with no other turn of the event loop in between.
+//   - System calls, per request without pipelining: one recv and one send
+//     (and the event loop's epoll_wait, shared by the connections ready
+//     together). A read that did not fill the buffer emptied the socket:
+//     the next one waits for readiness (async_wait) rather than trying
+//     first and failing with EAGAIN.
 //   - Requests run in order through the CommandHandler; their replies go
 //     out together (Flush) after the last one of the read (pipelining).
 //   - A protocol error gets "-ERR Protocol error: ..." and the connection
@@ -47,8 +52,8 @@ class Connection;
 class ConnectionOwner {
  public:
   // `connection` read new bytes: call its ParseAhead() and ProcessRead()
-  // soon, on the event loop, once.
-  virtual void Ready(std::shared_ptr<Connection> connection) = 0;
+  // now, once.
+  virtual void Ready(Connection* connection) = 0;
   // Requests ran outside a batch (behind a parked RL.ACQUIRE): whatever
   // follows a batch (the agent's lease flush) is due.
   virtual void RanRequests() = 0;
@@ -79,14 +84,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t id() const { return id_; }
 
   // Starts reading.
-  void Start() { Read(); }
+  void Start() { Pump(); }
 
   // First pass of a round: parses the complete requests read so far into
   // `batch` (until it is full) and prepares them
   // (CommandHandler::Prepare). Runs nothing.
   void ParseAhead(RequestBatch* batch);
   // Second pass: runs what was read (what ParseAhead put in the batch
-  // first), flushes the replies, and reads on.
+  // first) and flushes the replies.
   void ProcessRead(const RequestBatch& batch, int64_t now);
 
   // Closes the socket and tells the owner; idempotent.
@@ -95,8 +100,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   bool PeerHungUp();
   bool EnsureRoom();
-  void Read();
-  void OnRead(const boost::system::error_code& ec, size_t n);
+  void Pump();
+  void ArmWait();
+  void OnReadable(const boost::system::error_code& ec);
   void Process(const RequestBatch* batch, int64_t now);
   bool Run(RespArgs args, int64_t now);
   void Wait(RespArgs args, int64_t now, const CommandOutcome& outcome);
@@ -109,7 +115,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   const ConnectionEnv env_;
   const uint64_t id_;
-  // The pending read's and write's memory: a read after every request
+  // The pending wait's and write's memory: a wait after every request
   // allocates nothing. Declared before socket_, so that they outlive any
   // operation the socket's destruction cancels.
   HandlerMemory read_memory_;
@@ -127,7 +133,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t ahead_next_ = 0;
   size_t ahead_end_ = 0;
   size_t ahead_resume_ = 0;
-  bool reading_ = false;
+  bool wait_armed_ = false;  // an async_wait for input is queued
+  // The socket may hold unread bytes: read before waiting. False after a
+  // read that emptied it, as long as a wait is armed.
+  bool readable_ = true;
+  bool pumping_ = false;
   bool closing_ = false;  // no more requests; close after the last write
   bool eof_ = false;      // the client shut down its sending side
   bool closed_ = false;

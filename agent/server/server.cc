@@ -26,10 +26,6 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::string_view kLog = "agent.server";
-// Requests in a group of Server::Drain(), across connections: enough to
-// keep Checker::kPrefetchAhead loads in flight, few enough to answer
-// early.
-constexpr size_t kDrainGroup = 64;
 
 }  // namespace
 
@@ -240,45 +236,15 @@ void Server::RanRequests() {
   if (on_batch_) on_batch_();
 }
 
-void Server::Ready(std::shared_ptr<Connection> connection) {
-  ready_.push_back(std::move(connection));
-  if (drain_posted_) return;
-  drain_posted_ = true;
-  // Posted: the reads completed in this round of the event loop are
-  // queued before it, so it sees all of them. (The token: a server
-  // destroyed meanwhile is not touched.)
-  asio::post(*io_, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (!alive.expired()) Drain();
-  });
-}
-
-void Server::Drain() {
-  drain_posted_ = false;
-  if (stopped_) {
-    ready_.clear();
-    return;
-  }
-  draining_.swap(ready_);
-  const int64_t now = clock_->NowNanos();
-  // In groups of connections holding about kDrainGroup requests: parse
-  // them and prepare their checks, so that the memory loads of the whole
-  // group overlap, then run them connection by connection and answer. (One
-  // group for everything would hold back the first replies, and the
-  // client, until every connection was prepared.)
-  for (size_t first = 0; first < draining_.size();) {
-    batch_.Clear();
-    size_t end = first;
-    while (end < draining_.size() && batch_.size() < kDrainGroup) {
-      draining_[end++]->ParseAhead(&batch_);
-    }
-    handler_->PrepareDone();
-    for (size_t i = first; i < end; ++i) {
-      draining_[i]->ProcessRead(batch_, now);
-    }
-    handler_->ClearPrepared();
-    first = end;
-  }
-  draining_.clear();
+void Server::Ready(Connection* connection) {
+  if (stopped_) return;
+  // Parse the requests read and prepare their checks, so that their
+  // memory loads overlap, then run them and answer.
+  batch_.Clear();
+  connection->ParseAhead(&batch_);
+  handler_->PrepareDone();
+  connection->ProcessRead(batch_, clock_->NowNanos());
+  handler_->ClearPrepared();
   if (on_batch_) on_batch_();
 }
 
