@@ -105,10 +105,10 @@ bool Connection::EnsureRoom() {
 // so that a client hanging up is noticed at once.
 //
 // System calls: a read that returned less than the room it had emptied
-// the socket, so the next read waits for readiness (epoll, edge-
-// triggered: the wait is queued before the event loop polls again, so no
-// edge is missed) instead of trying, and failing with EAGAIN, first. The
-// requests read run at once, their replies written by one send.
+// the socket, so the next read waits for readiness (ReadinessWait: queued
+// before the event loop polls again, so no edge is missed) instead of
+// trying, and failing with EAGAIN, first. The requests read run at once,
+// their replies written by one send.
 void Connection::Pump() {
   if (pumping_) return;  // a request run from here closed or resumed us
   pumping_ = true;
@@ -161,24 +161,23 @@ void Connection::Pump() {
     env_.owner->Ready(this);  // runs the requests and flushes the replies
   }
   // Without a wait queued an edge may pass unseen: read first next time.
-  if (!wait_armed_) readable_ = true;
+  if (!read_wait_.pending()) readable_ = true;
   pumping_ = false;
 }
 
-// Waits for the socket to become readable (no system call: the socket
-// stays registered with epoll).
+// Waits for the socket to become readable. Only right after a read that
+// emptied it (the contract of ReadinessWait).
 void Connection::ArmWait() {
-  if (wait_armed_) return;
-  wait_armed_ = true;
-  socket_.async_wait(asio::socket_base::wait_read,
-                     WithMemory(&read_memory_, [self = shared_from_this()](
-                                                   const error_code& ec) {
-                       self->OnReadable(ec);
-                     }));
+  if (read_wait_.pending()) return;
+  read_wait_.Start(
+      *env_.io, &socket_, shared_from_this(),
+      [](void* self, const error_code& ec) {
+        static_cast<Connection*>(self)->OnReadable(ec);
+      },
+      this);
 }
 
 void Connection::OnReadable(const error_code& ec) {
-  wait_armed_ = false;
   if (closed_) return;
   if (ec) {
     Close();

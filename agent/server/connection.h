@@ -9,8 +9,8 @@
 //   - System calls, per request without pipelining: one recv and one send
 //     (and the event loop's epoll_wait, shared by the connections ready
 //     together). A read that did not fill the buffer emptied the socket:
-//     the next one waits for readiness (async_wait) rather than trying
-//     first and failing with EAGAIN.
+//     the next one waits for readiness (ReadinessWait, which costs no
+//     system call) rather than trying first and failing with EAGAIN.
 //   - Requests run in order through the CommandHandler; their replies go
 //     out together (Flush) after the last one of the read (pipelining).
 //   - A protocol error gets "-ERR Protocol error: ..." and the connection
@@ -39,6 +39,7 @@
 #include "agent/commands/command_handler.h"
 #include "agent/resp/resp_parser.h"
 #include "agent/server/handler_memory.h"
+#include "agent/server/readiness_wait.h"
 #include "agent/server/reply_buffer.h"
 #include "agent/server/request_batch.h"
 #include "agent/server/server_options.h"
@@ -115,12 +116,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   const ConnectionEnv env_;
   const uint64_t id_;
-  // The pending wait's and write's memory: a wait after every request
-  // allocates nothing. Declared before socket_, so that they outlive any
-  // operation the socket's destruction cancels.
-  HandlerMemory read_memory_;
+  // The pending wait for input and the pending write's memory: a wait
+  // after every request allocates nothing. Declared before socket_, so
+  // that they outlive any operation the socket's destruction cancels.
+  ReadinessWait read_wait_;
   HandlerMemory write_memory_;
-  Socket socket_;
+  WaitableSocket socket_;
   RespParser parser_;
   // Unconsumed input is in_[in_begin_, in_end_).
   std::vector<char> in_;
@@ -133,9 +134,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t ahead_next_ = 0;
   size_t ahead_end_ = 0;
   size_t ahead_resume_ = 0;
-  bool wait_armed_ = false;  // an async_wait for input is queued
   // The socket may hold unread bytes: read before waiting. False after a
-  // read that emptied it, as long as a wait is armed.
+  // read that emptied it, as long as read_wait_ is pending.
   bool readable_ = true;
   bool pumping_ = false;
   bool closing_ = false;  // no more requests; close after the last write
