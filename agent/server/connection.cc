@@ -158,11 +158,28 @@ void Connection::Pump() {
     }
     in_end_ += static_cast<size_t>(n);
     readable_ = static_cast<size_t>(n) == room;
+    ++reads_;
+    if (!readable_ && !eof_unknown_) {
+      eof_unknown_ = true;
+      env_.owner->NeedsEofCheck();
+    }
     env_.owner->Ready(this);  // runs the requests and flushes the replies
   }
   // Without a wait queued an edge may pass unseen: read first next time.
   if (!read_wait_.pending()) readable_ = true;
   pumping_ = false;
+}
+
+bool Connection::CheckEof() {
+  if (closed_ || !eof_unknown_) return false;
+  if (reads_ != swept_reads_) {
+    swept_reads_ = reads_;  // busy: check once it goes quiet
+    return true;
+  }
+  eof_unknown_ = false;
+  readable_ = true;  // EAGAIN, bytes or the end: each is handled
+  Pump();
+  return eof_unknown_;
 }
 
 // Waits for the socket to become readable. Only right after a read that

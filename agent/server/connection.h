@@ -60,6 +60,9 @@ class ConnectionOwner {
   virtual void RanRequests() = 0;
   // The connection closed: forget it.
   virtual void Forget(uint64_t id) = 0;
+  // The connection waits for input after a read that may have hidden the
+  // client's end of input: call its CheckEof() within a sweep interval.
+  virtual void NeedsEofCheck() = 0;
 
  protected:
   ~ConnectionOwner() = default;
@@ -97,6 +100,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Closes the socket and tells the owner; idempotent.
   void Close();
+
+  // The coarse sweep (the owner's, every few tens of milliseconds) after
+  // NeedsEofCheck(): a connection that read nothing since the previous
+  // sweep reads once more, so that a client's end of input (or hang-up)
+  // that arrived together with its last bytes is seen. (Edge-triggered
+  // readiness reported both at once; a read that returned the bytes
+  // cannot tell whether the end follows, and waiting for the next edge
+  // would wait forever.) True while a check is still due.
+  bool CheckEof();
 
  private:
   bool PeerHungUp();
@@ -138,6 +150,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // read that emptied it, as long as read_wait_ is pending.
   bool readable_ = true;
   bool pumping_ = false;
+  // Reads since the start, and at the last sweep; a read that returned
+  // bytes without emptying the buffer leaves the end of input unknown.
+  uint64_t reads_ = 0;
+  uint64_t swept_reads_ = 0;
+  bool eof_unknown_ = false;
   bool closing_ = false;  // no more requests; close after the last write
   bool eof_ = false;      // the client shut down its sending side
   bool closed_ = false;

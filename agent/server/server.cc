@@ -26,6 +26,10 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::string_view kLog = "agent.server";
+// The sweep for a client's end of input that came with its last bytes
+// (Connection::CheckEof): how late the server may close after such a
+// client.
+constexpr int kEofSweepMs = 20;
 
 }  // namespace
 
@@ -35,7 +39,8 @@ Server::Server(asio::io_context* io, ServerOptions options,
       options_(std::move(options)),
       handler_(handler),
       clock_(clock),
-      accept_retry_timer_(std::make_unique<asio::steady_timer>(*io)) {
+      accept_retry_timer_(std::make_unique<asio::steady_timer>(*io)),
+      eof_timer_(std::make_unique<asio::steady_timer>(*io)) {
   connection_env_.io = io_;
   connection_env_.options = &options_;
   connection_env_.handler = handler_;
@@ -43,7 +48,13 @@ Server::Server(asio::io_context* io, ServerOptions options,
   connection_env_.owner = this;
 }
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  // A wait cancelled by Stop() stays queued in the io_context, which
+  // outlives the server, with its memory in eof_timer_memory_: leave that
+  // block (a few hundred bytes, once) rather than free it under the wait.
+  if (!eof_timer_armed_) delete eof_timer_memory_;
+}
 
 Status Server::Start() {
   if (options_.socket_path.empty() && options_.tcp.empty()) {
@@ -232,6 +243,33 @@ void Server::Admit(Acceptor* acceptor, Connection::Socket socket) {
 
 void Server::Forget(uint64_t id) { connections_.erase(id); }
 
+void Server::NeedsEofCheck() {
+  if (eof_timer_armed_ || stopped_) return;
+  eof_timer_armed_ = true;
+  eof_timer_->expires_after(std::chrono::milliseconds(kEofSweepMs));
+  eof_timer_->async_wait(
+      WithMemory(eof_timer_memory_, [this](const error_code& ec) {
+        if (ec) return;  // cancelled: the server stops
+        eof_timer_armed_ = false;
+        SweepEof();
+      }));
+}
+
+// Runs while connections keep reading (one timer for all of them, not one
+// per request), and stops once every quiet connection was checked.
+void Server::SweepEof() {
+  if (stopped_) return;
+  bool due = false;
+  // A check closes at most its own connection (erasing only that entry)
+  // and opens none: step past an entry before checking it.
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    const std::shared_ptr<Connection> connection = it->second;
+    ++it;
+    due |= connection->CheckEof();
+  }
+  if (due) NeedsEofCheck();
+}
+
 void Server::RanRequests() {
   if (on_batch_) on_batch_();
 }
@@ -255,6 +293,7 @@ void Server::Stop() {
   if (unix_acceptor_) unix_acceptor_->close(ec);
   if (tcp_acceptor_) tcp_acceptor_->close(ec);
   accept_retry_timer_->cancel();
+  eof_timer_->cancel();
   auto connections = std::move(connections_);
   connections_.clear();
   for (auto& [id, connection] : connections) connection->Close();

@@ -35,6 +35,7 @@
 
 #include "agent/commands/command_handler.h"
 #include "agent/server/connection.h"
+#include "agent/server/handler_memory.h"
 #include "agent/server/request_batch.h"
 #include "agent/server/server_options.h"
 #include "common/clock.h"
@@ -80,6 +81,8 @@ class Server final : private ConnectionOwner {
   void Ready(Connection* connection) override;
   void RanRequests() override;
   void Forget(uint64_t id) override;
+  void NeedsEofCheck() override;
+  void SweepEof();
 
   boost::asio::io_context* io_;
   ServerOptions options_;
@@ -90,6 +93,11 @@ class Server final : private ConnectionOwner {
   std::unique_ptr<Acceptor> unix_acceptor_;
   std::unique_ptr<Acceptor> tcp_acceptor_;
   std::unique_ptr<boost::asio::steady_timer> accept_retry_timer_;
+  // Armed while some connection's end of input is unknown (CheckEof).
+  std::unique_ptr<boost::asio::steady_timer> eof_timer_;
+  bool eof_timer_armed_ = false;
+  // Its wait's memory, so that it allocates nothing (see ~Server()).
+  HandlerMemory* eof_timer_memory_ = new HandlerMemory;
   bool socket_file_created_ = false;
   uint64_t socket_inode_ = 0;
   uint16_t tcp_port_ = 0;
