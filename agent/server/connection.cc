@@ -143,6 +143,7 @@ void Connection::Pump() {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         readable_ = false;
+        MarkUnconfirmed();
         continue;
       }
       Close();
@@ -157,17 +158,23 @@ void Connection::Pump() {
       continue;
     }
     in_end_ += static_cast<size_t>(n);
-    readable_ = static_cast<size_t>(n) == room;
+    // (The first read, of bytes that came before the socket was
+    // registered, is confirmed at once: a readiness edge was seen missed
+    // after it.)
+    readable_ = static_cast<size_t>(n) == room || reads_ == 0;
     ++reads_;
-    if (!readable_ && !eof_unknown_) {
-      eof_unknown_ = true;
-      env_.owner->NeedsEofCheck();
-    }
+    if (!readable_) MarkUnconfirmed();
     env_.owner->Ready(this);  // runs the requests and flushes the replies
   }
   // Without a wait queued an edge may pass unseen: read first next time.
   if (!read_wait_.pending()) readable_ = true;
   pumping_ = false;
+}
+
+void Connection::MarkUnconfirmed() {
+  if (eof_unknown_ || checking_) return;
+  eof_unknown_ = true;
+  env_.owner->NeedsEofCheck();
 }
 
 bool Connection::CheckEof() {
@@ -178,7 +185,9 @@ bool Connection::CheckEof() {
   }
   eof_unknown_ = false;
   readable_ = true;  // EAGAIN, bytes or the end: each is handled
+  checking_ = true;  // its EAGAIN confirms: no check after this one
   Pump();
+  checking_ = false;
   return eof_unknown_;
 }
 

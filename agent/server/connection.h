@@ -107,7 +107,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // that arrived together with its last bytes is seen. (Edge-triggered
   // readiness reported both at once; a read that returned the bytes
   // cannot tell whether the end follows, and waiting for the next edge
-  // would wait forever.) True while a check is still due.
+  // would wait forever.) Every connection that goes quiet is checked once
+  // this way, also after a read that found nothing: a safety net, should
+  // a readiness edge ever be missed. True while a check is still due.
   bool CheckEof();
 
  private:
@@ -116,6 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Pump();
   void ArmWait();
   void OnReadable(const boost::system::error_code& ec);
+  void MarkUnconfirmed();
   void Process(const RequestBatch* batch, int64_t now);
   bool Run(RespArgs args, int64_t now);
   void Wait(RespArgs args, int64_t now, const CommandOutcome& outcome);
@@ -155,6 +158,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t reads_ = 0;
   uint64_t swept_reads_ = 0;
   bool eof_unknown_ = false;
+  bool checking_ = false;
   bool closing_ = false;  // no more requests; close after the last write
   bool eof_ = false;      // the client shut down its sending side
   bool closed_ = false;
