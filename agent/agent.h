@@ -132,7 +132,7 @@ class Agent {
   std::string agent_id_;
   // Declared first, destroyed last: handlers still queued are destroyed
   // with it, after everything they point to is gone but never run.
-  // Run by one thread: handlers it posts itself (Server::Drain) go to its
+  // Run by one thread: handlers it posts itself (a connection's next read) go to its
   // private queue, without waking the reactor through epoll_ctl.
   boost::asio::io_context io_{1};
   Checker checker_;

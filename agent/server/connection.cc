@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <chrono>
@@ -23,6 +24,9 @@ namespace {
 constexpr std::string_view kLog = "agent.server";
 // Read at least this much per read call.
 constexpr size_t kMinReadRoom = 4096;
+// Reads of one connection in a row (each filling the buffer) before the
+// others get their turn.
+constexpr int kMaxReadsPerTurn = 4;
 
 }  // namespace
 
@@ -58,10 +62,7 @@ void Connection::ParseAhead(RequestBatch* batch) {
 void Connection::ProcessRead(const RequestBatch& batch, int64_t now) {
   if (!closed_) {
     Process(&batch, now);
-    if (!closed_) {
-      Flush();
-      Read();
-    }
+    Flush();
   }
   ahead_next_ = ahead_end_ = 0;
 }
@@ -99,53 +100,117 @@ bool Connection::EnsureRoom() {
   return true;
 }
 
-// Reads on while an RL.ACQUIRE waits (the requests behind it are only
-// buffered), so that a client hanging up is noticed at once.
-void Connection::Read() {
-  if (reading_ || closing_ || closed_) return;
-  if (eof_) {
-    // The client is done sending: once no RL.ACQUIRE waits, close after
-    // the last reply. (Asio would not report the end a second time.)
-    if (!waiting_) {
-      closing_ = true;
-      Flush();
+// Reads and runs what the socket holds, then waits for more. Reads on
+// while an RL.ACQUIRE waits (the requests behind it are only buffered),
+// so that a client hanging up is noticed at once.
+//
+// System calls: a read that returned less than the room it had emptied
+// the socket, so the next read waits for readiness (ReadinessWait: queued
+// before the event loop polls again, so no edge is missed) instead of
+// trying, and failing with EAGAIN, first. The requests read run at once,
+// their replies written by one send.
+void Connection::Pump() {
+  if (pumping_) return;  // a request run from here closed or resumed us
+  pumping_ = true;
+  for (int reads = 0; !closing_ && !closed_;) {
+    if (eof_) {
+      // The client is done sending: once no RL.ACQUIRE waits, close after
+      // the last reply.
+      if (!waiting_) {
+        closing_ = true;
+        Flush();
+      }
+      break;
     }
-    return;
-  }
-  if (!EnsureRoom()) {
-    if (waiting_) return;  // full behind an RL.ACQUIRE: read after it
-    Fail("Protocol error: request larger than the buffer");
-    return;
-  }
-  reading_ = true;
-  socket_.async_read_some(
-      asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
-      WithMemory(&read_memory_,
-                 [self = shared_from_this()](const error_code& ec, size_t n) {
-                   self->OnRead(ec, n);
-                 }));
-}
-
-void Connection::OnRead(const error_code& ec, size_t n) {
-  reading_ = false;
-  if (closed_) return;
-  if (ec) {
-    if (ec == asio::error::eof) {
+    if (!EnsureRoom()) {
+      // Full behind an RL.ACQUIRE: read after it.
+      if (!waiting_) Fail("Protocol error: request larger than the buffer");
+      break;
+    }
+    if (!readable_) {
+      ArmWait();
+      break;
+    }
+    if (reads++ == kMaxReadsPerTurn) {
+      // Still more to read: let the other connections have their turn.
+      asio::post(*env_.io, [self = shared_from_this()] { self->Pump(); });
+      break;
+    }
+    const size_t room = in_.size() - in_end_;
+    const ssize_t n = ::recv(socket_.native_handle(), in_.data() + in_end_,
+                             room, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        readable_ = false;
+        MarkUnconfirmed();
+        continue;
+      }
+      Close();
+      break;
+    }
+    if (n == 0) {
       if (PeerHungUp()) {
         Close();  // nobody left to read the replies
-      } else {
-        eof_ = true;  // answer what it sent, then close
-        Read();
+        break;
       }
-    } else {
-      Close();
+      eof_ = true;  // answer what it sent, then close
+      continue;
     }
+    in_end_ += static_cast<size_t>(n);
+    // (The first read, of bytes that came before the socket was
+    // registered, is confirmed at once: a readiness edge was seen missed
+    // after it.)
+    readable_ = static_cast<size_t>(n) == room || reads_ == 0;
+    ++reads_;
+    if (!readable_) MarkUnconfirmed();
+    env_.owner->Ready(this);  // runs the requests and flushes the replies
+  }
+  // Without a wait queued an edge may pass unseen: read first next time.
+  if (!read_wait_.pending()) readable_ = true;
+  pumping_ = false;
+}
+
+void Connection::MarkUnconfirmed() {
+  if (eof_unknown_ || checking_) return;
+  eof_unknown_ = true;
+  env_.owner->NeedsEofCheck();
+}
+
+bool Connection::CheckEof() {
+  if (closed_ || !eof_unknown_) return false;
+  if (reads_ != swept_reads_) {
+    swept_reads_ = reads_;  // busy: check once it goes quiet
+    return true;
+  }
+  eof_unknown_ = false;
+  readable_ = true;  // EAGAIN, bytes or the end: each is handled
+  checking_ = true;  // its EAGAIN confirms: no check after this one
+  Pump();
+  checking_ = false;
+  return eof_unknown_;
+}
+
+// Waits for the socket to become readable. Only right after a read that
+// emptied it (the contract of ReadinessWait).
+void Connection::ArmWait() {
+  if (read_wait_.pending()) return;
+  read_wait_.Start(
+      *env_.io, &socket_, shared_from_this(),
+      [](void* self, const error_code& ec) {
+        static_cast<Connection*>(self)->OnReadable(ec);
+      },
+      this);
+}
+
+void Connection::OnReadable(const error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    Close();
     return;
   }
-  in_end_ += n;
-  // Run together with the other connections read in this round
-  // (Server::Drain), so that their checks' memory loads overlap.
-  env_.owner->Ready(shared_from_this());
+  readable_ = true;
+  Pump();
 }
 
 // Executes every complete request in the read buffer, in order: first
@@ -177,8 +242,7 @@ void Connection::Process(const RequestBatch* batch, int64_t now) {
     }
     if (!Run(RespArgs(parser_.args()), now)) return;
   }
-  // (Not while a read is in flight: it lands at the old in_end_.)
-  if (in_begin_ == in_end_ && !reading_) in_begin_ = in_end_ = 0;
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
 }
 
 // Executes one request; false when that dropped the connection.
@@ -236,7 +300,7 @@ void Connection::OnTimer(const error_code& ec) {
   if (closed_) return;
   Flush();
   env_.owner->RanRequests();
-  Read();
+  Pump();
 }
 
 // Starts writing pending replies; closes once a closing connection has

@@ -3,9 +3,14 @@
 // parked RL.ACQUIRE.
 //
 //   - Reads go into a buffer that grows up to the request limit; after
-//     each read the connection tells its owner (ConnectionOwner::Ready),
-//     which runs it together with the other connections read in that round
-//     of the event loop: ParseAhead() then ProcessRead().
+//     each read the connection has its owner run what it read at once
+//     (ConnectionOwner::Ready: ParseAhead() then ProcessRead()), as Redis
+//     does, with no other turn of the event loop in between.
+//   - System calls, per request without pipelining: one recv and one send
+//     (and the event loop's epoll_wait, shared by the connections ready
+//     together). A read that did not fill the buffer emptied the socket:
+//     the next one waits for readiness (ReadinessWait, which costs no
+//     system call) rather than trying first and failing with EAGAIN.
 //   - Requests run in order through the CommandHandler; their replies go
 //     out together (Flush) after the last one of the read (pipelining).
 //   - A protocol error gets "-ERR Protocol error: ..." and the connection
@@ -34,6 +39,7 @@
 #include "agent/commands/command_handler.h"
 #include "agent/resp/resp_parser.h"
 #include "agent/server/handler_memory.h"
+#include "agent/server/readiness_wait.h"
 #include "agent/server/reply_buffer.h"
 #include "agent/server/request_batch.h"
 #include "agent/server/server_options.h"
@@ -47,13 +53,16 @@ class Connection;
 class ConnectionOwner {
  public:
   // `connection` read new bytes: call its ParseAhead() and ProcessRead()
-  // soon, on the event loop, once.
-  virtual void Ready(std::shared_ptr<Connection> connection) = 0;
+  // now, once.
+  virtual void Ready(Connection* connection) = 0;
   // Requests ran outside a batch (behind a parked RL.ACQUIRE): whatever
   // follows a batch (the agent's lease flush) is due.
   virtual void RanRequests() = 0;
   // The connection closed: forget it.
   virtual void Forget(uint64_t id) = 0;
+  // The connection waits for input after a read that may have hidden the
+  // client's end of input: call its CheckEof() within a sweep interval.
+  virtual void NeedsEofCheck() = 0;
 
  protected:
   ~ConnectionOwner() = default;
@@ -79,24 +88,37 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t id() const { return id_; }
 
   // Starts reading.
-  void Start() { Read(); }
+  void Start() { Pump(); }
 
   // First pass of a round: parses the complete requests read so far into
   // `batch` (until it is full) and prepares them
   // (CommandHandler::Prepare). Runs nothing.
   void ParseAhead(RequestBatch* batch);
   // Second pass: runs what was read (what ParseAhead put in the batch
-  // first), flushes the replies, and reads on.
+  // first) and flushes the replies.
   void ProcessRead(const RequestBatch& batch, int64_t now);
 
   // Closes the socket and tells the owner; idempotent.
   void Close();
 
+  // The coarse sweep (the owner's, every few tens of milliseconds) after
+  // NeedsEofCheck(): a connection that read nothing since the previous
+  // sweep reads once more, so that a client's end of input (or hang-up)
+  // that arrived together with its last bytes is seen. (Edge-triggered
+  // readiness reported both at once; a read that returned the bytes
+  // cannot tell whether the end follows, and waiting for the next edge
+  // would wait forever.) Every connection that goes quiet is checked once
+  // this way, also after a read that found nothing: a safety net, should
+  // a readiness edge ever be missed. True while a check is still due.
+  bool CheckEof();
+
  private:
   bool PeerHungUp();
   bool EnsureRoom();
-  void Read();
-  void OnRead(const boost::system::error_code& ec, size_t n);
+  void Pump();
+  void ArmWait();
+  void OnReadable(const boost::system::error_code& ec);
+  void MarkUnconfirmed();
   void Process(const RequestBatch* batch, int64_t now);
   bool Run(RespArgs args, int64_t now);
   void Wait(RespArgs args, int64_t now, const CommandOutcome& outcome);
@@ -109,12 +131,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   const ConnectionEnv env_;
   const uint64_t id_;
-  // The pending read's and write's memory: a read after every request
-  // allocates nothing. Declared before socket_, so that they outlive any
-  // operation the socket's destruction cancels.
-  HandlerMemory read_memory_;
+  // The pending wait for input and the pending write's memory: a wait
+  // after every request allocates nothing. Declared before socket_, so
+  // that they outlive any operation the socket's destruction cancels.
+  ReadinessWait read_wait_;
   HandlerMemory write_memory_;
-  Socket socket_;
+  WaitableSocket socket_;
   RespParser parser_;
   // Unconsumed input is in_[in_begin_, in_end_).
   std::vector<char> in_;
@@ -127,7 +149,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t ahead_next_ = 0;
   size_t ahead_end_ = 0;
   size_t ahead_resume_ = 0;
-  bool reading_ = false;
+  // The socket may hold unread bytes: read before waiting. False after a
+  // read that emptied it, as long as read_wait_ is pending.
+  bool readable_ = true;
+  bool pumping_ = false;
+  // Reads since the start, and at the last sweep; a read that returned
+  // bytes without emptying the buffer leaves the end of input unknown.
+  uint64_t reads_ = 0;
+  uint64_t swept_reads_ = 0;
+  bool eof_unknown_ = false;
+  bool checking_ = false;
   bool closing_ = false;  // no more requests; close after the last write
   bool eof_ = false;      // the client shut down its sending side
   bool closed_ = false;

@@ -1,6 +1,6 @@
-// RequestBatch: the requests the server parsed ahead of running them in
-// one round of its event loop (Server::Drain), across connections, so
-// that their checks can be prepared together (CommandHandler::Prepare).
+// RequestBatch: the requests the server parsed ahead of running them
+// (Server::Ready: those of one read of a connection), so that their
+// checks can be prepared together (CommandHandler::Prepare).
 // Each request's arguments are views into its connection's read buffer,
 // kept here in one array.
 //

@@ -26,10 +26,10 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::string_view kLog = "agent.server";
-// Requests in a group of Server::Drain(), across connections: enough to
-// keep Checker::kPrefetchAhead loads in flight, few enough to answer
-// early.
-constexpr size_t kDrainGroup = 64;
+// The sweep for a client's end of input that came with its last bytes
+// (Connection::CheckEof): how late the server may close after such a
+// client.
+constexpr int kEofSweepMs = 20;
 
 }  // namespace
 
@@ -39,7 +39,8 @@ Server::Server(asio::io_context* io, ServerOptions options,
       options_(std::move(options)),
       handler_(handler),
       clock_(clock),
-      accept_retry_timer_(std::make_unique<asio::steady_timer>(*io)) {
+      accept_retry_timer_(std::make_unique<asio::steady_timer>(*io)),
+      eof_timer_(std::make_unique<asio::steady_timer>(*io)) {
   connection_env_.io = io_;
   connection_env_.options = &options_;
   connection_env_.handler = handler_;
@@ -47,7 +48,13 @@ Server::Server(asio::io_context* io, ServerOptions options,
   connection_env_.owner = this;
 }
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  // A wait cancelled by Stop() stays queued in the io_context, which
+  // outlives the server, with its memory in eof_timer_memory_: leave that
+  // block (a few hundred bytes, once) rather than free it under the wait.
+  if (!eof_timer_armed_) delete eof_timer_memory_;
+}
 
 Status Server::Start() {
   if (options_.socket_path.empty() && options_.tcp.empty()) {
@@ -236,49 +243,46 @@ void Server::Admit(Acceptor* acceptor, Connection::Socket socket) {
 
 void Server::Forget(uint64_t id) { connections_.erase(id); }
 
+void Server::NeedsEofCheck() {
+  if (eof_timer_armed_ || stopped_) return;
+  eof_timer_armed_ = true;
+  eof_timer_->expires_after(std::chrono::milliseconds(kEofSweepMs));
+  eof_timer_->async_wait(
+      WithMemory(eof_timer_memory_, [this](const error_code& ec) {
+        if (ec) return;  // cancelled: the server stops
+        eof_timer_armed_ = false;
+        SweepEof();
+      }));
+}
+
+// Runs while connections keep reading (one timer for all of them, not one
+// per request), and stops once every quiet connection was checked.
+void Server::SweepEof() {
+  if (stopped_) return;
+  bool due = false;
+  // A check closes at most its own connection (erasing only that entry)
+  // and opens none: step past an entry before checking it.
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    const std::shared_ptr<Connection> connection = it->second;
+    ++it;
+    due |= connection->CheckEof();
+  }
+  if (due) NeedsEofCheck();
+}
+
 void Server::RanRequests() {
   if (on_batch_) on_batch_();
 }
 
-void Server::Ready(std::shared_ptr<Connection> connection) {
-  ready_.push_back(std::move(connection));
-  if (drain_posted_) return;
-  drain_posted_ = true;
-  // Posted: the reads completed in this round of the event loop are
-  // queued before it, so it sees all of them. (The token: a server
-  // destroyed meanwhile is not touched.)
-  asio::post(*io_, [this, alive = std::weak_ptr<char>(alive_)] {
-    if (!alive.expired()) Drain();
-  });
-}
-
-void Server::Drain() {
-  drain_posted_ = false;
-  if (stopped_) {
-    ready_.clear();
-    return;
-  }
-  draining_.swap(ready_);
-  const int64_t now = clock_->NowNanos();
-  // In groups of connections holding about kDrainGroup requests: parse
-  // them and prepare their checks, so that the memory loads of the whole
-  // group overlap, then run them connection by connection and answer. (One
-  // group for everything would hold back the first replies, and the
-  // client, until every connection was prepared.)
-  for (size_t first = 0; first < draining_.size();) {
-    batch_.Clear();
-    size_t end = first;
-    while (end < draining_.size() && batch_.size() < kDrainGroup) {
-      draining_[end++]->ParseAhead(&batch_);
-    }
-    handler_->PrepareDone();
-    for (size_t i = first; i < end; ++i) {
-      draining_[i]->ProcessRead(batch_, now);
-    }
-    handler_->ClearPrepared();
-    first = end;
-  }
-  draining_.clear();
+void Server::Ready(Connection* connection) {
+  if (stopped_) return;
+  // Parse the requests read and prepare their checks, so that their
+  // memory loads overlap, then run them and answer.
+  batch_.Clear();
+  connection->ParseAhead(&batch_);
+  handler_->PrepareDone();
+  connection->ProcessRead(batch_, clock_->NowNanos());
+  handler_->ClearPrepared();
   if (on_batch_) on_batch_();
 }
 
@@ -289,6 +293,7 @@ void Server::Stop() {
   if (unix_acceptor_) unix_acceptor_->close(ec);
   if (tcp_acceptor_) tcp_acceptor_->close(ec);
   accept_retry_timer_->cancel();
+  eof_timer_->cancel();
   auto connections = std::move(connections_);
   connections_.clear();
   for (auto& [id, connection] : connections) connection->Close();

@@ -10,10 +10,11 @@
 // protocol error closes that connection only. Beyond max_connections, a
 // new connection gets "-ERR max number of clients reached" and is closed.
 //
-// Batches: the connections read in one round of the event loop run
-// together (Drain): their requests are parsed and prepared first, in
-// groups, so that the memory loads of their checks overlap, then run
-// connection by connection, each answered with one write.
+// Batches: what one read of a connection brought runs at once, as one
+// batch: its requests are parsed and prepared first (so that the memory
+// loads of their checks overlap), then run, and answered with one write.
+// (Running the connections of one round of the event loop together would
+// take one more turn of the loop, an epoll_wait, per round.)
 //
 // Thread-safety: construct, Start() and Stop() on the thread that runs the
 // io_context (or before it runs / after it stopped). Everything else runs
@@ -34,6 +35,7 @@
 
 #include "agent/commands/command_handler.h"
 #include "agent/server/connection.h"
+#include "agent/server/handler_memory.h"
 #include "agent/server/request_batch.h"
 #include "agent/server/server_options.h"
 #include "common/clock.h"
@@ -75,13 +77,12 @@ class Server final : private ConnectionOwner {
   Status ListenTcp();
   void Accept(Acceptor* acceptor);
   void Admit(Acceptor* acceptor, Connection::Socket socket);
-  // ConnectionOwner. A connection read new bytes: Drain() (posted once
-  // per round of the event loop) runs the requests of every connection
-  // read in that round as one batch.
-  void Ready(std::shared_ptr<Connection> connection) override;
+  // ConnectionOwner. A connection read new bytes: runs them as one batch.
+  void Ready(Connection* connection) override;
   void RanRequests() override;
   void Forget(uint64_t id) override;
-  void Drain();
+  void NeedsEofCheck() override;
+  void SweepEof();
 
   boost::asio::io_context* io_;
   ServerOptions options_;
@@ -92,17 +93,17 @@ class Server final : private ConnectionOwner {
   std::unique_ptr<Acceptor> unix_acceptor_;
   std::unique_ptr<Acceptor> tcp_acceptor_;
   std::unique_ptr<boost::asio::steady_timer> accept_retry_timer_;
+  // Armed while some connection's end of input is unknown (CheckEof).
+  std::unique_ptr<boost::asio::steady_timer> eof_timer_;
+  bool eof_timer_armed_ = false;
+  // Its wait's memory, so that it allocates nothing (see ~Server()).
+  HandlerMemory* eof_timer_memory_ = new HandlerMemory;
   bool socket_file_created_ = false;
   uint64_t socket_inode_ = 0;
   uint16_t tcp_port_ = 0;
   bool stopped_ = false;
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<Connection>> connections_;
-  // Expires with the server (see Ready()).
-  std::shared_ptr<char> alive_ = std::make_shared<char>();
-  std::vector<std::shared_ptr<Connection>> ready_;
-  std::vector<std::shared_ptr<Connection>> draining_;
-  bool drain_posted_ = false;
   RequestBatch batch_;
 };
 

@@ -16,10 +16,22 @@
 # Runs on demand, not in deploy/test.sh. The controller (and PostgreSQL)
 # run too, on the same cores: lease traffic is part of the honest cost.
 #
+# Server CPU per request: the user + system time of every thread of the
+# servers, from /proc/PID/stat and /proc/PID/task/TID/stat, read before and
+# after each run and divided by its requests, split into the agent's main
+# thread (its event loop), the agent's other threads (lease client, ...),
+# the controller (all threads) and redis-server (all threads). An agent
+# case's server CPU is agent + controller; a Redis case's is redis-server.
+# (Clock ticks: 10 ms each, so runs must last seconds for 1 % precision.)
+#
 #   tests/bench/agent_vs_redis.sh [ROUNDS] [REQUESTS]
 #   SLUICE_BENCH_BUILD=DIR   a Release build tree (default build/release,
 #                            brought up to date first)
+#   SLUICE_BENCH_NO_BUILD=1  use the daemons in DIR as they are (e.g. copies
+#                            of another checkout's agent/sluice-agent and
+#                            controller/sluice-controller, for A/B runs)
 #   SLUICE_BENCH_CONFIGS="50x16 50x1 1x1"   the configurations to run
+#   SLUICE_BENCH_CASES="agent ping lua same5 same3"   the cases to run
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/deploy/lib.sh"
@@ -27,7 +39,7 @@ source "$ROOT/tests/bench/stack.sh"
 ROUNDS="${1:-5}"
 N="${2:-400000}"
 BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
-bench_daemons "$BUILD"
+[ -n "${SLUICE_BENCH_NO_BUILD:-}" ] || bench_daemons "$BUILD"
 for tool in redis-server redis-benchmark redis-cli curl; do
   command -v "$tool" >/dev/null || die "$tool not found: install redis-server, redis-tools and curl"
 done
@@ -38,10 +50,13 @@ METRICS_PORT="$(free_port)"
 "$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
   --socket "$WORK/agent.sock" --metrics "127.0.0.1:$METRICS_PORT" \
   >"$WORK/agent.log" 2>&1 &
+AGENT_PID=$!
 PIDS+=($!)
 redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' \
   --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
+REDIS_PID=$!
 PIDS+=($!)
+CONTROLLER_PID="${PIDS[0]}"  # bench_controller started it first
 wait_for agent 10 redis-cli -s "$WORK/agent.sock" PING
 wait_for redis 10 redis-cli -s "$WORK/redis.sock" PING
 
@@ -56,13 +71,23 @@ sleep 2.5
 SHA="$(redis-cli -s "$WORK/redis.sock" SCRIPT LOAD "$(cat "$ROOT/tests/bench/token_bucket.lua")")"
 
 RESULTS="$WORK/results.csv"
+TICK="$(getconf CLK_TCK)"
+# CPU ticks (user + system) so far: agent main thread, agent (all threads,
+# also those that ended), controller, redis-server. After the ")" that ends
+# the command name, utime and stime are the 12th and 13th fields.
+ticks() { sed 's/.*) //' "$1" | awk '{print $12 + $13}'; }
+cpu_snapshot() {
+  echo "$(ticks "/proc/$AGENT_PID/task/$AGENT_PID/stat") $(ticks "/proc/$AGENT_PID/stat")" \
+    "$(ticks "/proc/$CONTROLLER_PID/stat") $(ticks "/proc/$REDIS_PID/stat")"
+}
 bench() {  # socket args...: one redis-benchmark run, its CSV line in $WORK/line
   local sock="$1"; shift
   redis-benchmark -s "$WORK/$sock" -c "$c" -P "$p" -n "$N" --csv "$@" | tail -1 >"$WORK/line"
 }
 run_case() {  # name clients pipeline
-  local name="$1" c="$2" p="$3" cpu
+  local name="$1" c="$2" p="$3" cpu before after
   local TIMEFORMAT='%U %S'  # the client's own CPU time (user, system)
+  before="$(cpu_snapshot)"
   cpu="$( { time case "$name" in
     agent) bench agent.sock -r 100000 RL.CHECK api 1 client __rand_int__ ;;
     ping)  bench redis.sock PING ;;
@@ -70,8 +95,15 @@ run_case() {  # name clients pipeline
     same5) bench redis.sock -r 100000 SMISMEMBER s:__rand_int__ a b c d e ;;
     same3) bench redis.sock -r 100000 SMISMEMBER s:__rand_int__ a b c ;;
   esac; } 2>&1 )"
-  # name,clients,pipeline,client CPU us per request,<redis-benchmark CSV>
-  echo "$name,$c,$p,$(awk -v n="$N" '{printf "%.3f", ($1 + $2) * 1e6 / n}' <<<"$cpu"),$(cat "$WORK/line")" >>"$RESULTS"
+  after="$(cpu_snapshot)"
+  # name,clients,pipeline,client CPU us per request,
+  # server CPU us per request: agent main,agent other threads,controller,redis,
+  # <redis-benchmark CSV>
+  echo "$name,$c,$p,$(awk -v n="$N" '{printf "%.3f", ($1 + $2) * 1e6 / n}' <<<"$cpu"),$(
+    awk -v n="$N" -v tick="$TICK" -v b="$before" -v a="$after" 'BEGIN {
+      split(b, x, " "); split(a, y, " "); k = 1e6 / tick / n
+      printf "%.3f,%.3f,%.3f,%.3f", (y[1] - x[1]) * k, (y[2] - x[2] - y[1] + x[1]) * k,
+        (y[3] - x[3]) * k, (y[4] - x[4]) * k}'),$(cat "$WORK/line")" >>"$RESULTS"
 }
 
 for conf in ${SLUICE_BENCH_CONFIGS:-50x16 50x1 1x1}; do
@@ -79,7 +111,7 @@ for conf in ${SLUICE_BENCH_CONFIGS:-50x16 50x1 1x1}; do
   n_saved="$N"
   [ "$1" = 1 ] && N=$((N / 8))   # one client is slow; keep the run bounded
   for round in $(seq "$ROUNDS"); do
-    for name in agent ping lua same5 same3; do run_case "$name" "$1" "$2"; done
+    for name in ${SLUICE_BENCH_CASES:-agent ping lua same5 same3}; do run_case "$name" "$1" "$2"; done
   done
   N="$n_saved"
 done
@@ -97,32 +129,52 @@ curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
 
 /usr/bin/python3 - "$RESULTS" <<'PY'
 import csv, statistics, sys
+CASES = ("agent", "ping", "lua", "same5", "same3")
 rows = {}
 for r in csv.reader(open(sys.argv[1])):
-    name, c, p, cpu = r[0], r[1], r[2], float(r[3])
-    rps, p99 = float(r[5]), float(r[10])
-    rows.setdefault((c, p), {}).setdefault(name, []).append((rps, p99, cpu))
-print(f"{'clients':>7} {'pipe':>4} {'case':>6} {'median rps':>12} {'median p99 ms':>14} {'client CPU us/req':>18}")
+    name, c, p = r[0], r[1], r[2]
+    cpu, main, bg, ctl, redis = (float(x) for x in r[3:8])
+    rps, p99 = float(r[9]), float(r[14])
+    server = main + bg + ctl if name == "agent" else redis
+    rows.setdefault((c, p), {}).setdefault(name, []).append(
+        (rps, p99, cpu, server, main, bg, ctl, redis))
+print(f"{'clients':>7} {'pipe':>4} {'case':>6} {'median rps':>11} {'p99 ms':>7} "
+      f"{'client':>7} | server CPU us/req: {'total':>6} {'main':>6} {'bg':>6} {'ctl':>6} {'redis':>6}")
 goals = []
 for (c, p), cases in rows.items():
     med = {}
-    for name in ("agent", "ping", "lua", "same5", "same3"):
-        v = cases.get(name, [])
-        med[name] = tuple(statistics.median(x[i] for x in v) for i in range(3))
-        print(f"{c:>7} {p:>4} {name:>6} {med[name][0]:>12.0f} {med[name][1]:>14.3f} {med[name][2]:>18.3f}")
-    vs_ping = med['agent'][0] / med['ping'][0]
-    vs_lua = med['agent'][0] / med['lua'][0]
-    p99 = med['agent'][1] / med['lua'][1]
-    print(f"        ratios: agent/ping = {vs_ping:.2f}x   agent/lua = {vs_lua:.2f}x   p99 agent/lua = {p99:.2f}")
-    print(f"        same-shape no-ops: agent/same5 = {med['agent'][0] / med['same5'][0]:.2f}x   "
-          f"agent/same3 = {med['agent'][0] / med['same3'][0]:.2f}x   "
-          f"same5/ping = {med['same5'][0] / med['ping'][0]:.2f}x   same3/ping = {med['same3'][0] / med['ping'][0]:.2f}x")
+    for name in CASES:
+        v = cases.get(name)
+        if not v:
+            continue
+        med[name] = tuple(statistics.median(x[i] for x in v) for i in range(8))
+        m = med[name]
+        print(f"{c:>7} {p:>4} {name:>6} {m[0]:>11.0f} {m[1]:>7.3f} {m[2]:>7.3f} |"
+              f" {'':>17} {m[3]:>6.2f} {m[4]:>6.2f} {m[5]:>6.2f} {m[6]:>6.2f} {m[7]:>6.2f}")
+    if "agent" not in med or "ping" not in med:
+        continue
+    a, ping = med["agent"], med["ping"]
+    vs_ping = a[0] / ping[0]
+    cpu_ratio = a[3] / ping[3] if ping[3] > 0 else float("inf")
+    line = f"        ratios: agent/ping = {vs_ping:.2f}x   server CPU agent/ping = {cpu_ratio:.2f}x"
+    if "lua" in med:
+        line += f"   agent/lua = {a[0] / med['lua'][0]:.2f}x   p99 agent/lua = {a[1] / med['lua'][1]:.2f}"
+    print(line)
+    if "same5" in med and "same3" in med:
+        print(f"        same-shape no-ops: agent/same5 = {a[0] / med['same5'][0]:.2f}x   "
+              f"agent/same3 = {a[0] / med['same3'][0]:.2f}x   "
+              f"same5/ping = {med['same5'][0] / ping[0]:.2f}x   same3/ping = {med['same3'][0] / ping[0]:.2f}x")
     goals.append((f"{c}x{p}: agent >= 0.9x PING", vs_ping >= 0.9, f"{vs_ping:.2f}x"))
-    if p == "16":
+    cpu_goal = 1.1 if p != "1" else 1.0
+    goals.append((f"{c}x{p}: server CPU <= {cpu_goal}x PING", cpu_ratio <= cpu_goal,
+                  f"{a[3]:.2f} vs {ping[3]:.2f} us"))
+    if "lua" in med and p == "16":
+        vs_lua = a[0] / med["lua"][0]
         goals.append((f"{c}x{p}: agent >= 5x Lua", vs_lua >= 5, f"{vs_lua:.2f}x"))
-    if p == "1":
-        goals.append((f"{c}x{p}: agent p99 < Lua p99", p99 < 1, f"{med['agent'][1]:.3f} vs {med['lua'][1]:.3f} ms"))
+    if "lua" in med and p == "1":
+        goals.append((f"{c}x{p}: agent p99 < Lua p99", a[1] < med["lua"][1],
+                      f"{a[1]:.3f} vs {med['lua'][1]:.3f} ms"))
 print("goals:")
 for what, ok, value in goals:
-    print(f"  {'met    ' if ok else 'NOT met'}  {what:<28} ({value})")
+    print(f"  {'met    ' if ok else 'NOT met'}  {what:<32} ({value})")
 PY

@@ -409,6 +409,39 @@ TEST_F(HostileClientTest, TruncatedFrameThenHangUpIsDroppedQuietly) {
   EXPECT_EQ(bystander.Reply(), "*5\r\n:1\r\n:10\r\n:5\r\n:0\r\n:0\r\n");
 }
 
+// Requests and the end of input (or a hang-up) that reach the server
+// before it reads: edge-triggered readiness reports them together, and the
+// read that returns the requests cannot tell that the end follows. The
+// server still answers and closes (or forgets the connection), after one
+// more read of the now quiet connection.
+TEST_F(HostileClientTest, EndOfInputThatCameWithTheLastRequestsIsSeen) {
+  const std::string frames = Frame({"PING"}) + Frame({"ECHO", "last"});
+  const size_t baseline_fds = OpenFds();
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    {
+      // A reply first, so that the server waits for input when both come.
+      Client half(socket_path());
+      ExpectPing(&half);
+      ASSERT_TRUE(half.Send(frames));
+      half.ShutdownWrite();
+      std::string rest;
+      EXPECT_TRUE(half.WaitClosed(&rest)) << half.failure;
+      EXPECT_EQ(rest, "+PONG\r\n$4\r\nlast\r\n");
+    }
+    {
+      Client gone(socket_path());
+      ExpectPing(&gone);
+      ASSERT_TRUE(gone.Send(
+          Frame({"RL.CHECK", "api", "1", "client_id", "e"}).substr(0, 9)));
+    }
+  }
+  EXPECT_TRUE(Eventually(
+      kReplyTimeout,
+      [&] { return Connections(server_) == 0 && OpenFds() == baseline_fds; }))
+      << Connections(server_) << " connections, " << OpenFds() << " fds";
+}
+
 TEST_F(HostileClientTest, RandomBytesNeverHurtTheServer) {
   std::mt19937 rng(20261107);
   const std::string valid =
