@@ -17,8 +17,9 @@ constexpr int64_t kLeasePaceNanos = 50 * kNanosPerMilli;
 // A bucket holding a lease decides from its safe share once its last
 // request is this old: the controller reserves an agent's share of the
 // refill as credit for it this long (AllocatorOptions::credit_horizon_ns)
-// and hands it over with the next grant, so the safe share would count it
-// twice before then; after, it is nobody's until someone asks.
+// and hands it over with the next grant; after, it is nobody's until
+// someone asks. Before, the safe share may admit up to one more grant's
+// worth per request (see ShareBehindLease).
 constexpr int64_t kShareBehindLeaseNanos = 200 * kNanosPerMilli;
 // Floating-point slack: amounts this close to a whole count are that count.
 constexpr double kEpsilon = 1e-6;
@@ -154,8 +155,9 @@ bool LocalBucket::ShareUsable(const Rule& rule, const LeaseContext& ctx) {
   return ctx.controller_reachable || rule.failure_mode == FailureMode::kLocal;
 }
 
-bool LocalBucket::ShareBehindLease(int64_t now) const {
-  return !requested_ || now - window_start_ >= kShareBehindLeaseNanos;
+bool LocalBucket::ShareBehindLease(int64_t now, int64_t cost) const {
+  return !requested_ || now - window_start_ >= kShareBehindLeaseNanos ||
+         int64_t{unleased_} + cost <= int64_t{last_grant_};
 }
 
 bool LocalBucket::ShareCanTake(const Rule& rule, int64_t now, int64_t cost,
@@ -188,7 +190,7 @@ bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
     case Source::kLease: {
       const int64_t tokens = UsableLeaseTokens(now);
       allowed = cost <= tokens;
-      if (!allowed && ShareUsable(rule, ctx) && ShareBehindLease(now)) {
+      if (!allowed && ShareUsable(rule, ctx) && ShareBehindLease(now, cost)) {
         // The lease ran dry and no grant is due: the safe share decides.
         allowed = ShareCanTake(rule, now, cost, agents, d);
         d->remaining += tokens;
@@ -294,12 +296,12 @@ void LocalBucket::Refuse(const Rule& rule, int64_t now, int64_t cost,
 
 void LocalBucket::SetRetryQueueEnd(int64_t end) {
   // Whole milliseconds after the window start, rounded up; 0: none.
-  const int64_t millis = (end - window_start_ + kNanosPerMilli - 1) /
-                         kNanosPerMilli;
+  const int64_t millis =
+      (end - window_start_ + kNanosPerMilli - 1) / kNanosPerMilli;
   retry_queue_millis_ = static_cast<uint32_t>(
-      end <= window_start_ ? 0
-                           : std::clamp<int64_t>(millis, 1,
-                                                 kMaxRetryQueueMillis));
+      end <= window_start_
+          ? 0
+          : std::clamp<int64_t>(millis, 1, kMaxRetryQueueMillis));
 }
 
 void LocalBucket::Reconfigure(const Rule& before, const Rule& after,

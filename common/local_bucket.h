@@ -17,8 +17,9 @@
 //   2. No valid lease, or one that cannot pay for the check (spent, or
 //      paced) and whose last request is at least 200 ms old (before that,
 //      the controller holds the agent's share of the refill as credit for
-//      its next grant), when the controller is reachable or failure_mode is
-//      `local`:
+//      its next grant, so only one grant's worth per request: see
+//      ShareBehindLease), when the controller is reachable or failure_mode
+//      is `local`:
 //      the safe share, a local token bucket of burst/agents capacity
 //      refilled at rate/agents (agents = connected agents last reported by
 //      the controller, at least 1). A grant of tokens empties it (the grant
@@ -242,13 +243,18 @@ class LocalBucket {
                    const LeaseContext& ctx) const;
   // Whether the safe share may admit (controller reachable, or `local`).
   static bool ShareUsable(const Rule& rule, const LeaseContext& ctx);
-  // Whether a bucket whose lease cannot pay for a check may use its safe
+  // Whether a bucket whose lease cannot pay for `cost` may use its safe
   // share: its last request is at least 200 ms old (the controller's credit
-  // horizon: until then its share of the refill comes with the next grant).
-  bool ShareBehindLease(int64_t now) const;
+  // horizon), or what it admitted unleased since that request, with
+  // `cost`, is at most its last grant. The controller charges unleased
+  // tokens to the agent's credit first, so within one grant's worth per
+  // request the safe share only brings forward what the agent's next grant
+  // would hold (its fair share, which may be below rate/agents when others
+  // weigh more); beyond, it would eat into the others' refill.
+  bool ShareBehindLease(int64_t now, int64_t cost) const;
   // CanTake and Take on the safe share alone.
-  bool ShareCanTake(const Rule& rule, int64_t now, int64_t cost,
-                    int64_t agents, Decision* d);
+  bool ShareCanTake(const Rule& rule, int64_t now, int64_t cost, int64_t agents,
+                    Decision* d);
   void TakeFromShare(const Rule& rule, int64_t now, int64_t cost,
                      const LeaseContext& ctx, Decision* d);
   // When the last refused check's turn comes (see Refuse).
@@ -281,7 +287,7 @@ class LocalBucket {
   uint32_t admitted_ = 0;
   uint32_t refused_ = 0;
   uint32_t unleased_ = 0;
-  uint32_t last_cost_ = 1;        // the last cost > 0 seen, at most burst
+  uint32_t last_cost_ = 1;       // the last cost > 0 seen, at most burst
   uint32_t old_gap_units_ : 16;  // old_expiry() = lease_expiry_ - gap
   uint32_t contended_ : 1;       // the last report had refusals
   uint32_t in_flight_ : 1;       // a request was sent, no answer yet

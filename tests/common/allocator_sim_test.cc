@@ -246,8 +246,8 @@ class Simulation {
         }
         queue_.push_back(reply);
       } else {
-        nodes_[m.agent].bucket->ApplyGrant(config_.rule, m.sent_at, m.offer.tokens,
-                                           m.offer.ttl_ns, t);
+        nodes_[m.agent].bucket->ApplyGrant(config_.rule, m.sent_at,
+                                           m.offer.tokens, m.offer.ttl_ns, t);
       }
     }
   }
