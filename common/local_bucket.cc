@@ -283,12 +283,16 @@ void LocalBucket::Refuse(const Rule& rule, int64_t now, int64_t cost,
   // refill. The queue holds at most the share's refill of one burst.
   const int64_t agents = Agents(ctx);
   const int64_t step = NanosToAccrue(static_cast<double>(cost), rule, agents);
-  const int64_t cap = std::min(
-      kMaxRetryQueueMillis * kNanosPerMilli,
-      std::max(step,
-               NanosToAccrue(static_cast<double>(rule.burst), rule, agents)));
+  // The wait CanTake computed is never shortened: no turn comes before
+  // the tokens could be there.
+  const int64_t wait = d->retry_after_ms * kNanosPerMilli;
+  const int64_t cap = std::max(
+      wait,
+      std::min(kMaxRetryQueueMillis * kNanosPerMilli,
+               std::max(step, NanosToAccrue(static_cast<double>(rule.burst),
+                                            rule, agents))));
   const int64_t queue_end = retry_queue_millis_ == 0 ? 0 : RetryQueueEnd();
-  int64_t at = now + std::min(cap, d->retry_after_ms * kNanosPerMilli);
+  int64_t at = now + wait;
   if (queue_end > now) at = std::max(at, std::min(queue_end + step, now + cap));
   SetRetryQueueEnd(at);
   d->retry_after_ms = std::max<int64_t>(1, NanosToMillis(at - now));

@@ -169,6 +169,18 @@ TEST(LocalBucketRetryTest, TheQueueOutlivesARequestAndEmptiesAsTurnsPass) {
   EXPECT_EQ(Check(&bucket, rule, 2 * kSec, 2, ctx).retry_after_ms, 200);
 }
 
+TEST(LocalBucketRetryTest, NoTurnComesBeforeTheTokensCouldBeThere) {
+  // 3 a minute: a token every 20 s, beyond the queue's 8.2 s reach.
+  const Rule rule = MakeRule(1, "api", {{"route", "*"}}, 3, 60000, 3);
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(Check(&bucket, rule, 0, 1, ctx).allowed);
+  EXPECT_EQ(Check(&bucket, rule, 0, 1, ctx).retry_after_ms, 20000);
+  EXPECT_EQ(Check(&bucket, rule, 0, 1, ctx).retry_after_ms, 20000);
+  EXPECT_EQ(Check(&bucket, rule, 1 * kSec, 1, ctx).retry_after_ms, 19000);
+}
+
 TEST(LocalBucketRetryTest, NeverAndClosedAreNotQueued) {
   const Rule rule = TenPerSecond(FailureMode::kClosed);
   LocalBucket bucket(rule, 0, LeaseContext{true, 1});
