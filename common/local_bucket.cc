@@ -14,6 +14,13 @@ constexpr int64_t kMinDemandWindowNanos = 100 * kNanosPerMilli;
 // A contended bucket spreads each grant over this long (the agent's refresh
 // cadence, LeaseTiming::min_interval_ns by default): see UsableLeaseTokens.
 constexpr int64_t kLeasePaceNanos = 50 * kNanosPerMilli;
+// A bucket holding a lease decides from its safe share once its last
+// request is this old: the controller reserves an agent's share of the
+// refill as credit for it this long (AllocatorOptions::credit_horizon_ns)
+// and hands it over with the next grant; after, it is nobody's until
+// someone asks. Before, the safe share may admit up to one more grant's
+// worth per request (see ShareBehindLease).
+constexpr int64_t kShareBehindLeaseNanos = 200 * kNanosPerMilli;
 // Floating-point slack: amounts this close to a whole count are that count.
 constexpr double kEpsilon = 1e-6;
 
@@ -43,6 +50,16 @@ int64_t MillisToAccrue(double tokens, const Rule& rule, int64_t agents) {
   return ClampToInt64(std::ceil(millis - kEpsilon));
 }
 
+// Nanoseconds (rounded up) for `tokens` to accrue at the rule's rate divided
+// among `agents`.
+int64_t NanosToAccrue(double tokens, const Rule& rule, int64_t agents) {
+  if (!(tokens > 0) || rule.limit <= 0) return 0;
+  double nanos = tokens * static_cast<double>(rule.period_ms) *
+                 static_cast<double>(kNanosPerMilli) *
+                 static_cast<double>(agents) / static_cast<double>(rule.limit);
+  return ClampToInt64(std::ceil(nanos - kEpsilon));
+}
+
 // Nanoseconds to milliseconds, rounded up but forgiving up to 1 µs of
 // floating-point error (so 500000001 ns reads as 500 ms). -1 stays -1.
 int64_t NanosToMillis(int64_t nanos) {
@@ -69,10 +86,11 @@ LocalBucket::LocalBucket(const Rule& rule, int64_t now,
                          const LeaseContext& /*ctx*/)
     : share_(RuleShape(rule), now),
       window_start_(now),
-      old_gap_micros_(0),
+      old_gap_units_(0),
       contended_(0),
       in_flight_(0),
-      requested_(0) {}
+      requested_(0),
+      retry_queue_millis_(0) {}
 
 void LocalBucket::AddCount(uint32_t* counter, int64_t amount) {
   if (amount <= 0) return;
@@ -123,13 +141,40 @@ void LocalBucket::SpendLease(int64_t now, int64_t cost) {
 
 void LocalBucket::SetOldLease(int64_t tokens, int64_t expiry) {
   old_tokens_ = 0;
-  old_gap_micros_ = 0;
+  old_gap_units_ = 0;
   if (tokens <= 0) return;
-  // Rounded up: the earlier tokens may die up to 1 us early, never late.
-  const int64_t gap_micros = (lease_expiry_ - expiry + 999) / 1000;
-  if (gap_micros < 0 || gap_micros > kMaxOldGapMicros) return;  // dropped
+  // Rounded up: the earlier tokens may die up to one unit early, never late.
+  const int64_t gap_units =
+      (lease_expiry_ - expiry + kOldGapUnitNanos - 1) / kOldGapUnitNanos;
+  if (gap_units < 0 || gap_units > kMaxOldGapUnits) return;  // dropped
   old_tokens_ = ClampCount(tokens);
-  old_gap_micros_ = static_cast<uint32_t>(gap_micros);
+  old_gap_units_ = static_cast<uint32_t>(gap_units);
+}
+
+bool LocalBucket::ShareUsable(const Rule& rule, const LeaseContext& ctx) {
+  return ctx.controller_reachable || rule.failure_mode == FailureMode::kLocal;
+}
+
+bool LocalBucket::ShareBehindLease(int64_t now, int64_t cost) const {
+  return !requested_ || now - window_start_ >= kShareBehindLeaseNanos ||
+         int64_t{unleased_} + cost <= int64_t{last_grant_};
+}
+
+bool LocalBucket::ShareCanTake(const Rule& rule, int64_t now, int64_t cost,
+                               int64_t agents, Decision* d) {
+  const TokenBucketShape shape = RuleShape(rule);
+  const double share = static_cast<double>(agents);
+  const double c = static_cast<double>(cost);
+  const int64_t wait = share_.NanosUntilAvailable(shape, now, c * share);
+  d->remaining = WholeTokens(share_.Available(shape, now) / share);
+  d->reset_after_ms =
+      std::max<int64_t>(0, NanosToMillis(share_.NanosUntilFull(shape, now)));
+  if (wait == 0) return true;
+  // More than the safe share can ever hold: only a lease can admit it.
+  const int64_t millis =
+      wait > 0 ? NanosToMillis(wait) : MillisToAccrue(c, rule, agents);
+  d->retry_after_ms = std::max<int64_t>(1, millis);
+  return false;
 }
 
 bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
@@ -143,8 +188,14 @@ bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
   bool allowed = false;
   switch (SourceFor(rule, now, ctx)) {
     case Source::kLease: {
-      int64_t tokens = UsableLeaseTokens(now);
+      const int64_t tokens = UsableLeaseTokens(now);
       allowed = cost <= tokens;
+      if (!allowed && ShareUsable(rule, ctx) && ShareBehindLease(now, cost)) {
+        // The lease ran dry and no grant is due: the safe share decides.
+        allowed = ShareCanTake(rule, now, cost, agents, d);
+        d->remaining += tokens;
+        break;
+      }
       d->remaining = tokens;
       d->reset_after_ms =
           MillisToAccrue(static_cast<double>(rule.burst - tokens), rule, 1);
@@ -154,23 +205,9 @@ bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
       }
       break;
     }
-    case Source::kSafeShare: {
-      const TokenBucketShape shape = RuleShape(rule);
-      const double share = static_cast<double>(agents);
-      const double c = static_cast<double>(cost);
-      const int64_t wait = share_.NanosUntilAvailable(shape, now, c * share);
-      allowed = wait == 0;
-      d->remaining = WholeTokens(share_.Available(shape, now) / share);
-      d->reset_after_ms = std::max<int64_t>(
-          0, NanosToMillis(share_.NanosUntilFull(shape, now)));
-      if (!allowed) {
-        // More than the safe share can ever hold: only a lease can admit it.
-        int64_t millis =
-            wait > 0 ? NanosToMillis(wait) : MillisToAccrue(c, rule, agents);
-        d->retry_after_ms = std::max<int64_t>(1, millis);
-      }
+    case Source::kSafeShare:
+      allowed = ShareCanTake(rule, now, cost, agents, d);
       break;
-    }
     case Source::kOpen:
       allowed = true;
       d->remaining = rule.burst;
@@ -192,30 +229,40 @@ bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
   return allowed;
 }
 
+void LocalBucket::TakeFromShare(const Rule& rule, int64_t now, int64_t cost,
+                                const LeaseContext& ctx, Decision* d) {
+  const TokenBucketShape shape = RuleShape(rule);
+  const double share = static_cast<double>(Agents(ctx));
+  share_.Debit(shape, now, static_cast<double>(cost) * share);
+  AddCount(&admitted_, cost);
+  AddCount(&unleased_, cost);
+  d->remaining = WholeTokens(share_.Available(shape, now) / share);
+  d->reset_after_ms =
+      std::max<int64_t>(0, NanosToMillis(share_.NanosUntilFull(shape, now)));
+}
+
 void LocalBucket::Take(const Rule& rule, int64_t now, int64_t cost,
                        const LeaseContext& ctx, Decision* d) {
   if (cost <= 0) return;
   switch (SourceFor(rule, now, ctx)) {
     case Source::kLease: {
+      int64_t tokens = UsableLeaseTokens(now);
+      if (cost > tokens) {  // CanTake admitted it from the safe share
+        TakeFromShare(rule, now, cost, ctx, d);
+        d->remaining += tokens;
+        break;
+      }
       SpendLease(now, cost);
       AddCount(&admitted_, cost);
-      int64_t tokens = UsableLeaseTokens(now);
+      tokens = UsableLeaseTokens(now);
       d->remaining = tokens;
       d->reset_after_ms =
           MillisToAccrue(static_cast<double>(rule.burst - tokens), rule, 1);
       break;
     }
-    case Source::kSafeShare: {
-      const TokenBucketShape shape = RuleShape(rule);
-      const double share = static_cast<double>(Agents(ctx));
-      share_.Debit(shape, now, static_cast<double>(cost) * share);
-      AddCount(&admitted_, cost);
-      AddCount(&unleased_, cost);
-      d->remaining = WholeTokens(share_.Available(shape, now) / share);
-      d->reset_after_ms = std::max<int64_t>(
-          0, NanosToMillis(share_.NanosUntilFull(shape, now)));
+    case Source::kSafeShare:
+      TakeFromShare(rule, now, cost, ctx, d);
       break;
-    }
     case Source::kOpen:
       AddCount(&admitted_, cost);
       AddCount(&unleased_, cost);
@@ -224,6 +271,41 @@ void LocalBucket::Take(const Rule& rule, int64_t now, int64_t cost,
     case Source::kClosed:
       break;  // CanTake refused: nothing was admitted
   }
+}
+
+void LocalBucket::Refuse(const Rule& rule, int64_t now, int64_t cost,
+                         const LeaseContext& ctx, Decision* d) {
+  AddCount(&refused_, cost);
+  if (d->retry_after_ms <= 0 || cost <= 0 || rule.limit <= 0) return;
+  const Source source = SourceFor(rule, now, ctx);
+  if (source != Source::kLease && source != Source::kSafeShare) return;
+  // One refused check's turn: `cost` tokens of the agent's share of the
+  // refill. The queue holds at most the share's refill of one burst.
+  const int64_t agents = Agents(ctx);
+  const int64_t step = NanosToAccrue(static_cast<double>(cost), rule, agents);
+  // The wait CanTake computed is never shortened: no turn comes before
+  // the tokens could be there.
+  const int64_t wait = d->retry_after_ms * kNanosPerMilli;
+  const int64_t cap = std::max(
+      wait,
+      std::min(kMaxRetryQueueMillis * kNanosPerMilli,
+               std::max(step, NanosToAccrue(static_cast<double>(rule.burst),
+                                            rule, agents))));
+  const int64_t queue_end = retry_queue_millis_ == 0 ? 0 : RetryQueueEnd();
+  int64_t at = now + wait;
+  if (queue_end > now) at = std::max(at, std::min(queue_end + step, now + cap));
+  SetRetryQueueEnd(at);
+  d->retry_after_ms = std::max<int64_t>(1, NanosToMillis(at - now));
+}
+
+void LocalBucket::SetRetryQueueEnd(int64_t end) {
+  // Whole milliseconds after the window start, rounded up; 0: none.
+  const int64_t millis =
+      (end - window_start_ + kNanosPerMilli - 1) / kNanosPerMilli;
+  retry_queue_millis_ = static_cast<uint32_t>(
+      end <= window_start_
+          ? 0
+          : std::clamp<int64_t>(millis, 1, kMaxRetryQueueMillis));
 }
 
 void LocalBucket::Reconfigure(const Rule& before, const Rule& after,
@@ -291,13 +373,15 @@ void LocalBucket::MarkRequested(int64_t now, int64_t* admitted,
   *unleased = unleased_;
   contended_ = refused_ > 0 ? 1 : 0;
   admitted_ = refused_ = unleased_ = 0;
+  const int64_t queue_end = retry_queue_millis_ == 0 ? 0 : RetryQueueEnd();
   window_start_ = now;
+  SetRetryQueueEnd(queue_end);
   in_flight_ = 1;
   requested_ = 1;
 }
 
-void LocalBucket::ApplyGrant(int64_t requested_at, int64_t tokens,
-                             int64_t ttl_ns, int64_t now) {
+void LocalBucket::ApplyGrant(const Rule& rule, int64_t requested_at,
+                             int64_t tokens, int64_t ttl_ns, int64_t now) {
   if (in_flight_ && requested_at >= window_start_) in_flight_ = 0;
   tokens = std::clamp<int64_t>(tokens, 0, kMaxCount);
   last_grant_ = static_cast<uint32_t>(tokens);
@@ -307,6 +391,13 @@ void LocalBucket::ApplyGrant(int64_t requested_at, int64_t tokens,
   }
   const int64_t expiry = requested_at + ttl_ns;
   if (expiry <= now) return;  // dead on arrival
+  // The grant holds this agent's credit, its share of the refill until
+  // about now: the safe share starts again from empty, so that what it
+  // admits until the next grant is the share of the refill since this one.
+  if (tokens > 0) {
+    const TokenBucketShape shape = RuleShape(rule);
+    share_.TakeUpTo(shape, now, shape.capacity);
+  }
 
   // Tokens admitted from the safe share while this request was in flight
   // are paid for out of the grant: they were admitted in the grant's window,

@@ -14,29 +14,42 @@
 //      them in one lump and refuse until the next, so its admitted rate
 //      would swing by a whole grant between short windows. An uncontended
 //      bucket is never paced (bursts stay bursts).
-//   2. No valid lease:
-//      - controller reachable, or unreachable with failure_mode `local`:
-//        the safe share, a local token bucket of burst/agents capacity
-//        refilled at rate/agents (agents = connected agents last reported by
-//        the controller, at least 1). What it admits is reported as
-//        `unleased` and charged to the global bucket by the controller.
-//      - unreachable with failure_mode `open`: admit everything.
-//      - unreachable with failure_mode `closed`: refuse everything
-//        (retry_after 1000 ms, the reconnect cadence).
+//   2. No valid lease, or one that cannot pay for the check (spent, or
+//      paced) and whose last request is at least 200 ms old (before that,
+//      the controller holds the agent's share of the refill as credit for
+//      its next grant, so only one grant's worth per request: see
+//      ShareBehindLease), when the controller is reachable or failure_mode
+//      is `local`:
+//      the safe share, a local token bucket of burst/agents capacity
+//      refilled at rate/agents (agents = connected agents last reported by
+//      the controller, at least 1). A grant of tokens empties it (the grant
+//      holds the agent's share of the refill until then), so between grants
+//      it admits at most the agent's share of the refill since the last
+//      one, and a bucket whose lease lapsed or ran dry is never refused only
+//      because no lease is in hand. What it admits is reported as
+//      `unleased` and charged to the global bucket by the controller
+//      (netted against a grant still in flight).
+//   3. No valid lease, controller unreachable:
+//      - failure_mode `open`: admit everything.
+//      - failure_mode `closed`: refuse everything (retry_after 1000 ms, the
+//        reconnect cadence).
 //
 // Reply fields (CanTake/Take) by source:
 //   lease:      remaining = valid lease tokens (released ones, when paced);
 //               reset_after = time for the
 //               rule's global rate to refill burst - remaining; when
-//               refused, retry_after = time for `cost` tokens at
-//               rate/agents (at least 1 ms).
+//               refused (unreachable, not `local`), retry_after = time for
+//               `cost` tokens at rate/agents (at least 1 ms).
+//   lease, then safe share: the safe share's fields, remaining plus the
+//               lease's usable tokens.
 //   safe share: the safe-share bucket's own remaining / time to full / time
 //               until `cost` (or as for a lease when `cost` exceeds the safe
 //               share's capacity).
 //   open:       allowed, remaining = burst, reset_after 0.
 //   closed:     refused, remaining 0, reset_after and retry_after 1000.
 // Any source: cost > burst is refused with retry_after -1. cost 0 is
-// allowed (except when closed) and takes nothing.
+// allowed (except when closed) and takes nothing. Refuse() then spreads the
+// retry_after of successive refusals over the share's refill.
 //
 // Overshoot bound (documented in docs/leasing.md): while a bucket is cold or
 // between leases, each agent admits at most its safe share (burst/agents at
@@ -65,9 +78,12 @@
 //     So rules up to 2^32-1 tokens behave exactly; beyond, an agent holds
 //     at most kMaxCount leased tokens per bucket.
 //   - The earlier lease's expiry is kept as a gap before the latest lease's
-//     expiry, in whole microseconds rounded up: earlier tokens die up to
-//     1 us early, never late. A gap above kMaxOldGapMicros (about 8.9
-//     minutes, far beyond any lease ttl) drops the earlier tokens.
+//     expiry, in units of 128 us rounded up: earlier tokens die up to
+//     128 us early, never late. A gap above kMaxOldGapUnits (about 8.4 s,
+//     beyond a lease ttl unless --lease-ttl-ms is set higher) drops the
+//     earlier tokens (stricter, never looser).
+//   - The retry queue's end (Refuse) is kept in whole milliseconds after the
+//     last request, at most kMaxRetryQueueMillis (about 8.2 s).
 //   - One time serves as the start of the report window, the time of the
 //     last request and the time of the request in flight (all three are
 //     MarkRequested's `now`; a new bucket's window starts at creation).
@@ -113,8 +129,13 @@ class LocalBucket {
  public:
   // Saturation bound of the 32-bit token counts (see the header comment).
   static constexpr int64_t kMaxCount = UINT32_MAX;
-  // The largest gap kept between the earlier and the latest lease expiry.
-  static constexpr int64_t kMaxOldGapMicros = (int64_t{1} << 29) - 1;
+  // The gap between the earlier and the latest lease expiry is kept in
+  // units of this many nanoseconds (rounded up), at most kMaxOldGapUnits.
+  static constexpr int64_t kOldGapUnitNanos = 128 * 1000;
+  static constexpr int64_t kMaxOldGapUnits = (int64_t{1} << 16) - 1;
+  // The retry queue (Refuse) reaches at most this far after the last
+  // request.
+  static constexpr int64_t kMaxRetryQueueMillis = (int64_t{1} << 13) - 1;
 
   // A fresh bucket: full safe share, no lease, nothing to report. The
   // share is stored at the rule's scale, so `ctx` does not change the state
@@ -135,6 +156,17 @@ class LocalBucket {
 
   // Counts `cost` as refused (for demand reports).
   void CountRefused(int64_t cost) { AddCount(&refused_, cost); }
+
+  // A check CanTake refused (*d as it filled it): counts `cost` as refused
+  // and spreads the retry times of successive refusals over the refill
+  // the agent expects (its share, rate/agents): the first refused check
+  // is told when `cost` will be there, each further one `cost` at the
+  // share later than the previous one (the queue's end), capped at the
+  // time the share takes to refill one burst. Clients that honour
+  // retry_after then come back one at a time instead of all at once.
+  // retry_after -1 (never) and the `closed` failure mode's are kept.
+  void Refuse(const Rule& rule, int64_t now, int64_t cost,
+              const LeaseContext& ctx, Decision* d);
 
   // Adopts `after`, a new version of the rule the bucket follows
   // (`before`): tokens accrued until `now` at before's rate, then the safe
@@ -185,8 +217,11 @@ class LocalBucket {
   // `requested_at` is at or after its MarkRequested time (the agent stamps
   // a request when it leaves, a little after MarkRequested); a grant for an
   // earlier request leaves it in flight.
-  void ApplyGrant(int64_t requested_at, int64_t tokens, int64_t ttl_ns,
-                  int64_t now);
+  // A grant of tokens > 0 also empties the safe share (it holds this
+  // agent's credit, its share of the refill until about now), so that the
+  // safe share admits only the share of the refill since the last grant.
+  void ApplyGrant(const Rule& rule, int64_t requested_at, int64_t tokens,
+                  int64_t ttl_ns, int64_t now);
 
   // True when the bucket is indistinguishable from a fresh one at `now`
   // (no valid lease, nothing to report, safe share full): it may be evicted.
@@ -206,12 +241,33 @@ class LocalBucket {
   enum class Source { kLease, kSafeShare, kOpen, kClosed };
   Source SourceFor(const Rule& rule, int64_t now,
                    const LeaseContext& ctx) const;
+  // Whether the safe share may admit (controller reachable, or `local`).
+  static bool ShareUsable(const Rule& rule, const LeaseContext& ctx);
+  // Whether a bucket whose lease cannot pay for `cost` may use its safe
+  // share: its last request is at least 200 ms old (the controller's credit
+  // horizon), or what it admitted unleased since that request, with
+  // `cost`, is at most its last grant. The controller charges unleased
+  // tokens to the agent's credit first, so within one grant's worth per
+  // request the safe share only brings forward what the agent's next grant
+  // would hold (its fair share, which may be below rate/agents when others
+  // weigh more); beyond, it would eat into the others' refill.
+  bool ShareBehindLease(int64_t now, int64_t cost) const;
+  // CanTake and Take on the safe share alone.
+  bool ShareCanTake(const Rule& rule, int64_t now, int64_t cost, int64_t agents,
+                    Decision* d);
+  void TakeFromShare(const Rule& rule, int64_t now, int64_t cost,
+                     const LeaseContext& ctx, Decision* d);
+  // When the last refused check's turn comes (see Refuse).
+  int64_t RetryQueueEnd() const {
+    return window_start_ + int64_t{retry_queue_millis_} * 1000 * 1000;
+  }
+  void SetRetryQueueEnd(int64_t end);
   // Lease tokens a check may take at `now` (see "Pacing" above).
   int64_t UsableLeaseTokens(int64_t now) const;
   // Spends lease tokens, the earliest-expiring first.
   void SpendLease(int64_t now, int64_t cost);
   int64_t old_expiry() const {
-    return lease_expiry_ - int64_t{old_gap_micros_} * 1000;
+    return lease_expiry_ - int64_t{old_gap_units_} * kOldGapUnitNanos;
   }
   // Keeps `tokens` of earlier leases until `expiry` (<= lease_expiry_).
   void SetOldLease(int64_t tokens, int64_t expiry);
@@ -231,11 +287,14 @@ class LocalBucket {
   uint32_t admitted_ = 0;
   uint32_t refused_ = 0;
   uint32_t unleased_ = 0;
-  uint32_t last_cost_ = 1;        // the last cost > 0 seen, at most burst
-  uint32_t old_gap_micros_ : 29;  // old_expiry() = lease_expiry_ - gap
-  uint32_t contended_ : 1;        // the last report had refusals
-  uint32_t in_flight_ : 1;        // a request was sent, no answer yet
-  uint32_t requested_ : 1;        // a request was ever sent
+  uint32_t last_cost_ = 1;       // the last cost > 0 seen, at most burst
+  uint32_t old_gap_units_ : 16;  // old_expiry() = lease_expiry_ - gap
+  uint32_t contended_ : 1;       // the last report had refusals
+  uint32_t in_flight_ : 1;       // a request was sent, no answer yet
+  uint32_t requested_ : 1;       // a request was ever sent
+  // The retry queue's end (Refuse), in milliseconds after window_start_
+  // (0: no queue).
+  uint32_t retry_queue_millis_ : 13;
 };
 
 }  // namespace sluice

@@ -235,10 +235,16 @@ void Checker::Settle(bool admitted, int64_t cost, int64_t now,
       bucket.Take(*m.rule, now, cost, ctx_, &m.d);
       ++counts.allowed;
     } else {
-      // Refused by this rule, or (admitted) a shadow rule that would
-      // have refused, or (refused) a bucket left untouched by the AND.
-      if (options.report_demand && (!admitted || !m.can)) {
-        bucket.CountRefused(cost);
+      // Refused by this rule, or (admitted) a shadow rule that would have
+      // refused, or (refused) a bucket the AND left untouched: that one
+      // spends nothing and counts no demand (it could have taken; counted
+      // as refused it would look contended and pace its lease).
+      if (options.report_demand && !m.can) {
+        if (shadow || !options.spread_retry) {
+          bucket.CountRefused(cost);
+        } else {
+          bucket.Refuse(*m.rule, now, cost, ctx_, &m.d);
+        }
       }
       if (options.count_refusal && !m.can) {
         ++(shadow ? counts.shadow_refused : counts.refused);
@@ -385,15 +391,18 @@ size_t Checker::ApplyGrant(const KeyedGrant& grant, int64_t sent_at,
       table_.Prefetch(items[i + kPrefetchAhead].hash, 1);
     }
     const KeyedGrant::Item& item = items[i];
-    const BucketTable::Handle h = table_.Find(
-        std::string_view(grant.keys).substr(item.key_offset, item.key_size),
-        item.hash);
+    const std::string_view key =
+        std::string_view(grant.keys).substr(item.key_offset, item.key_size);
+    const BucketTable::Handle h = table_.Find(key, item.hash);
     if (h == BucketTable::kNone) continue;
+    const Rule* rule = index_->Find(BucketKeyRuleId(key));
+    if (rule == nullptr) continue;  // its rule is gone: the bucket goes too
     // The controller's values are trusted but kept in range (a day at most)
     // so that the nanosecond arithmetic cannot overflow.
     constexpr int64_t kMaxTtlMs = 24 * 3600 * 1000;
     const int64_t ttl_ms = std::clamp<int64_t>(item.ttl_ms, 0, kMaxTtlMs);
-    table_.bucket(h).ApplyGrant(sent_at, std::max<int64_t>(item.tokens, 0),
+    table_.bucket(h).ApplyGrant(*rule, sent_at,
+                                std::max<int64_t>(item.tokens, 0),
                                 ttl_ms * kNanosPerMilli, now);
     ++applied;
   }

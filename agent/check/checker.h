@@ -9,8 +9,11 @@
 //   3. CanTake(cost) on every bucket. The check is admitted when every
 //      enforce rule can take (AND). Then tokens are taken from every enforce
 //      bucket and from every shadow bucket that can take; otherwise from
-//      none (all or nothing), and every bucket counts `cost` as refused
-//      demand (LocalBucket::CountRefused).
+//      none (all or nothing): a refused check spends nothing anywhere.
+//      Each bucket that could not take counts `cost` as refused demand
+//      (LocalBucket::Refuse, which also spreads retry_after over the
+//      refill; CountRefused for shadow rules); a bucket that could take,
+//      in a check another rule refused, counts nothing.
 //   4. The reply reports the most restrictive enforce rule: when refused,
 //      the refusing rule with the largest retry_after (-1, "never", counts
 //      as largest); when admitted, the rule with the least remaining tokens
@@ -76,6 +79,9 @@ struct CheckOptions {
   bool report_demand = true;
   // Count refusals in the decision counters.
   bool count_refusal = true;
+  // Give a refused check its turn in the bucket's retry queue
+  // (LocalBucket::Refuse). Off for RL.ACQUIRE, which waits in the agent.
+  bool spread_retry = true;
 };
 
 class Checker {

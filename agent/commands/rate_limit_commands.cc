@@ -130,6 +130,7 @@ CommandOutcome Acquire(CommandContext* context, const CommandRequest& request,
   // and the wait always ran into its timeout).
   options.report_demand = true;
   options.count_refusal = last;  // a refusal counts once, at the end
+  options.spread_retry = false;  // the agent holds the waiter itself
   Decision decision;
   if (!RunCheck(context, args[1], cost, now, options, &decision, out)) {
     return {};

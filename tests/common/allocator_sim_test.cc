@@ -246,8 +246,8 @@ class Simulation {
         }
         queue_.push_back(reply);
       } else {
-        nodes_[m.agent].bucket->ApplyGrant(m.sent_at, m.offer.tokens,
-                                           m.offer.ttl_ns, t);
+        nodes_[m.agent].bucket->ApplyGrant(config_.rule, m.sent_at,
+                                           m.offer.tokens, m.offer.ttl_ns, t);
       }
     }
   }
@@ -289,7 +289,7 @@ TEST_P(AgentPacingTest, ContendedGrantsAreReleasedOver50Ms) {
   if (c.contended) bucket.CountRefused(7);
   int64_t admitted, refused, unleased;
   bucket.MarkRequested(kSec, &admitted, &refused, &unleased);
-  bucket.ApplyGrant(kSec, 100, 2 * kSec, kSec + kMs);
+  bucket.ApplyGrant(rule, kSec, 100, 2 * kSec, kSec + kMs);
   bucket.CanTake(rule, kSec + c.at_ms * kMs, 1, ctx, &d);
   EXPECT_EQ(d.remaining, c.usable);
   EXPECT_EQ(bucket.LeaseTokens(kSec + c.at_ms * kMs), 100);

@@ -125,7 +125,7 @@ TEST(LocalBucketTest, CostAboveBurstIsNeverAllowed) {
   EXPECT_FALSE(bucket.CanTake(rule, 0, 21, Reachable(1), &d));
   EXPECT_EQ(d.retry_after_ms, -1);
   // Also with a lease, and also when failing open.
-  bucket.ApplyGrant(0, 20, 10 * kSec, 0);
+  bucket.ApplyGrant(rule, 0, 20, 10 * kSec, 0);
   EXPECT_FALSE(bucket.CanTake(rule, 0, 21, Reachable(1), &d));
   EXPECT_EQ(d.retry_after_ms, -1);
   LocalBucket open(rule, 0, Unreachable(1));
@@ -153,7 +153,7 @@ TEST(LocalBucketTest, ZeroCostTakesNothingAndReportsTheBucket) {
 TEST(LocalBucketTest, SpendsLeaseTokensBeforeTheSafeShare) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));
-  bucket.ApplyGrant(0, 8, 2 * kSec, 0);
+  bucket.ApplyGrant(rule, 0, 8, 2 * kSec, 0);
   ASSERT_TRUE(bucket.has_lease(0));
   EXPECT_EQ(bucket.lease_tokens(), 8);
 
@@ -192,7 +192,7 @@ TEST(LocalBucketTest, SafeShareSpentWhileRequestInFlightIsNettedFromGrant) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(Check(&bucket, rule, kMs, 1, Reachable(1)).allowed);
   }
-  bucket.ApplyGrant(0, 5, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 5, 2 * kSec, 2 * kMs);
   // 5 granted, 3 of them already spent in the grant's window.
   EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 2);
   Counters next = Report(&bucket, 3 * kMs);
@@ -207,38 +207,43 @@ TEST(LocalBucketTest, NettingNeverTakesMoreThanTheGrant) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(Check(&bucket, rule, kMs, 1, Reachable(1)).allowed);
   }
-  bucket.ApplyGrant(0, 1, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 1, 2 * kSec, 2 * kMs);
   EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 0);
   EXPECT_EQ(Report(&bucket, 3 * kMs).unleased, 3);  // still owed
 }
 
-TEST(LocalBucketTest, LeaseTokensDoNotRefillLocally) {
+TEST(LocalBucketTest, LeaseTokensDoNotRefillLocallyTheSafeShareDoes) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(0, 2, 10 * kSec, 0);
+  bucket.ApplyGrant(rule, 0, 2, 10 * kSec, 0);  // empties the safe share
   EXPECT_TRUE(Check(&bucket, rule, 0, 2, Reachable(1)).allowed);
-  EXPECT_FALSE(Check(&bucket, rule, 5 * kSec, 1, Reachable(1)).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
+  // The lease is still valid and spent; the safe share refilled behind it.
+  EXPECT_EQ(bucket.LeaseTokens(5 * kSec), 0);
+  EXPECT_TRUE(Check(&bucket, rule, 5 * kSec, 20, Reachable(1)).allowed);
+  EXPECT_EQ(Report(&bucket, 5 * kSec).unleased, 20);
 }
 
 TEST(LocalBucketTest, LeaseTokensDieAtExpiry) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));
   // Requested at 100 ms, granted at 300 ms, ttl 1 s: valid until 1100 ms.
-  bucket.ApplyGrant(100 * kMs, 8, kSec, 300 * kMs);
+  bucket.ApplyGrant(rule, 100 * kMs, 8, kSec, 300 * kMs);
   EXPECT_TRUE(bucket.has_lease(1099 * kMs));
   EXPECT_EQ(bucket.LeaseTokens(1099 * kMs), 8);
   EXPECT_FALSE(bucket.has_lease(1100 * kMs));
   EXPECT_EQ(bucket.LeaseTokens(1100 * kMs), 0);
-  // After expiry the bucket is back on its safe share (10 tokens).
-  Decision d = Check(&bucket, rule, 1100 * kMs, 10, Reachable(2));
-  EXPECT_TRUE(d.allowed);
-  EXPECT_EQ(Report(&bucket, 1100 * kMs).unleased, 10);
+  // After expiry the bucket is back on its safe share, which the grant
+  // emptied: its share (5/s) of the refill since, 4 tokens.
+  EXPECT_FALSE(Check(&bucket, rule, 1100 * kMs, 5, Reachable(2)).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, 1100 * kMs, 4, Reachable(2)).allowed);
+  EXPECT_EQ(Report(&bucket, 1100 * kMs).unleased, 4);
 }
 
 TEST(LocalBucketTest, GrantThatExpiredInFlightAddsNothing) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));
-  bucket.ApplyGrant(0, 8, kSec, 2 * kSec);
+  bucket.ApplyGrant(rule, 0, 8, kSec, 2 * kSec);
   EXPECT_FALSE(bucket.has_lease(2 * kSec));
   EXPECT_EQ(bucket.LeaseTokens(2 * kSec), 0);
 }
@@ -246,8 +251,8 @@ TEST(LocalBucketTest, GrantThatExpiredInFlightAddsNothing) {
 TEST(LocalBucketTest, PreviousLeaseTokensAreKeptUntilTheirOwnExpiry) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(0, 5, kSec, 0);                  // 5 until 1.0 s
-  bucket.ApplyGrant(400 * kMs, 3, kSec, 500 * kMs);  // 3 until 1.4 s
+  bucket.ApplyGrant(rule, 0, 5, kSec, 0);                  // 5 until 1.0 s
+  bucket.ApplyGrant(rule, 400 * kMs, 3, kSec, 500 * kMs);  // 3 until 1.4 s
   EXPECT_EQ(bucket.LeaseTokens(500 * kMs), 8);
   EXPECT_EQ(bucket.lease_expiry(), 1400 * kMs);
   // Spending takes the older tokens first.
@@ -256,25 +261,31 @@ TEST(LocalBucketTest, PreviousLeaseTokensAreKeptUntilTheirOwnExpiry) {
   // The older grant's remaining 3 die at 1.0 s; the newer 3 live on.
   EXPECT_EQ(bucket.LeaseTokens(1000 * kMs), 3);
   EXPECT_TRUE(Check(&bucket, rule, 1000 * kMs, 3, Reachable(1)).allowed);
-  EXPECT_FALSE(Check(&bucket, rule, 1000 * kMs, 1, Reachable(1)).allowed);
+  EXPECT_EQ(bucket.LeaseTokens(1000 * kMs), 0);
 }
 
 TEST(LocalBucketTest, LateGrantForAnOlderRequestNeverOutlivesItsWindow) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(500 * kMs, 4, kSec, 600 * kMs);  // until 1.5 s
-  bucket.ApplyGrant(0, 6, kSec, 700 * kMs);          // older: until 1.0 s
+  bucket.ApplyGrant(rule, 500 * kMs, 4, kSec, 600 * kMs);  // until 1.5 s
+  bucket.ApplyGrant(rule, 0, 6, kSec, 700 * kMs);          // older: until 1.0 s
   EXPECT_EQ(bucket.lease_expiry(), 1500 * kMs);
   EXPECT_EQ(bucket.LeaseTokens(700 * kMs), 10);
   EXPECT_EQ(bucket.LeaseTokens(1000 * kMs), 4);
 }
 
-TEST(LocalBucketTest, ZeroTokenGrantRefusesUntilExpiry) {
-  // The controller had nothing to give: the safe share must not be used.
+TEST(LocalBucketTest, ZeroTokenGrantRefusesUntilTheCreditHorizon) {
+  // The controller had nothing to give: for 200 ms after the request the
+  // agent's share of the refill is its credit there, coming with the next
+  // grant, so the safe share is not used; after, it is.
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(0, 0, kSec, 0);
+  Report(&bucket, 0);
+  bucket.ApplyGrant(rule, 0, 0, kSec, 0);
   EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 199 * kMs, 1, Reachable(1)).allowed);
+  EXPECT_TRUE(bucket.has_lease(200 * kMs));
+  EXPECT_TRUE(Check(&bucket, rule, 200 * kMs, 1, Reachable(1)).allowed);
   EXPECT_TRUE(Check(&bucket, rule, kSec, 1, Reachable(1)).allowed);
 }
 
@@ -285,7 +296,7 @@ TEST(LocalBucketTest, UnreachableSpendsLeasesUntilExpiry) {
        {FailureMode::kOpen, FailureMode::kClosed, FailureMode::kLocal}) {
     Rule rule = TestRule(fm);
     LocalBucket bucket(rule, 0, Unreachable(1));
-    bucket.ApplyGrant(0, 2, kSec, 0);
+    bucket.ApplyGrant(rule, 0, 2, kSec, 0);
     EXPECT_TRUE(Check(&bucket, rule, 0, 2, Unreachable(1)).allowed);
     EXPECT_FALSE(Check(&bucket, rule, 0, 1, Unreachable(1)).allowed)
         << FailureModeName(fm);
@@ -394,7 +405,7 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
   int64_t want = 0;
   ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
   Report(&bucket, 0);
-  bucket.ApplyGrant(0, want, 2 * kSec, 1 * kMs);
+  bucket.ApplyGrant(rule, 0, want, 2 * kSec, 1 * kMs);
   for (int i = 1; i < 4; ++i) {
     EXPECT_EQ(Check(&bucket, rule, i * 100 * kMs, 1, Reachable(1)).allowed, 1);
   }
@@ -405,7 +416,7 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
   ASSERT_TRUE(bucket.NeedsLease(rule, t, LeaseTiming(), &want));
   EXPECT_EQ(want, 8);  // twice the 3 + 1 used, not 4 / 3.7 s * 1 s
   Report(&bucket, t);
-  bucket.ApplyGrant(t, want, 2 * kSec, t + 1 * kMs);
+  bucket.ApplyGrant(rule, t, want, 2 * kSec, t + 1 * kMs);
   for (int i = 1; i < 4; ++i) {
     const int64_t at = t + i * 100 * kMs;
     EXPECT_EQ(Check(&bucket, rule, at, 1, Reachable(1)).allowed, 1);
@@ -457,7 +468,7 @@ TEST(LocalBucketTest, GrantEndsTheRequestInFlight) {
   LeaseTiming timing;  // min interval 50 ms
   Check(&bucket, rule, 0, 1, Reachable());
   Report(&bucket, 0);
-  bucket.ApplyGrant(0, 0, 10 * kSec, 5 * kMs);  // nothing granted
+  bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 5 * kMs);  // nothing granted
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
   // Not in flight any more, but the last request is only 10 ms old.
@@ -473,7 +484,7 @@ TEST(LocalBucketTest, GrantForAnOlderRequestLeavesTheNewOneInFlight) {
   Report(&bucket, 0);
   Check(&bucket, rule, 2 * kSec, 1, Reachable());
   Report(&bucket, 2 * kSec);  // the first timed out; a second is sent
-  bucket.ApplyGrant(0, 0, 10 * kSec, 2100 * kMs);  // answers the first
+  bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 2100 * kMs);  // answers the first
   Check(&bucket, rule, 2200 * kMs, 1, Reachable());
   int64_t want = 0;
   EXPECT_FALSE(bucket.NeedsLease(rule, 2200 * kMs, timing, &want));
@@ -486,7 +497,7 @@ struct LeasedBucket {
   LeasedBucket() {
     Check(&bucket, rule, 0, 1, Reachable(1));
     Report(&bucket, 0);
-    bucket.ApplyGrant(0, 10, 2 * kSec, 0);  // 10 tokens until 2 s
+    bucket.ApplyGrant(rule, 0, 10, 2 * kSec, 0);  // 10 tokens until 2 s
   }
 };
 
@@ -590,11 +601,13 @@ TEST(LocalBucketTest, BucketIsIdleOnlyWhenNothingDistinguishesIt) {
   EXPECT_FALSE(bucket.Idle(rule, 0));  // safe share not full
   EXPECT_FALSE(bucket.Idle(rule, 999 * kMs));
   EXPECT_TRUE(bucket.Idle(rule, 1000 * kMs));  // refilled
-  bucket.ApplyGrant(1000 * kMs, 3, kSec, 1000 * kMs);
+  bucket.ApplyGrant(rule, 1000 * kMs, 3, kSec, 1000 * kMs);
   EXPECT_FALSE(bucket.Idle(rule, 1500 * kMs));  // holds a valid lease
-  EXPECT_TRUE(bucket.Idle(rule, 2000 * kMs));
+  // The grant emptied the safe share: full again 2 s after.
+  EXPECT_FALSE(bucket.Idle(rule, 2999 * kMs));
+  EXPECT_TRUE(bucket.Idle(rule, 3000 * kMs));
   bucket.CountRefused(1);
-  EXPECT_FALSE(bucket.Idle(rule, 3000 * kMs));
+  EXPECT_FALSE(bucket.Idle(rule, 4000 * kMs));
 }
 
 TEST(LocalBucketTest, ReconfigureRescalesTheSafeShare) {
@@ -616,7 +629,7 @@ TEST(LocalBucketTest, ReconfigureRescalesTheSafeShare) {
 TEST(LocalBucketTest, ReconfigureGivesUpLeasedTokensBeyondTheNewBurst) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(0, 15, kSec, 0);
+  bucket.ApplyGrant(rule, 0, 15, kSec, 0);
   Rule smaller = rule;
   smaller.burst = 5;
   bucket.Reconfigure(rule, smaller, 0);
@@ -669,37 +682,40 @@ TEST(LocalBucketTest, GrantStampedAfterTheRequestEndsItsFlight) {
   LeaseTiming timing;  // min interval 50 ms, timeout 1 s
   Check(&bucket, rule, 0, 1, Reachable());
   Report(&bucket, 0);
-  bucket.ApplyGrant(3 * kMs, 0, 10 * kSec, 5 * kMs);  // sent at 3 ms
+  bucket.ApplyGrant(rule, 3 * kMs, 0, 10 * kSec, 5 * kMs);  // sent at 3 ms
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
   EXPECT_FALSE(bucket.NeedsLease(rule, 49 * kMs, timing, &want));
   EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, &want));
 }
 
-TEST(LocalBucketTest, EarlierLeaseDiesAtMostAMicrosecondEarly) {
+TEST(LocalBucketTest, EarlierLeaseDiesAtMostOneGapUnitEarly) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(0, 5, kSec + 500, 0);  // 5 tokens until 1 s + 500 ns
-  bucket.ApplyGrant(2000, 3, kSec, 0);     // 3 tokens until 1 s + 2000 ns
+  bucket.ApplyGrant(rule, 0, 5, kSec + 500, 0);  // 5 tokens until 1 s + 500 ns
+  bucket.ApplyGrant(rule, 2000, 3, kSec, 0);     // 3 tokens until 1 s + 2000 ns
   EXPECT_EQ(bucket.lease_expiry(), kSec + 2000);
-  EXPECT_EQ(bucket.LeaseTokens(kSec - 1), 8);
-  // The gap of 1500 ns is kept as 2 us: the 5 die 500 ns early.
-  EXPECT_EQ(bucket.LeaseTokens(kSec), 3);
+  // The gap of 1500 ns is kept as one unit (128 us): the 5 die at
+  // 1 s + 2000 ns - 128 us, up to 128 us early.
+  const int64_t old_expiry = kSec + 2000 - LocalBucket::kOldGapUnitNanos;
+  EXPECT_EQ(bucket.LeaseTokens(old_expiry - 1), 8);
+  EXPECT_EQ(bucket.LeaseTokens(old_expiry), 3);
   EXPECT_EQ(bucket.LeaseTokens(kSec + 1999), 3);
   EXPECT_EQ(bucket.LeaseTokens(kSec + 2000), 0);
 }
 
 TEST(LocalBucketTest, EarlierLeaseFarBeforeTheLatestIsDropped) {
   Rule rule = TestRule();
-  const int64_t max_gap = LocalBucket::kMaxOldGapMicros * 1000;
+  const int64_t max_gap =
+      LocalBucket::kMaxOldGapUnits * LocalBucket::kOldGapUnitNanos;
   LocalBucket kept(rule, 0, Reachable(1));
-  kept.ApplyGrant(0, 5, kSec, 0);
-  kept.ApplyGrant(0, 3, kSec + max_gap, 0);
+  kept.ApplyGrant(rule, 0, 5, kSec, 0);
+  kept.ApplyGrant(rule, 0, 3, kSec + max_gap, 0);
   EXPECT_EQ(kept.LeaseTokens(0), 8);
   EXPECT_EQ(kept.LeaseTokens(kSec), 3);
   LocalBucket dropped(rule, 0, Reachable(1));
-  dropped.ApplyGrant(0, 5, kSec, 0);
-  dropped.ApplyGrant(0, 3, kSec + max_gap + 1000, 0);
+  dropped.ApplyGrant(rule, 0, 5, kSec, 0);
+  dropped.ApplyGrant(rule, 0, 3, kSec + max_gap + 1000, 0);
   EXPECT_EQ(dropped.LeaseTokens(0), 3);  // stricter, never looser
 }
 
@@ -713,7 +729,7 @@ Rule HugeRule(FailureMode failure_mode = FailureMode::kLocal) {
 TEST(LocalBucketTest, GrantAboveTheCountRangeIsHeldAsTheMaximum) {
   Rule rule = HugeRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(0, int64_t{1} << 36, 10 * kSec, 0);
+  bucket.ApplyGrant(rule, 0, int64_t{1} << 36, 10 * kSec, 0);
   EXPECT_EQ(bucket.LeaseTokens(0), LocalBucket::kMaxCount);
   Decision d;
   EXPECT_TRUE(
@@ -746,12 +762,13 @@ TEST(LocalBucketTest, LastCostAboveTheCountRangeStillAsksForALease) {
   LocalBucket bucket(rule, 0, Reachable(1));
   Check(&bucket, rule, 0, 1, Reachable(1));
   Report(&bucket, 0);
-  bucket.ApplyGrant(0, 100, 10 * kSec, 0);
-  // Refused from a 100-token lease: the last cost is far above it.
+  bucket.ApplyGrant(rule, 0, 100, 10 * kSec, 0);
+  // Refused from a 100-token lease (within 200 ms of the request, so not
+  // from the safe share): the last cost is far above it.
   ASSERT_FALSE(
-      Check(&bucket, rule, kSec, int64_t{1} << 35, Reachable(1)).allowed);
+      Check(&bucket, rule, 100 * kMs, int64_t{1} << 35, Reachable(1)).allowed);
   int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, kSec, LeaseTiming(), &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kMs, LeaseTiming(), &want));
   EXPECT_GE(want, LocalBucket::kMaxCount);
 }
 

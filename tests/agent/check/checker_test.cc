@@ -154,6 +154,51 @@ TEST_F(AndTest, TakesFromAllOrNone) {
   EXPECT_EQ(Counts(2).refused, 4);
 }
 
+// A per-client rule and a route rule on the same check, both leased: the
+// checks the route rule refuses spend nothing of the per-client bucket, and
+// count no demand on it (which would make it look contended and pace its
+// lease, refusing the client's other routes).
+TEST_F(CheckerTest, ChecksARouteRuleRefusesSpendNothingPerClient) {
+  Install({MakeRule(1, {{"client_id", "*"}}, 100, 100),
+           MakeRule(2, {{"client_id", "*"}, {"route", "/search"}}, 10, 10)});
+  const Descriptor search = {{"client_id", "42"}, {"route", "/search"}};
+  const Descriptor home = {{"client_id", "42"}, {"route", "/home"}};
+  Check(search);  // both buckets: 1 from each safe share
+  std::vector<LeaseWant> wants;
+  checker_.TakeLeaseWants(now_, &wants);
+  ASSERT_EQ(wants.size(), 2u);
+  LeaseGrant grant;
+  for (const LeaseWant& w : wants) {
+    grant.items.push_back(
+        LeaseGrantItem{w.rule_id, w.values, w.rule_id == 1 ? 100 : 9, 2000});
+  }
+  ASSERT_EQ(checker_.ApplyGrant(grant, now_, now_ + kMs), 2u);
+  now_ += kMs;
+  int admitted = 0;
+  for (int i = 0; i < 30; ++i) admitted += Check(search).allowed ? 1 : 0;
+  EXPECT_EQ(admitted, 9);  // the route's lease; its safe share is spent
+  EXPECT_EQ(Counts(2).refused, 21);
+  EXPECT_EQ(Counts(1).refused, 0);
+  // The per-client bucket gave 9 (the netted check was the safe share's)
+  // and kept the rest, all of it usable at once.
+  ExpectDecision(Check(home, 0), true, 100, 91, 0);
+  for (int i = 0; i < 91; ++i) ASSERT_TRUE(Check(home).allowed) << i;
+  // Its next report: only what it admitted, no refused demand. (300 ms
+  // on, the lease spent, the safe share decides.)
+  now_ += 300 * kMs;
+  checker_.Sweep(now_, 100, &wants);
+  wants.clear();
+  Check(home);
+  checker_.TakeLeaseWants(now_, &wants);
+  int reports = 0;
+  for (const LeaseWant& w : wants) {
+    if (w.rule_id != 1) continue;
+    ++reports;
+    EXPECT_EQ(w.refused, 0);
+  }
+  EXPECT_EQ(reports, 1);
+}
+
 TEST_F(AndTest, AdmittedReplyReportsTheLeastRemaining) {
   ExpectDecision(Check(both_), true, 30, 2, 0);  // client: 2 left, route: 4
   // Drain the route bucket on another client: now the route has fewer.
@@ -425,15 +470,21 @@ TEST_F(CheckerTest, SweepReportsLeasedUseOnlyOnceTheBucketIsQuiet) {
     EXPECT_TRUE(wants.empty()) << at;
   }
   EXPECT_EQ(checker_.table().size(), 1u);  // its report is still due
-  // Quiet for LeaseTiming::quiet_report_ns: reported, then evicted (no
-  // lease, nothing more to report, its share full again).
+  // Quiet for LeaseTiming::quiet_report_ns: reported, then evicted once
+  // there is no lease, nothing more to report and its safe share is full
+  // again (the grant emptied it: 100 tokens at 10/s, 10 s after).
   now_ = requested + 5000 * kMs;
   checker_.Sweep(now_, 100, &wants);
   ASSERT_EQ(wants.size(), 1u);
   EXPECT_EQ(wants[0].admitted, 1);
   EXPECT_EQ(wants[0].unleased, 0);
   wants.clear();
-  EXPECT_EQ(checker_.Sweep(now_ + kMs, 100, &wants).evicted, 1u);
+  EXPECT_EQ(
+      checker_.Sweep(requested + 9 * kNanosPerSecond, 100, &wants).evicted, 0u);
+  EXPECT_EQ(
+      checker_.Sweep(requested + 10 * kNanosPerSecond + 2 * kMs, 100, &wants)
+          .evicted,
+      1u);
   EXPECT_TRUE(wants.empty());
 }
 
