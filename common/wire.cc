@@ -7,18 +7,21 @@
 #include "common/json_util.h"
 #include "common/rule_json.h"
 #include "common/text_util.h"
+#include "common/wire_controllers.h"
+#include "common/wire_fields.h"
 #include "common/wire_lease_codec.h"
 #include "common/wire_usage.h"
 
 namespace sluice {
 namespace {
 
-using nlohmann::json;
-
-constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+using wire_internal::Fields;
+using wire_internal::json;
+using wire_internal::kInt64Max;
 constexpr std::string_view kTypes =
     "hello, snapshot_request, heartbeat, rules_snapshot, rules_delta, "
-    "lease_request, lease_grant, usage_report, usage_ack or error";
+    "lease_request, lease_grant, usage_report, usage_ack, controllers or "
+    "error";
 
 // --- Encoding ---
 
@@ -60,9 +63,16 @@ struct Encoder {
     return {{"type", "snapshot_request"}};
   }
   json operator()(const Heartbeat& m) const {
-    return {{"type", "heartbeat"},
-            {"rules_version", m.rules_version},
-            {"agents", m.agents}};
+    json out = {{"type", "heartbeat"},
+                {"rules_version", m.rules_version},
+                {"agents", m.agents}};
+    if (m.controllers_version > 0) {
+      out["controllers_version"] = m.controllers_version;
+    }
+    return out;
+  }
+  json operator()(const Controllers& m) const {
+    return wire_internal::EncodeControllers(m);
   }
   json operator()(const RulesSnapshot& m) const {
     return {{"type", "rules_snapshot"},
@@ -111,77 +121,6 @@ struct Encoder {
 };
 
 // --- Decoding ---
-
-// Reads the fields of one JSON object; `where` names it in messages
-// ("lease_request.items[2]").
-class Fields {
- public:
-  Fields(const json& object, std::string where)
-      : object_(object), where_(std::move(where)) {}
-
-  Status Int(const char* name, int64_t min, int64_t max, int64_t* out) const {
-    const json* v = nullptr;
-    std::string expected =
-        "an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    if (max == kInt64Max) {
-      expected = "an integer, " + std::to_string(min) + " or more";
-    }
-    Status st = Get(name, expected, &v);
-    if (!st.ok()) return st;
-    if (!json_util::GetInt64(*v, out) || *out < min || *out > max) {
-      return Wrong(name, expected, *v);
-    }
-    return Status::Ok();
-  }
-
-  Status Uint(const char* name, uint64_t* out) const {
-    const json* v = nullptr;
-    const char* expected = "an integer, 0 or more";
-    Status st = Get(name, expected, &v);
-    if (!st.ok()) return st;
-    if (!json_util::GetUint64(*v, out)) return Wrong(name, expected, *v);
-    return Status::Ok();
-  }
-
-  Status Str(const char* name, std::string* out) const {
-    const json* v = nullptr;
-    Status st = Get(name, "a string", &v);
-    if (!st.ok()) return st;
-    if (!v->is_string()) return Wrong(name, "a string", *v);
-    *out = v->get<std::string>();
-    return Status::Ok();
-  }
-
-  Status Array(const char* name, const json** out) const {
-    Status st = Get(name, "an array", out);
-    if (!st.ok()) return st;
-    if (!(*out)->is_array()) return Wrong(name, "an array", **out);
-    return Status::Ok();
-  }
-
-  std::string Path(const char* name) const { return where_ + "." + name; }
-
- private:
-  Status Get(const char* name, const std::string& expected,
-             const json** out) const {
-    auto it = object_.find(name);
-    if (it == object_.end()) {
-      return Status::InvalidArgument(Path(name) + " is missing; expected " +
-                                     expected);
-    }
-    *out = &*it;
-    return Status::Ok();
-  }
-
-  Status Wrong(const char* name, const std::string& expected,
-               const json& got) const {
-    return Status::InvalidArgument(Path(name) + " must be " + expected +
-                                   ", got " + json_util::Describe(got));
-  }
-
-  const json& object_;
-  std::string where_;
-};
 
 std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
@@ -286,6 +225,9 @@ StatusOr<WireMessage> DecodeHeartbeat(const Fields& f) {
   Heartbeat m;
   Status st = f.Int("rules_version", 0, kInt64Max, &m.rules_version);
   if (st.ok()) st = f.Int("agents", 0, kInt64Max, &m.agents);
+  if (st.ok() && f.Has("controllers_version")) {
+    st = f.Int("controllers_version", 0, kInt64Max, &m.controllers_version);
+  }
   if (!st.ok()) return st;
   return WireMessage(m);
 }
@@ -490,6 +432,7 @@ StatusOr<WireMessage> DecodeWireMessageGeneric(std::string_view bytes) {
   if (type == "error") return DecodeError(fields);
   if (type == "usage_report") return wire_internal::DecodeUsageReport(j);
   if (type == "usage_ack") return wire_internal::DecodeUsageAck(j);
+  if (type == "controllers") return wire_internal::DecodeControllers(j);
   return Status::InvalidArgument("unknown wire message type " +
                                  text::Quote(type) + "; expected " +
                                  std::string(kTypes));

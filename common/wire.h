@@ -10,6 +10,8 @@
 //   Heartbeat     (every second)                        to any message from
 //   LeaseRequest                                        an unknown agent)
 //   UsageReport   (in the background)   RulesDelta     (on every change)
+//                                       Controllers    (after a snapshot, and
+//                                                       on every change)
 //                                       Heartbeat      (answer to Heartbeat)
 //                                       LeaseGrant     (answer to LeaseRequest)
 //                                       UsageAck       (answer to UsageReport,
@@ -27,6 +29,18 @@
 // UsageReport to an older controller (it gets no UsageAck and keeps the
 // report, bounded) and a controller sends UsageAck only in answer to a
 // UsageReport.
+//
+// Several controllers (docs/high-availability.md) were added within
+// protocol 1 the same way: a controller that takes part in a controller set
+// sends Controllers after every RulesSnapshot and whenever its set changes,
+// and puts the set's version in its Heartbeats (controllers_version, absent
+// or 0 from an older controller: agents then treat that controller as the
+// owner of everything). An agent adopts the highest version it has seen
+// from any controller, sends each bucket's LeaseRequest items to the owner
+// (common/membership.h), and asks for a snapshot (which brings Controllers)
+// when a Heartbeat shows a higher controllers_version than its own. A
+// controller answers items of buckets it does not own with no lease
+// (tokens 0, ttl_ms 0), then sends its Controllers.
 //
 // Encoding details: unknown fields are ignored (a newer peer may add some);
 // every listed field is required. Rules travel in RuleToJson form and must
@@ -48,6 +62,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/membership.h"
 #include "common/rule.h"
 #include "common/status.h"
 #include "common/usage.h"
@@ -68,6 +83,9 @@ struct SnapshotRequest {};
 struct Heartbeat {
   int64_t rules_version = 0;
   int64_t agents = 0;  // controller -> agent: agents connected (>= 1)
+  // Controller -> agent: the version of its controller set (0: it takes
+  // part in none). Optional on the wire; encoded only when > 0.
+  int64_t controllers_version = 0;
 };
 
 struct RulesSnapshot {
@@ -112,6 +130,12 @@ struct LeaseGrant {
   std::vector<LeaseGrantItem> items;
 };
 
+// The controller set its sender has adopted, and which member it is.
+struct Controllers {
+  ControllerSet set;    // passes ValidateControllerSet
+  std::string self_id;  // the sender's member id (may be absent from set)
+};
+
 struct ErrorMessage {
   std::string message;
 };
@@ -141,7 +165,8 @@ struct UsageAck {
 
 using WireMessage =
     std::variant<Hello, SnapshotRequest, Heartbeat, RulesSnapshot, RulesDelta,
-                 LeaseRequest, LeaseGrant, ErrorMessage, UsageReport, UsageAck>;
+                 LeaseRequest, LeaseGrant, ErrorMessage, UsageReport, UsageAck,
+                 Controllers>;
 
 std::string EncodeWireMessage(const WireMessage& message);
 

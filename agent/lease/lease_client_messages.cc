@@ -71,6 +71,8 @@ void LeaseClient::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
     usage_outbox_.Ack(ack->incarnation, ack->seq);
   } else if (const auto* error = std::get_if<ErrorMessage>(&message)) {
     Warn(now, "the controller refused a message: " + error->message);
+  } else if (std::holds_alternative<Controllers>(message)) {
+    // The controller set: this client follows one controller.
   } else {
     Warn(now,
          std::string("ignored a message only agents send (") +

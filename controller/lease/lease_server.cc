@@ -61,6 +61,7 @@ const char* TypeName(const WireMessage& message) {
     const char* operator()(const ErrorMessage&) { return "ErrorMessage"; }
     const char* operator()(const UsageReport&) { return "UsageReport"; }
     const char* operator()(const UsageAck&) { return "UsageAck"; }
+    const char* operator()(const Controllers&) { return "Controllers"; }
   };
   return std::visit(Namer{}, message);
 }

@@ -56,6 +56,54 @@ TEST(WireTest, SnapshotRequestRoundTrips) {
   EXPECT_TRUE(std::holds_alternative<SnapshotRequest>(*decoded));
 }
 
+TEST(WireTest, HeartbeatCarriesControllersVersionOnlyWhenSet) {
+  Heartbeat plain{41, 3};
+  EXPECT_EQ(EncodeWireMessage(plain).find("controllers_version"),
+            std::string::npos);
+  Heartbeat with{41, 3, 9};
+  EXPECT_EQ(RoundTrip(with).controllers_version, 9);
+  // From a controller that knows nothing of controller sets: 0.
+  StatusOr<WireMessage> old =
+      DecodeWireMessage(R"({"type":"heartbeat","rules_version":2,"agents":1})");
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(std::get<Heartbeat>(*old).controllers_version, 0);
+  Status bad =
+      DecodeError(R"({"type":"heartbeat","rules_version":2,"agents":1,)"
+                  R"("controllers_version":"x"})");
+  EXPECT_NE(bad.message().find("heartbeat.controllers_version"),
+            std::string::npos)
+      << bad.message();
+}
+
+TEST(WireTest, ControllersRoundTrip) {
+  Controllers m;
+  m.set.version = 12;
+  m.set.members = {{"c-1", "tcp://10.0.0.1:7070"},
+                   {"c-2", "tcp://10.0.0.2:7070"}};
+  m.self_id = "c-2";
+  Controllers back = RoundTrip(m);
+  EXPECT_EQ(back.set, m.set);
+  EXPECT_EQ(back.self_id, "c-2");
+  EXPECT_EQ(RoundTrip(Controllers{}).set.version, 0);
+}
+
+TEST(WireTest, ControllersRefusesABadSet) {
+  Status unsorted = DecodeError(
+      R"({"type":"controllers","version":3,"self_id":"b","members":[)"
+      R"({"id":"b","endpoint":"tcp://b:1"},{"id":"a","endpoint":"tcp://a:1"}]})");
+  EXPECT_NE(unsorted.message().find("member 1"), std::string::npos)
+      << unsorted.message();
+  Status no_endpoint = DecodeError(
+      R"({"type":"controllers","version":3,"self_id":"a","members":[)"
+      R"({"id":"a"}]})");
+  EXPECT_NE(no_endpoint.message().find("controllers.members[0].endpoint"),
+            std::string::npos)
+      << no_endpoint.message();
+  Status not_object = DecodeError(
+      R"({"type":"controllers","version":3,"self_id":"a","members":[1]})");
+  EXPECT_NE(not_object.message().find("must be an object"), std::string::npos);
+}
+
 TEST(WireTest, HeartbeatRoundTrips) {
   Heartbeat back = RoundTrip(Heartbeat{41, 3});
   EXPECT_EQ(back.rules_version, 41);
@@ -180,10 +228,12 @@ TEST(WireTest, RefusesMissingOrUnknownType) {
   st = DecodeError("{\"type\": 5}");
   EXPECT_NE(st.message().find("got 5"), std::string::npos);
   st = DecodeError("{\"type\": \"helo\"}");
-  EXPECT_EQ(st.message(),
-            "unknown wire message type \"helo\"; expected hello, "
-            "snapshot_request, heartbeat, rules_snapshot, rules_delta, "
-            "lease_request, lease_grant, usage_report, usage_ack or error");
+  EXPECT_EQ(
+      st.message(),
+      "unknown wire message type \"helo\"; expected hello, "
+      "snapshot_request, heartbeat, rules_snapshot, rules_delta, "
+      "lease_request, lease_grant, usage_report, usage_ack, controllers or "
+      "error");
 }
 
 struct BadCase {
