@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 namespace sluice {
 namespace {
@@ -12,13 +11,39 @@ constexpr double kEpsilon = 1e-6;
 
 double Positive(double x) { return x > 0 ? x : 0; }
 
+// The float nearest `x` from above: a lease bin never holds less than the
+// tokens it stands for.
+float UpToFloat(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) < x) f = std::nextafter(f, HUGE_VALF);
+  return f;
+}
+
+int64_t CeilDiv(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return q * b < a ? q + 1 : q;
+}
+
+// Scratch of the several-agents paths, shared by the allocators of a
+// thread instead of kept in each.
+struct Scratch {
+  std::vector<double> add;
+  std::vector<FairClaim> claims;
+  std::vector<double> shares;
+};
+
+Scratch& ThreadScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
 }  // namespace
 
 void MaxMinFairShares(double capacity, const std::vector<FairClaim>& claims,
                       std::vector<double>* shares) {
   shares->assign(claims.size(), 0.0);
-  std::vector<size_t> order;
-  order.reserve(claims.size());
+  thread_local std::vector<size_t> order;  // scratch, kept per thread
+  order.clear();
   double weights = 0;
   for (size_t i = 0; i < claims.size(); ++i) {
     if (claims[i].demand > 0 && claims[i].weight > 0) {
@@ -59,29 +84,57 @@ BucketAllocator::BucketAllocator(const Rule& rule, int64_t now,
       pool_(start == Start::kFull ? capacity_ : 0),
       last_(now) {}
 
-BucketAllocator::AgentState* BucketAllocator::Find(uint64_t agent) {
-  for (AgentState& a : agents_) {
-    if (a.id == agent) return &a;
+size_t BucketAllocator::agent_count() const {
+  size_t n = 0;
+  for (size_t i = 0; i < count_; ++i) n += agent(i).forgotten ? 0 : 1;
+  return n;
+}
+
+BucketAllocator::AgentState* BucketAllocator::Find(uint64_t id) {
+  for (size_t i = 0; i < count_; ++i) {
+    if (agent(i).id == id) return &agent(i);
   }
   return nullptr;
 }
 
-const BucketAllocator::AgentState* BucketAllocator::Find(uint64_t agent) const {
-  for (const AgentState& a : agents_) {
-    if (a.id == agent) return &a;
+const BucketAllocator::AgentState* BucketAllocator::Find(uint64_t id) const {
+  for (size_t i = 0; i < count_; ++i) {
+    if (agent(i).id == id) return &agent(i);
   }
   return nullptr;
 }
 
-BucketAllocator::AgentState& BucketAllocator::FindOrAdd(uint64_t agent,
+BucketAllocator::AgentState& BucketAllocator::FindOrAdd(uint64_t id,
                                                         double weight) {
-  AgentState* found = Find(agent);
+  AgentState* found = Find(id);
   if (found == nullptr) {
-    found = &agents_.emplace_back();
-    found->id = agent;
+    if (count_ > 0 && count_ - 1 == more_capacity_) {
+      // The agents beyond the first: one array, grown by doubling.
+      const uint32_t capacity = more_capacity_ == 0 ? 1 : 2 * more_capacity_;
+      std::unique_ptr<AgentState[]> grown(new AgentState[capacity]);
+      std::copy(more_.get(), more_.get() + more_capacity_, grown.get());
+      more_ = std::move(grown);
+      more_capacity_ = capacity;
+    }
+    found = &agent(count_++);
+    *found = AgentState();
+    found->id = id;
   }
-  found->weight = weight > 0 && std::isfinite(weight) ? weight : 1.0;
+  found->forgotten = false;  // a forgotten agent that comes back
+  found->weight = weight > 0 && std::isfinite(weight)
+                      ? static_cast<float>(weight)
+                      : 1.0f;
   return *found;
+}
+
+void BucketAllocator::EraseAgent(size_t i) {
+  // Order does not matter: the last one takes its place.
+  if (i + 1 < count_) agent(i) = agent(count_ - 1);
+  --count_;
+  if (count_ <= 1 && more_) {  // back to the inline agent alone
+    more_.reset();
+    more_capacity_ = 0;
+  }
 }
 
 double BucketAllocator::CreditCap(const AgentState& a) const {
@@ -96,6 +149,21 @@ int64_t BucketAllocator::Grace(const AgentState& a) const {
                           : static_cast<double>(options_->lease_ttl_ns);
   lasts = std::min(lasts, static_cast<double>(options_->lease_ttl_ns));
   return std::max(options_->min_grace_ns, static_cast<int64_t>(lasts));
+}
+
+int64_t BucketAllocator::BinWidth() const {
+  return std::max<int64_t>(
+      1, CeilDiv(std::max<int64_t>(1, options_->lease_ttl_ns),
+                 kLeaseSlots - 1));
+}
+
+double BucketAllocator::OutstandingNow() const {
+  double outstanding = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    const AgentState& a = agent(i);
+    for (int b = 0; b < a.bins; ++b) outstanding += a.lease_tokens[b];
+  }
+  return outstanding;
 }
 
 void BucketAllocator::AccrueTo(int64_t t) {
@@ -114,8 +182,8 @@ void BucketAllocator::AccrueTo(int64_t t) {
   const double accrual_time = refill / rate_;
   // 2. Room under invariant 1.
   double credits = 0;
-  for (const AgentState& a : agents_) credits += a.credit;
-  double room = capacity_ - Positive(pool_) - credits - outstanding_;
+  for (size_t i = 0; i < count_; ++i) credits += agent(i).credit;
+  double room = capacity_ - Positive(pool_) - credits - OutstandingNow();
   if (!(room > 0)) return;
   // 3. Each agent's share, up to its cap (GiveCredit); what nobody takes
   //    goes to the pool.
@@ -126,9 +194,9 @@ void BucketAllocator::AccrueTo(int64_t t) {
 }
 
 double BucketAllocator::GiveCredit(double accrual_time, double room) {
-  if (agents_.size() <= 1) {  // the common case (per-client buckets)
-    if (agents_.empty()) return 0;
-    AgentState& a = agents_[0];
+  if (count_ <= 1) {  // the common case (per-client buckets)
+    if (count_ == 0) return 0;
+    AgentState& a = first_;
     const double given = std::min(
         {a.share * accrual_time, Positive(CreditCap(a) - a.credit), room});
     a.credit += given;
@@ -136,27 +204,28 @@ double BucketAllocator::GiveCredit(double accrual_time, double room) {
   }
   // What an agent at its cap does not take (it is not asking) goes to the
   // agents still below theirs, in proportion to their shares.
-  add_.assign(agents_.size(), 0.0);
+  std::vector<double>& add = ThreadScratch().add;
+  add.assign(count_, 0.0);
   double spill = 0;
   double open_shares = 0;  // shares of agents still below their cap
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    const AgentState& a = agents_[i];
+  for (size_t i = 0; i < count_; ++i) {
+    const AgentState& a = agent(i);
     const double accrued = a.share * accrual_time;
     const double headroom = Positive(CreditCap(a) - a.credit);
-    add_[i] = std::min(accrued, headroom);
-    spill += accrued - add_[i];
-    if (add_[i] < headroom) open_shares += a.share;
+    add[i] = std::min(accrued, headroom);
+    spill += accrued - add[i];
+    if (add[i] < headroom) open_shares += a.share;
   }
   for (int round = 0; round < 3 && spill > kEpsilon && open_shares > 0;
        ++round) {
     double next_open = 0;
     double spilled = 0;
-    for (size_t i = 0; i < agents_.size(); ++i) {
-      const AgentState& a = agents_[i];
-      const double headroom = Positive(CreditCap(a) - a.credit - add_[i]);
+    for (size_t i = 0; i < count_; ++i) {
+      const AgentState& a = agent(i);
+      const double headroom = Positive(CreditCap(a) - a.credit - add[i]);
       if (!(headroom > 0) || !(a.share > 0)) continue;
       const double extra = std::min(spill * a.share / open_shares, headroom);
-      add_[i] += extra;
+      add[i] += extra;
       spilled += extra;
       if (extra < headroom) next_open += a.share;
     }
@@ -164,45 +233,69 @@ double BucketAllocator::GiveCredit(double accrual_time, double room) {
     open_shares = next_open;
   }
   double given = 0;
-  for (double add : add_) given += add;
+  for (size_t i = 0; i < count_; ++i) given += add[i];
   // Invariant 1: only what fits in the room, scaled down evenly.
   const double scale = given > room ? room / given : 1.0;
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    agents_[i].credit += add_[i] * scale;
-  }
+  for (size_t i = 0; i < count_; ++i) agent(i).credit += add[i] * scale;
   return given * scale;
 }
 
 void BucketAllocator::Advance(int64_t now) {
-  // Leases that expire before `now` free their room at their expiry.
-  size_t expired = 0;
-  while (expired < leases_.size() && leases_[expired].expiry <= now) {
-    AccrueTo(leases_[expired].expiry);
-    outstanding_ = Positive(outstanding_ - leases_[expired].tokens);
-    ++expired;
+  // Lease bins that end before `now` free their room at their end, the
+  // earliest first.
+  const int64_t width = BinWidth();
+  for (;;) {
+    int64_t bin = 0;
+    bool any = false;
+    for (size_t i = 0; i < count_; ++i) {
+      const AgentState& a = agent(i);
+      if (a.bins > 0 && (!any || a.first_bin < bin)) {
+        bin = a.first_bin;
+        any = true;
+      }
+    }
+    if (!any || bin * width > now) break;
+    AccrueTo(bin * width);
+    for (size_t i = 0; i < count_; ++i) {
+      AgentState& a = agent(i);
+      if (a.bins == 0 || a.first_bin != bin) continue;
+      std::copy(a.lease_tokens + 1, a.lease_tokens + a.bins, a.lease_tokens);
+      a.lease_tokens[--a.bins] = 0;
+      ++a.first_bin;
+    }
   }
-  if (expired > 0) {
-    leases_.erase(leases_.begin(),
-                  leases_.begin() + static_cast<ptrdiff_t>(expired));
-    if (leases_.empty()) outstanding_ = 0;  // no drift
+  // A forgotten agent is dropped once its leases have expired.
+  for (size_t i = count_; i-- > 0;) {
+    if (agent(i).forgotten && agent(i).bins == 0) EraseAgent(i);
   }
   AccrueTo(now);
 }
 
-void BucketAllocator::Spend(uint64_t agent, double tokens) {
-  for (Lease& lease : leases_) {
-    if (!(tokens > 0)) break;
-    if (lease.agent != agent || lease.tokens <= 0) continue;
-    const double spent = std::min(tokens, lease.tokens);
-    lease.tokens -= spent;
-    outstanding_ = Positive(outstanding_ - spent);
-    tokens -= spent;
+void BucketAllocator::AddLease(AgentState& a, int64_t expiry, double tokens) {
+  // Rounded up to the end of its bin: never earlier than the real expiry.
+  const int64_t bin = CeilDiv(expiry, BinWidth());
+  if (a.bins == 0) {
+    a.first_bin = bin;
+    a.bins = 1;
+    a.lease_tokens[0] = UpToFloat(tokens);
+    return;
   }
-  // Spent leases hold nothing: drop them (keeps the list short).
-  leases_.erase(std::remove_if(leases_.begin(), leases_.end(),
-                               [](const Lease& l) { return l.tokens <= 0; }),
-                leases_.end());
-  if (leases_.empty()) outstanding_ = 0;
+  // Time never moves back, so the bin is at or after the last one; an
+  // earlier one would be put in the last (a later expiry: still safe).
+  int64_t slot = std::max<int64_t>(bin - a.first_bin, a.bins - 1);
+  // Beyond the slots (only if expired bins were not dropped first): the
+  // earliest bin joins the next one, which expires later (safe).
+  while (slot >= kLeaseSlots) {
+    a.lease_tokens[1] = UpToFloat(static_cast<double>(a.lease_tokens[0]) +
+                                  a.lease_tokens[1]);
+    std::copy(a.lease_tokens + 1, a.lease_tokens + a.bins, a.lease_tokens);
+    a.lease_tokens[--a.bins] = 0;
+    ++a.first_bin;
+    --slot;
+  }
+  a.bins = static_cast<uint8_t>(std::max<int64_t>(a.bins, slot + 1));
+  a.lease_tokens[slot] =
+      UpToFloat(static_cast<double>(a.lease_tokens[slot]) + tokens);
 }
 
 void BucketAllocator::Account(AgentState& a, int64_t now,
@@ -212,7 +305,23 @@ void BucketAllocator::Account(AgentState& a, int64_t now,
       std::min(admitted, std::max<int64_t>(0, report.unleased));
   // Spent from leases: no longer outstanding (from the earliest expiring,
   // as the agent spends them).
-  Spend(a.id, static_cast<double>(admitted - unleased));
+  double spent = static_cast<double>(admitted - unleased);
+  int first_left = 0;  // bins emptied at the front are dropped
+  for (int b = 0; b < a.bins && spent > 0; ++b) {
+    const double held = a.lease_tokens[b];
+    const double take = std::min(spent, held);
+    a.lease_tokens[b] = UpToFloat(held - take);
+    spent -= take;
+    if (a.lease_tokens[b] <= 0 && first_left == b) ++first_left;
+  }
+  if (first_left > 0) {
+    std::copy(a.lease_tokens + first_left, a.lease_tokens + a.bins,
+              a.lease_tokens);
+    std::fill(a.lease_tokens + a.bins - first_left, a.lease_tokens + a.bins,
+              0.0f);
+    a.bins = static_cast<uint8_t>(a.bins - first_left);
+    a.first_bin += first_left;
+  }
   // Admitted without a lease: charged to its credit, then the pool.
   if (unleased > 0) {
     double charge = static_cast<double>(unleased);
@@ -227,97 +336,98 @@ void BucketAllocator::Account(AgentState& a, int64_t now,
 }
 
 void BucketAllocator::RecomputeShares(int64_t now) {
-  if (agents_.size() == 1) {  // the common case (per-client buckets)
-    AgentState& a = agents_[0];
+  if (count_ == 1) {  // the common case (per-client buckets)
+    AgentState& a = first_;
     a.share = std::min(rate_, a.demand.Rate(options_->demand, now, Grace(a)));
     return;
   }
-  std::vector<FairClaim> claims(agents_.size());
-  for (size_t i = 0; i < agents_.size(); ++i) {
-    claims[i].demand =
-        agents_[i].demand.Rate(options_->demand, now, Grace(agents_[i]));
-    claims[i].weight = agents_[i].weight;
+  Scratch& scratch = ThreadScratch();
+  scratch.claims.resize(count_);
+  for (size_t i = 0; i < count_; ++i) {
+    const AgentState& a = agent(i);
+    scratch.claims[i].demand = a.demand.Rate(options_->demand, now, Grace(a));
+    scratch.claims[i].weight = a.weight;
   }
-  std::vector<double> shares;
-  MaxMinFairShares(rate_, claims, &shares);
-  for (size_t i = 0; i < agents_.size(); ++i) agents_[i].share = shares[i];
+  MaxMinFairShares(rate_, scratch.claims, &scratch.shares);
+  for (size_t i = 0; i < count_; ++i) agent(i).share = scratch.shares[i];
 }
 
-LeaseOffer BucketAllocator::Grant(uint64_t agent, int64_t now,
+LeaseOffer BucketAllocator::Grant(uint64_t id, int64_t now,
                                   const LeaseReport& report) {
   now = std::max(now, last_);
   Advance(now);
-  AgentState& a = FindOrAdd(agent, report.weight);
+  AgentState& a = FindOrAdd(id, report.weight);
   Account(a, now, report);
   LeaseOffer offer;
   offer.ttl_ns = options_->lease_ttl_ns;
   const double available = a.credit + Positive(pool_);
   const double want = static_cast<double>(std::max<int64_t>(0, report.want));
   const double tokens = std::min(want, std::floor(available + kEpsilon));
-  a.last_grant = static_cast<int64_t>(Positive(tokens));
+  a.last_grant = static_cast<float>(Positive(tokens));
   if (!(tokens > 0)) return offer;
-  offer.tokens = a.last_grant;
+  offer.tokens = static_cast<int64_t>(tokens);
   const double from_credit = std::min(tokens, a.credit);
   a.credit -= from_credit;
   pool_ -= tokens - from_credit;
   if (pool_ < 0 && pool_ > -kEpsilon) pool_ = 0;
-  outstanding_ += tokens;
-  const int64_t expiry = now + options_->lease_ttl_ns;
-  auto at = std::upper_bound(
-      leases_.begin(), leases_.end(), expiry,
-      [](int64_t e, const Lease& lease) { return e < lease.expiry; });
-  leases_.insert(at, Lease{agent, expiry, tokens});
+  AddLease(a, now + options_->lease_ttl_ns, tokens);
   return offer;
 }
 
-void BucketAllocator::Report(uint64_t agent, int64_t now,
+void BucketAllocator::Report(uint64_t id, int64_t now,
                              const LeaseReport& report) {
   now = std::max(now, last_);
   Advance(now);
-  Account(FindOrAdd(agent, report.weight), now, report);
+  Account(FindOrAdd(id, report.weight), now, report);
 }
 
-void BucketAllocator::Forget(uint64_t agent, int64_t now) {
+void BucketAllocator::Forget(uint64_t id, int64_t now) {
   now = std::max(now, last_);
   Advance(now);
-  auto it =
-      std::find_if(agents_.begin(), agents_.end(),
-                   [agent](const AgentState& a) { return a.id == agent; });
-  if (it == agents_.end()) return;
+  AgentState* a = Find(id);
+  if (a == nullptr || a->forgotten) return;
   // Its credit was inside the room already: moving it to the pool keeps
   // invariant 1.
-  pool_ += it->credit;
-  agents_.erase(it);
+  pool_ += a->credit;
+  if (a->bins == 0) {
+    EraseAgent(a == &first_ ? 0 : static_cast<size_t>(a - more_.get()) + 1);
+  } else {
+    // Its leases stay outstanding until they expire: kept without demand,
+    // share or credit until then.
+    const AgentState keep = *a;
+    *a = AgentState();
+    a->id = keep.id;
+    a->first_bin = keep.first_bin;
+    std::copy(keep.lease_tokens, keep.lease_tokens + kLeaseSlots,
+              a->lease_tokens);
+    a->bins = keep.bins;
+    a->forgotten = true;
+  }
   RecomputeShares(now);
 }
-
 void BucketAllocator::Sweep(int64_t now) {
   now = std::max(now, last_);
   Advance(now);
-  std::vector<uint64_t> gone;
-  for (const AgentState& a : agents_) {
+  for (size_t i = count_; i-- > 0;) {
+    const AgentState& a = agent(i);
     const bool silent =
         now - a.demand.last_report() >= options_->forget_after_ns;
-    const bool holds =
-        std::any_of(leases_.begin(), leases_.end(),
-                    [&](const Lease& lease) { return lease.agent == a.id; });
-    if (silent && !holds) gone.push_back(a.id);
+    if (silent && !a.forgotten && a.bins == 0) Forget(a.id, now);
   }
-  for (uint64_t id : gone) Forget(id, now);
 }
 
 void BucketAllocator::ClampToCapacity() {
   pool_ = std::max(pool_, -capacity_);
   double credits = 0;
-  for (const AgentState& a : agents_) credits += a.credit;
-  double excess = Positive(pool_) + credits + outstanding_ - capacity_;
+  for (size_t i = 0; i < count_; ++i) credits += agent(i).credit;
+  double excess = Positive(pool_) + credits + OutstandingNow() - capacity_;
   if (!(excess > 0)) return;
   const double from_pool = std::min(excess, Positive(pool_));
   pool_ -= from_pool;
   excess -= from_pool;
   if (!(excess > 0) || !(credits > 0)) return;
   const double keep = Positive(1.0 - excess / credits);
-  for (AgentState& a : agents_) a.credit *= keep;
+  for (size_t i = 0; i < count_; ++i) agent(i).credit *= keep;
 }
 
 void BucketAllocator::Reconfigure(const Rule& rule, int64_t now) {
@@ -331,7 +441,7 @@ void BucketAllocator::Reconfigure(const Rule& rule, int64_t now) {
 
 bool BucketAllocator::Idle(int64_t now) {
   Advance(std::max(now, last_));
-  return agents_.empty() && leases_.empty() && pool_ >= capacity_ - kEpsilon;
+  return count_ == 0 && pool_ >= capacity_ - kEpsilon;
 }
 
 double BucketAllocator::Pool(int64_t now) {
@@ -339,24 +449,24 @@ double BucketAllocator::Pool(int64_t now) {
   return pool_;
 }
 
-double BucketAllocator::Credit(uint64_t agent, int64_t now) {
+double BucketAllocator::Credit(uint64_t id, int64_t now) {
   Advance(std::max(now, last_));
-  const AgentState* a = Find(agent);
+  const AgentState* a = Find(id);
   return a == nullptr ? 0 : a->credit;
 }
 
 double BucketAllocator::Outstanding(int64_t now) {
   Advance(std::max(now, last_));
-  return outstanding_;
+  return OutstandingNow();
 }
 
-double BucketAllocator::ShareRate(uint64_t agent) const {
-  const AgentState* a = Find(agent);
+double BucketAllocator::ShareRate(uint64_t id) const {
+  const AgentState* a = Find(id);
   return a == nullptr ? 0 : a->share * 1e9;
 }
 
-double BucketAllocator::DemandRate(uint64_t agent, int64_t now) const {
-  const AgentState* a = Find(agent);
+double BucketAllocator::DemandRate(uint64_t id, int64_t now) const {
+  const AgentState* a = Find(id);
   return a == nullptr ? 0
                       : a->demand.Rate(options_->demand, now, Grace(*a)) * 1e9;
 }

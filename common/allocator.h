@@ -16,7 +16,12 @@
 //   - `outstanding`: every lease granted, until its expiry (grant time +
 //     ttl, never earlier than the agent's idea of it), less the tokens the
 //     agent reports as spent from leases. Unused tokens simply die at
-//     expiry: they are never granted again.
+//     expiry: they are never granted again. Leases are kept per agent in
+//     kLeaseSlots expiry bins of ttl / (kLeaseSlots - 1) (LeaseBin): a
+//     lease's expiry is rounded UP to the end of its bin, so it holds its
+//     room at most one bin longer than the agent may spend it (safe for
+//     invariant 1), and an agent costs a fixed few bytes whatever its
+//     number of leases.
 // Granting moves tokens from credit[a] (first) and the pool (if positive)
 // into a lease. Unleased tokens an agent reports are charged to its credit
 // first, then to the pool.
@@ -63,11 +68,22 @@
 // claim on is dropped instead of pooled, so it grants only fair shares of
 // the refill while old leases may still be spent (docs/leasing.md).
 //
+// MEMORY. A bucket with one agent (per-client buckets: the common case)
+// is one object of sizeof(BucketAllocator) bytes (checked by
+// tests/common/allocator_test.cc), with no heap allocation; every further
+// agent adds sizeof(AgentState) in one array. Token amounts in lease bins
+// are floats rounded UP (exact below 2^24 tokens, never below the true
+// amount above), demand estimates and weights are floats (estimates: a
+// relative error of 1e-7 is far below their noise); balances (pool,
+// credit, share) stay doubles. The scratch of the several-agents case is
+// per thread, not per allocator.
+//
 // Thread-compatible: the lease server's thread owns its allocators.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/demand_estimator.h"
@@ -152,27 +168,41 @@ class BucketAllocator {
   // Tokens per second.
   double ShareRate(uint64_t agent) const;
   double DemandRate(uint64_t agent, int64_t now) const;
-  size_t agent_count() const { return agents_.size(); }
+  // Agents with a demand in the bucket (not those only waiting for their
+  // leases to expire after Forget).
+  size_t agent_count() const;
   double burst() const { return capacity_; }
+
+  // Expiry bins per agent: a grant's expiry is rounded up to a multiple of
+  // ttl / (kLeaseSlots - 1), so kLeaseSlots bins hold every lease alive.
+  static constexpr int kLeaseSlots = 5;
+  // Bytes of each agent beyond the first (the first is inline).
+  static constexpr size_t AgentBytes() { return sizeof(AgentState); }
 
  private:
   struct AgentState {
     uint64_t id = 0;
-    double weight = 1;
     double share = 0;   // tokens per nanosecond
     double credit = 0;  // tokens reserved for it
-    int64_t last_grant = 0;
     DemandEstimator demand;
-  };
-  struct Lease {
-    uint64_t agent;
-    int64_t expiry;
-    double tokens;  // not yet reported spent
+    // Leases: lease_tokens[i] (unspent, rounded up) expire at the end of
+    // bin first_bin + i, i < bins.
+    int64_t first_bin = 0;
+    float lease_tokens[kLeaseSlots] = {};
+    float weight = 1;
+    float last_grant = 0;  // tokens
+    uint8_t bins = 0;
+    bool forgotten = false;  // kept only until its leases expire
   };
 
+  AgentState& agent(size_t i) { return i == 0 ? first_ : more_[i - 1]; }
+  const AgentState& agent(size_t i) const {
+    return i == 0 ? first_ : more_[i - 1];
+  }
   AgentState* Find(uint64_t agent);
   const AgentState* Find(uint64_t agent) const;
   AgentState& FindOrAdd(uint64_t agent, double weight);
+  void EraseAgent(size_t i);
   // Brings everything up to `now`: refill, expiries.
   void Advance(int64_t now);
   void AccrueTo(int64_t t);
@@ -180,7 +210,9 @@ class BucketAllocator {
   // its cap, in all at most `room`; returns what it added.
   double GiveCredit(double accrual_time, double room);
   void Account(AgentState& a, int64_t now, const LeaseReport& report);
-  void Spend(uint64_t agent, double tokens);
+  void AddLease(AgentState& a, int64_t expiry, double tokens);
+  int64_t BinWidth() const;
+  double OutstandingNow() const;
   void RecomputeShares(int64_t now);
   double CreditCap(const AgentState& a) const;
   int64_t Grace(const AgentState& a) const;
@@ -190,12 +222,14 @@ class BucketAllocator {
   double capacity_;  // burst
   double rate_;      // tokens per nanosecond
   double pool_;
-  double outstanding_ = 0;
   int64_t last_;  // time of the last accrual
   int64_t drop_unclaimed_until_ = 0;
-  std::vector<AgentState> agents_;  // few per bucket: linear search
-  std::vector<Lease> leases_;       // sorted by expiry
-  std::vector<double> add_;         // scratch for AccrueTo
+  // Agents 0..count_-1: the first inline, the others in more_ (few per
+  // bucket: linear search).
+  AgentState first_;
+  std::unique_ptr<AgentState[]> more_;
+  uint32_t count_ = 0;
+  uint32_t more_capacity_ = 0;
 };
 
 }  // namespace sluice

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "tests/common/alloc_counter.h"
 #include "tests/common/test_rule.h"
 
 namespace sluice {
@@ -301,6 +302,54 @@ TEST_F(BucketAllocatorTest, NothingWantedNothingGranted) {
   a.Report(2, 0, Ask(10, 4, 0, 4));
   EXPECT_DOUBLE_EQ(a.Pool(0), 16);
   EXPECT_EQ(a.agent_count(), 2u);
+}
+
+// --- Memory: the controller keeps one allocator per live bucket ---
+
+// A budget with one agent is the allocator object alone, and stays so
+// whatever its number of leases (they are kept in fixed expiry bins).
+TEST_F(BucketAllocatorTest, OneAgentCostsTheObjectAndNoHeap) {
+  // The stated budget (docs/leasing.md, "Memory"): 144 bytes with the
+  // agent inline; each further agent one AgentBytes() in an array.
+  EXPECT_LE(sizeof(BucketAllocator), 144u);
+  EXPECT_LE(BucketAllocator::AgentBytes(), 80u);
+  const int64_t before = testing_alloc::ThreadAllocations();
+  BucketAllocator a(MakeRule(1, "api", {}, 1000, 1000, 1000), 0, &options_);
+  // A lease every 10 ms for 10 s, half of each reported spent: up to 200
+  // leases alive at once.
+  for (int64_t t = 0; t < 10'000 * kMs; t += 10 * kMs) {
+    a.Grant(1, t, Ask(20, 10, 0));
+  }
+  a.Forget(1, 10'000 * kMs);
+  EXPECT_TRUE(a.Idle(20'000 * kMs));
+  EXPECT_EQ(testing_alloc::ThreadAllocations() - before, 0);
+}
+
+TEST_F(BucketAllocatorTest, FurtherAgentsShareOneArrayAndNoScratch) {
+  BucketAllocator a(MakeRule(1, "api", {}, 1000, 1000, 1000), 0, &options_);
+  auto round = [&](int64_t from) {
+    for (int64_t t = from; t < from + 1000 * kMs; t += 10 * kMs) {
+      for (uint64_t id = 1; id <= 3; ++id) a.Grant(id, t, Ask(20, 10, 5));
+    }
+  };
+  round(0);  // the array of agents 2 and 3, the thread's scratch
+  const int64_t before = testing_alloc::ThreadAllocations();
+  round(1000 * kMs);
+  EXPECT_EQ(testing_alloc::ThreadAllocations() - before, 0);
+  ExpectWithinBurst(a, 2000 * kMs, {1, 2, 3});
+}
+
+// Expiries are rounded up to bins of ttl / (kLeaseSlots - 1): a lease may
+// hold its room up to one bin longer, never shorter.
+TEST_F(BucketAllocatorTest, LeaseExpiryIsRoundedUpToItsBin) {
+  BucketAllocator a(TestRule(), 0, &options_);  // burst 20, 10/s
+  const int64_t bin = options_.lease_ttl_ns / (BucketAllocator::kLeaseSlots - 1);
+  ASSERT_EQ(a.Grant(1, 10 * kMs, Ask(20)).tokens, 20);
+  // Expires at 2010 ms, held until the end of its bin.
+  EXPECT_DOUBLE_EQ(a.Outstanding(2010 * kMs), 20);
+  EXPECT_DOUBLE_EQ(a.Outstanding(5 * bin - 1), 20);
+  EXPECT_DOUBLE_EQ(a.Outstanding(5 * bin), 0);
+  ExpectWithinBurst(a, 5 * bin, {1});
 }
 
 }  // namespace
