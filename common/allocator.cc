@@ -92,14 +92,14 @@ size_t BucketAllocator::agent_count() const {
 
 BucketAllocator::AgentState* BucketAllocator::Find(uint64_t id) {
   for (size_t i = 0; i < count_; ++i) {
-    if (agent(i).id == id) return &agent(i);
+    if (agent(i).id == static_cast<uint32_t>(id)) return &agent(i);
   }
   return nullptr;
 }
 
 const BucketAllocator::AgentState* BucketAllocator::Find(uint64_t id) const {
   for (size_t i = 0; i < count_; ++i) {
-    if (agent(i).id == id) return &agent(i);
+    if (agent(i).id == static_cast<uint32_t>(id)) return &agent(i);
   }
   return nullptr;
 }
@@ -118,12 +118,11 @@ BucketAllocator::AgentState& BucketAllocator::FindOrAdd(uint64_t id,
     }
     found = &agent(count_++);
     *found = AgentState();
-    found->id = id;
+    found->id = static_cast<uint32_t>(id);
   }
   found->forgotten = false;  // a forgotten agent that comes back
-  found->weight = weight > 0 && std::isfinite(weight)
-                      ? static_cast<float>(weight)
-                      : 1.0f;
+  found->weight =
+      weight > 0 && std::isfinite(weight) ? static_cast<float>(weight) : 1.0f;
   return *found;
 }
 
@@ -153,8 +152,13 @@ int64_t BucketAllocator::Grace(const AgentState& a) const {
 
 int64_t BucketAllocator::BinWidth() const {
   return std::max<int64_t>(
-      1, CeilDiv(std::max<int64_t>(1, options_->lease_ttl_ns),
-                 kLeaseSlots - 1));
+      1,
+      CeilDiv(std::max<int64_t>(1, options_->lease_ttl_ns), kLeaseSlots - 1));
+}
+
+int64_t BucketAllocator::FirstBin(const AgentState& a) const {
+  const int64_t base = last_ / BinWidth();
+  return base + static_cast<int32_t>(a.first_bin - static_cast<uint32_t>(base));
 }
 
 double BucketAllocator::OutstandingNow() const {
@@ -189,7 +193,7 @@ void BucketAllocator::AccrueTo(int64_t t) {
   //    goes to the pool.
   const double given = GiveCredit(accrual_time, room);
   room -= given;
-  if (t <= drop_unclaimed_until_) return;
+  if (t <= options_->drop_unclaimed_until_ns) return;
   pool_ += std::min(Positive(refill - given), Positive(room));
 }
 
@@ -249,8 +253,8 @@ void BucketAllocator::Advance(int64_t now) {
     bool any = false;
     for (size_t i = 0; i < count_; ++i) {
       const AgentState& a = agent(i);
-      if (a.bins > 0 && (!any || a.first_bin < bin)) {
-        bin = a.first_bin;
+      if (a.bins > 0 && (!any || FirstBin(a) < bin)) {
+        bin = FirstBin(a);
         any = true;
       }
     }
@@ -258,7 +262,7 @@ void BucketAllocator::Advance(int64_t now) {
     AccrueTo(bin * width);
     for (size_t i = 0; i < count_; ++i) {
       AgentState& a = agent(i);
-      if (a.bins == 0 || a.first_bin != bin) continue;
+      if (a.bins == 0 || FirstBin(a) != bin) continue;
       std::copy(a.lease_tokens + 1, a.lease_tokens + a.bins, a.lease_tokens);
       a.lease_tokens[--a.bins] = 0;
       ++a.first_bin;
@@ -275,21 +279,23 @@ void BucketAllocator::AddLease(AgentState& a, int64_t expiry, double tokens) {
   // Rounded up to the end of its bin: never earlier than the real expiry.
   const int64_t bin = CeilDiv(expiry, BinWidth());
   if (a.bins == 0) {
-    a.first_bin = bin;
+    SetFirstBin(a, bin);
     a.bins = 1;
     a.lease_tokens[0] = UpToFloat(tokens);
     return;
   }
   // Time never moves back, so the bin is at or after the last one; an
   // earlier one would be put in the last (a later expiry: still safe).
-  int64_t slot = std::max<int64_t>(bin - a.first_bin, a.bins - 1);
+  int64_t slot = std::max<int64_t>(bin - FirstBin(a), a.bins - 1);
   // Beyond the slots (only if expired bins were not dropped first): the
   // earliest bin joins the next one, which expires later (safe).
   while (slot >= kLeaseSlots) {
-    a.lease_tokens[1] = UpToFloat(static_cast<double>(a.lease_tokens[0]) +
-                                  a.lease_tokens[1]);
-    std::copy(a.lease_tokens + 1, a.lease_tokens + a.bins, a.lease_tokens);
-    a.lease_tokens[--a.bins] = 0;
+    if (a.bins > 1) {
+      a.lease_tokens[1] =
+          UpToFloat(static_cast<double>(a.lease_tokens[0]) + a.lease_tokens[1]);
+      std::copy(a.lease_tokens + 1, a.lease_tokens + a.bins, a.lease_tokens);
+      a.lease_tokens[--a.bins] = 0;
+    }
     ++a.first_bin;
     --slot;
   }
@@ -320,7 +326,7 @@ void BucketAllocator::Account(AgentState& a, int64_t now,
     std::fill(a.lease_tokens + a.bins - first_left, a.lease_tokens + a.bins,
               0.0f);
     a.bins = static_cast<uint8_t>(a.bins - first_left);
-    a.first_bin += first_left;
+    a.first_bin += static_cast<uint32_t>(first_left);
   }
   // Admitted without a lease: charged to its credit, then the pool.
   if (unleased > 0) {

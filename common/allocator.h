@@ -64,7 +64,9 @@
 //
 // RESTART. A restarted controller builds its allocators kEmpty (the
 // previous incarnation may have leased the whole burst) and, until its
-// learning period ends, DropUnclaimedUntil: refill no agent has a credit
+// learning period ends (AllocatorOptions::drop_unclaimed_until_ns, shared
+// by all: allocators made later never accrue that early), drops refill no
+// agent has a credit
 // claim on is dropped instead of pooled, so it grants only fair shares of
 // the refill while old leases may still be spent (docs/leasing.md).
 //
@@ -101,6 +103,9 @@ struct AllocatorOptions {
   // An agent silent this long, with nothing outstanding, is dropped from
   // the bucket (its demand estimate is forgotten).
   int64_t forget_after_ns = 5'000'000'000;
+  // Until this time, refill nobody has a claim on is dropped instead of
+  // going to the pool (see "RESTART" above); 0: never.
+  int64_t drop_unclaimed_until_ns = 0;
   DemandTiming demand;
 };
 
@@ -152,9 +157,6 @@ class BucketAllocator {
   // Drops agents silent for options.forget_after_ns with nothing
   // outstanding.
   void Sweep(int64_t now);
-  // Until `t`, refill nobody has a claim on is dropped instead of going to
-  // the pool (see "RESTART" above).
-  void DropUnclaimedUntil(int64_t t) { drop_unclaimed_until_ = t; }
   // A changed rule: new burst and rate, balances clamped to the new burst.
   void Reconfigure(const Rule& rule, int64_t now);
   // No agents, nothing outstanding and a full pool: indistinguishable from
@@ -181,13 +183,16 @@ class BucketAllocator {
 
  private:
   struct AgentState {
-    uint64_t id = 0;
     double share = 0;   // tokens per nanosecond
     double credit = 0;  // tokens reserved for it
     DemandEstimator demand;
     // Leases: lease_tokens[i] (unspent, rounded up) expire at the end of
-    // bin first_bin + i, i < bins.
-    int64_t first_bin = 0;
+    // bin FirstBin() + i, i < bins. first_bin holds the low 32 bits of
+    // that bin number (the rest is that of last_'s bin: they are never
+    // more than kLeaseSlots + 1 bins apart).
+    uint32_t first_bin = 0;
+    // The caller's agent id; ids are a registry's numbers (< 2^32).
+    uint32_t id = 0;
     float lease_tokens[kLeaseSlots] = {};
     float weight = 1;
     float last_grant = 0;  // tokens
@@ -212,6 +217,10 @@ class BucketAllocator {
   void Account(AgentState& a, int64_t now, const LeaseReport& report);
   void AddLease(AgentState& a, int64_t expiry, double tokens);
   int64_t BinWidth() const;
+  int64_t FirstBin(const AgentState& a) const;
+  void SetFirstBin(AgentState& a, int64_t bin) const {
+    a.first_bin = static_cast<uint32_t>(bin);
+  }
   double OutstandingNow() const;
   void RecomputeShares(int64_t now);
   double CreditCap(const AgentState& a) const;
@@ -223,7 +232,6 @@ class BucketAllocator {
   double rate_;      // tokens per nanosecond
   double pool_;
   int64_t last_;  // time of the last accrual
-  int64_t drop_unclaimed_until_ = 0;
   // Agents 0..count_-1: the first inline, the others in more_ (few per
   // bucket: linear search).
   AgentState first_;

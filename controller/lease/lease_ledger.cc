@@ -50,6 +50,9 @@ LeaseLedger::LeaseLedger(LeaseLedgerOptions options, int64_t now,
       rules_version_(rules_version),
       rules_(RulesById(std::move(rules))),
       next_sweep_(now + kSweepIntervalNanos) {
+  // Budgets made while learning drop the refill nobody claims until it
+  // ends; those made later never accrue that early.
+  allocator_options_.drop_unclaimed_until_ns = learning_until_;
   CountBudgets();  // zero; the first pass is not published either
 }
 
@@ -90,7 +93,7 @@ bool LeaseLedger::Forget(const std::string& peer, int64_t now,
   if (!agents_.Remove(peer, &gone)) return false;
   AgentCountChanged();
   // Its demand and shares go; its leases stay outstanding until expiry.
-  budgets_.ForEach([&](const std::string& /*key*/, Budget& budget) {
+  budgets_.ForEach([&](std::string_view /*key*/, Budget& budget) {
     budget.allocator.Forget(gone.number, now);
   });
   CountBudgets();
@@ -181,10 +184,9 @@ Budget& LeaseLedger::BudgetOfItem(size_t i, int64_t now) {
     budget = budgets_.Insert(
         item_keys_[i], item_hashes_[i],
         Budget{BucketAllocator(rule, now, &allocator_options_, start),
-               rule.version, now, now});
-    if (learning_now) budget->allocator.DropUnclaimedUntil(learning_until_);
+               rule.version, MilliStamp(now), MilliStamp(now)});
   }
-  budget->used_at = now;
+  budget->used_ms = MilliStamp(now);
   if (budget->rule_version != rule.version) {
     budget->allocator.Reconfigure(rule, now);
     budget->rule_version = rule.version;
@@ -329,9 +331,10 @@ void LeaseLedger::SweepBudgets(int64_t now, size_t slices) {
     }
     Budget* budget = budgets_.At(sweep_cursor_);
     if (budget != nullptr) {
-      if (now - budget->swept_at >= quiet || now - budget->used_at >= quiet) {
+      if (MillisSince(now, budget->swept_ms) * kNanosPerMilli >= quiet ||
+          MillisSince(now, budget->used_ms) * kNanosPerMilli >= quiet) {
         budget->allocator.Sweep(now);
-        budget->swept_at = now;
+        budget->swept_ms = MilliStamp(now);
         // Idle: no agent, nothing leased, full; a new one would be the same.
         if (budget->allocator.Idle(now)) {
           budgets_.EraseAt(sweep_cursor_);  // a later budget may now be here
@@ -346,7 +349,7 @@ void LeaseLedger::SweepBudgets(int64_t now, size_t slices) {
 
 void LeaseLedger::CountBudgets() {
   int64_t pairs = 0;
-  budgets_.ForEach([&](const std::string& /*key*/, Budget& budget) {
+  budgets_.ForEach([&](std::string_view /*key*/, Budget& budget) {
     pairs += static_cast<int64_t>(budget.allocator.agent_count());
   });
   counts_.buckets = static_cast<int64_t>(budgets_.size());

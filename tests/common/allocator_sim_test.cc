@@ -227,10 +227,10 @@ class Simulation {
           if (t < up_at) continue;  // lost: the controller is down
           if (!restarted_) {
             restarted_ = true;
+            config_.options.drop_unclaimed_until_ns = up_at + config_.learning;
             allocator_ = std::make_unique<BucketAllocator>(
                 config_.rule, t, &config_.options,
                 BucketAllocator::Start::kEmpty);
-            allocator_->DropUnclaimedUntil(up_at + config_.learning);
           }
         }
         Message reply = m;

@@ -273,8 +273,8 @@ TEST_F(BucketAllocatorTest, ReconfigureClampsToTheNewBurst) {
 }
 
 TEST_F(BucketAllocatorTest, AnEmptyStartGrantsOnlyTheRefill) {
+  options_.drop_unclaimed_until_ns = 1000 * kMs;
   BucketAllocator a(TestRule(), 0, &options_, BucketAllocator::Start::kEmpty);
-  a.DropUnclaimedUntil(1000 * kMs);
   EXPECT_EQ(a.Grant(1, 0, Ask(20)).tokens, 0);
   // Nobody claims the refill while it is dropped: the pool stays empty.
   EXPECT_DOUBLE_EQ(a.Pool(900 * kMs), 0);
@@ -309,10 +309,10 @@ TEST_F(BucketAllocatorTest, NothingWantedNothingGranted) {
 // A budget with one agent is the allocator object alone, and stays so
 // whatever its number of leases (they are kept in fixed expiry bins).
 TEST_F(BucketAllocatorTest, OneAgentCostsTheObjectAndNoHeap) {
-  // The stated budget (docs/leasing.md, "Memory"): 144 bytes with the
+  // The stated budget (docs/leasing.md, "Memory"): 128 bytes with the
   // agent inline; each further agent one AgentBytes() in an array.
-  EXPECT_LE(sizeof(BucketAllocator), 144u);
-  EXPECT_LE(BucketAllocator::AgentBytes(), 80u);
+  EXPECT_LE(sizeof(BucketAllocator), 128u);
+  EXPECT_LE(BucketAllocator::AgentBytes(), 72u);
   const int64_t before = testing_alloc::ThreadAllocations();
   BucketAllocator a(MakeRule(1, "api", {}, 1000, 1000, 1000), 0, &options_);
   // A lease every 10 ms for 10 s, half of each reported spent: up to 200
@@ -343,7 +343,8 @@ TEST_F(BucketAllocatorTest, FurtherAgentsShareOneArrayAndNoScratch) {
 // hold its room up to one bin longer, never shorter.
 TEST_F(BucketAllocatorTest, LeaseExpiryIsRoundedUpToItsBin) {
   BucketAllocator a(TestRule(), 0, &options_);  // burst 20, 10/s
-  const int64_t bin = options_.lease_ttl_ns / (BucketAllocator::kLeaseSlots - 1);
+  const int64_t bin =
+      options_.lease_ttl_ns / (BucketAllocator::kLeaseSlots - 1);
   ASSERT_EQ(a.Grant(1, 10 * kMs, Ask(20)).tokens, 20);
   // Expires at 2010 ms, held until the end of its bin.
   EXPECT_DOUBLE_EQ(a.Outstanding(2010 * kMs), 20);
