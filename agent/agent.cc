@@ -8,8 +8,11 @@
 #include <csignal>
 #include <optional>
 #include <random>
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "agent/lease/controller_plan.h"
 #include "platform/endpoint.h"
 #include "platform/log.h"
 
@@ -99,6 +102,11 @@ Agent::Agent(AgentOptions options, const Clock* clock)
     asio::post(io_,
                [this, reachable, agents] { OnController(reachable, agents); });
   };
+  callbacks.on_owners = [this](std::shared_ptr<const OwnerMap> owners) {
+    asio::post(io_, [this, owners = std::move(owners)]() mutable {
+      OnOwners(std::move(owners));
+    });
+  };
   lease_client_ = std::make_unique<LeaseClient>(std::move(lease_options),
                                                 std::move(callbacks), clock_);
 }
@@ -115,9 +123,15 @@ Status Agent::Start() {
                       options_.curve_public_key +
                       "; the controller admits it once an admin adds it "
                       "(POST /api/v1/agent-keys)");
-  } else if (options_.insecure && !IsLoopbackZmqEndpoint(options_.controller)) {
-    LogWarn(kLog, "--insecure: the channel to " + options_.controller +
-                      " is neither encrypted nor authenticated");
+  } else if (options_.insecure) {
+    StatusOr<std::vector<std::string>> endpoints =
+        SplitControllerEndpoints(options_.controller);
+    for (const std::string& endpoint :
+         endpoints.ok() ? *endpoints : std::vector<std::string>{}) {
+      if (IsLoopbackZmqEndpoint(endpoint)) continue;
+      LogWarn(kLog, "--insecure: the channel to " + endpoint +
+                        " is neither encrypted nor authenticated");
+    }
   }
   // Until the controller answers, buckets follow their failure mode.
   checker_.SetLeaseContext(LeaseContext{false, 1});
@@ -234,6 +248,16 @@ void Agent::OnController(bool reachable, int64_t agents) {
                         "their rule's failure_mode");
     }
   }
+}
+
+void Agent::OnOwners(std::shared_ptr<const OwnerMap> owners) {
+  if (stopped_) return;
+  int64_t reachable = 0;
+  for (int c = 0; c < owners->connection_count(); ++c) {
+    if (owners->connection_reachable(c)) ++reachable;
+  }
+  metrics_.SetControllers(reachable, owners->version());
+  checker_.SetOwners(std::move(owners));
 }
 
 void Agent::OnBatch() {

@@ -10,7 +10,9 @@
 //   - the LeaseClient's thread talks to the controller; its callbacks only
 //     post onto the event loop: a new rule set (swap the index, adopt
 //     changed rules), a grant (ApplyGrant on the named buckets), the
-//     controller's reachability and agent count (the LeaseContext);
+//     controllers' reachability and agent count (the LeaseContext), and,
+//     with several controllers, which buckets' owners are reachable
+//     (Checker::SetOwners, an immutable OwnerMap swapped whole);
 //   - the metrics Exposer's threads read atomic counters.
 // Lease requests: a bucket that needs a lease is queued by the checker;
 // after a batch of reads queues one, a short timer (flush_delay_ms) sends
@@ -59,8 +61,9 @@ namespace sluice {
 constexpr size_t kDefaultMaxBuckets = 1000 * 1000;
 
 struct AgentOptions {
-  std::string controller = "tcp://127.0.0.1:7070";  // ZeroMQ endpoint
-  std::string agent_id;                             // empty: hostname:pid
+  // ZeroMQ endpoint, or several separated by commas (one per controller).
+  std::string controller = "tcp://127.0.0.1:7070";
+  std::string agent_id;  // empty: hostname:pid
   // LeaseClient timing (defaults: LeaseClientOptions').
   int64_t heartbeat_ms = LeaseClientOptions{}.heartbeat_ms;
   int64_t reachable_timeout_ms = LeaseClientOptions{}.reachable_timeout_ms;
@@ -116,6 +119,7 @@ class Agent {
   void OnRules(std::shared_ptr<const RuleIndex> index);
   void OnGrant(const Checker::KeyedGrant& grant, int64_t sent_at);
   void OnController(bool reachable, int64_t agents);
+  void OnOwners(std::shared_ptr<const OwnerMap> owners);
   void OnBatch();
   void FlushLeases();
   void ArmSweep();
@@ -132,8 +136,8 @@ class Agent {
   std::string agent_id_;
   // Declared first, destroyed last: handlers still queued are destroyed
   // with it, after everything they point to is gone but never run.
-  // Run by one thread: handlers it posts itself (a connection's next read) go to its
-  // private queue, without waking the reactor through epoll_ctl.
+  // Run by one thread: handlers it posts itself (a connection's next read) go
+  // to its private queue, without waking the reactor through epoll_ctl.
   boost::asio::io_context io_{1};
   Checker checker_;
   CommandHandler handler_;

@@ -1,7 +1,10 @@
 #include "agent/agent_flags.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
+#include "agent/lease/controller_plan.h"
 #include "platform/curve_keys.h"
 #include "platform/endpoint.h"
 
@@ -96,12 +99,17 @@ StatusOr<AgentOptions> BuildAgentOptions(const FlagParser& flags) {
   if (!status.ok()) return status;
   status = ReadCurveFlags(flags, &options);
   if (!status.ok()) return status;
-  status = CheckAgentChannel(
-      "--controller", options.controller, !options.curve_secret_key.empty(),
-      options.insecure,
-      "--curve-secret-key-file (this agent's keypair, from sluice-agent "
-      "keygen) and --controller-public-key");
-  if (!status.ok()) return status;
+  StatusOr<std::vector<std::string>> endpoints =
+      SplitControllerEndpoints(options.controller);
+  if (!endpoints.ok()) return endpoints.status();
+  for (const std::string& endpoint : *endpoints) {
+    status = CheckAgentChannel(
+        "--controller", endpoint, !options.curve_secret_key.empty(),
+        options.insecure,
+        "--curve-secret-key-file (this agent's keypair, from sluice-agent "
+        "keygen) and --controller-public-key");
+    if (!status.ok()) return status;
+  }
   return options;
 }
 
@@ -110,7 +118,9 @@ StatusOr<AgentOptions> BuildAgentOptions(const FlagParser& flags) {
 FlagParser AgentFlags() {
   FlagParser flags("sluice-agent");
   flags.AddString("controller", "SLUICE_CONTROLLER", "tcp://127.0.0.1:7070",
-                  "ZeroMQ endpoint of sluice-controller's agent channel");
+                  "ZeroMQ endpoint of sluice-controller's agent channel; "
+                  "with several controllers, every one's, separated by "
+                  "commas (tcp://a:7070,tcp://b:7070)");
   flags.AddString("socket", "SLUICE_SOCKET", kDefaultSocket,
                   "Unix socket to serve RESP on (mode 0660; its directory "
                   "is created if missing)");

@@ -205,19 +205,24 @@ bool Checker::MatchBuckets(const Prepared* prep, const Descriptor& d,
       key = key_scratch_;
       hash = BucketTable::HashOf(key);
     }
-    Matched m{rule, BucketTable::kNone, false, Decision{}};
+    Matched m{rule, BucketTable::kNone, false, Decision{}, &ctx_};
     if (peek) {
       m.handle = table_.Find(key);
       if (m.handle != BucketTable::kNone) {
-        m.can = table_.bucket(m.handle).CanTake(*rule, now, 0, ctx_, &m.d);
+        LocalBucket& bucket = table_.bucket(m.handle);
+        m.ctx = ContextFor(key, bucket, now);
+        m.can = bucket.CanTake(*rule, now, 0, *m.ctx, &m.d);
       } else {
         LocalBucket fresh(*rule, now, ctx_);
-        m.can = fresh.CanTake(*rule, now, 0, ctx_, &m.d);
+        m.ctx = ContextFor(key, fresh, now);
+        m.can = fresh.CanTake(*rule, now, 0, *m.ctx, &m.d);
       }
     } else {
       m.handle = table_.FindOrCreate(key, hash, *rule, now, ctx_);
       if (m.handle == BucketTable::kNone) return false;
-      m.can = table_.bucket(m.handle).CanTake(*rule, now, cost, ctx_, &m.d);
+      LocalBucket& bucket = table_.bucket(m.handle);
+      m.ctx = ContextFor(key, bucket, now);
+      m.can = bucket.CanTake(*rule, now, cost, *m.ctx, &m.d);
     }
     if (!m.can && rule->mode == RuleMode::kEnforce) *admitted = false;
     matched_.push_back(m);
@@ -232,7 +237,7 @@ void Checker::Settle(bool admitted, int64_t cost, int64_t now,
     RuleDecisionCounts& counts = counts_[RuleSlot(m.rule)];
     const bool shadow = m.rule->mode == RuleMode::kShadow;
     if (admitted && m.can) {
-      bucket.Take(*m.rule, now, cost, ctx_, &m.d);
+      bucket.Take(*m.rule, now, cost, *m.ctx, &m.d);
       ++counts.allowed;
     } else {
       // Refused by this rule, or (admitted) a shadow rule that would have
@@ -243,7 +248,7 @@ void Checker::Settle(bool admitted, int64_t cost, int64_t now,
         if (shadow || !options.spread_retry) {
           bucket.CountRefused(cost);
         } else {
-          bucket.Refuse(*m.rule, now, cost, ctx_, &m.d);
+          bucket.Refuse(*m.rule, now, cost, *m.ctx, &m.d);
         }
       }
       if (options.count_refusal && !m.can) {
@@ -278,6 +283,32 @@ void Checker::Report(bool admitted, Decision* out) const {
   out->rule_id = report->rule->id;
   out->allowed = admitted;
   if (admitted) out->retry_after_ms = 0;
+}
+
+void Checker::SetLeaseContext(const LeaseContext& ctx) {
+  ctx_ = ctx;
+  owner_away_ctx_ = LeaseContext{false, ctx.agents};
+}
+
+void Checker::SetOwners(std::shared_ptr<const OwnerMap> owners) {
+  owners_ = std::move(owners);
+  owners_mixed_ = owners_ != nullptr && owners_->any_reachable() &&
+                  !owners_->all_reachable();
+}
+
+const LeaseContext* Checker::ContextFor(std::string_view key,
+                                        const LocalBucket& bucket,
+                                        int64_t now) const {
+  // Only while some owners are away, and only for a bucket without a valid
+  // lease: the only buckets whose decision reachability changes.
+  if (!owners_mixed_ || bucket.has_lease(now) || owners_->Reachable(key)) {
+    return &ctx_;
+  }
+  return &owner_away_ctx_;
+}
+
+bool Checker::OwnerReachable(BucketTable::Handle h) const {
+  return !owners_mixed_ || owners_->Reachable(table_.key(h));
 }
 
 void Checker::CollectLease(const Rule& rule, BucketTable::Handle h,
@@ -321,6 +352,8 @@ void Checker::TakeLeaseWants(int64_t now, std::vector<LeaseWant>* out) {
   }
   for (BucketTable::Handle h : pending_) {
     table_.flags(h) &= ~kPendingFlag;
+    // An owner away: nothing is marked, the bucket's report waits.
+    if (!OwnerReachable(h)) continue;
     const Rule* rule = index_->Find(BucketKeyRuleId(table_.key(h)));
     if (rule != nullptr) AddWant(*rule, h, now, /*sweep=*/false, out);
   }
@@ -345,7 +378,7 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
       ++stats.evicted;
       continue;
     }
-    if (ctx_.controller_reachable &&
+    if (ctx_.controller_reachable && OwnerReachable(h) &&
         AddWant(*rule, h, now, /*sweep=*/true, out)) {
       ++stats.wants;
     }

@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "agent/check/bucket_table.h"
+#include "agent/check/owner_map.h"
 #include "common/decision.h"
 #include "common/descriptor.h"
 #include "common/local_bucket.h"
@@ -108,8 +109,19 @@ class Checker {
   const std::shared_ptr<const RuleIndex>& rules() const { return index_; }
 
   // What the agent knows about the controller; applies to later checks.
-  void SetLeaseContext(const LeaseContext& ctx) { ctx_ = ctx; }
+  // With several controllers, controller_reachable says whether ANY owner
+  // is reachable, and SetOwners() says which.
+  void SetLeaseContext(const LeaseContext& ctx);
   const LeaseContext& lease_context() const { return ctx_; }
+
+  // Several controllers (agent/check/owner_map.h): which buckets' owners
+  // are reachable. Null, or every owner reachable, or none: the lease
+  // context alone decides, as with one controller. Otherwise a bucket
+  // without a valid lease whose owner is away is decided as if the
+  // controller were unreachable (its lease spent, then its failure_mode),
+  // and its lease requests wait (nothing is marked). The check of a bucket
+  // holding a valid lease never looks the owner up.
+  void SetOwners(std::shared_ptr<const OwnerMap> owners);
 
   // See the header comment. `cost` >= 0.
   Result Check(std::string_view domain, int64_t cost, const Descriptor& d,
@@ -195,6 +207,7 @@ class Checker {
     BucketTable::Handle handle;  // kNone for a peek at an unknown bucket
     bool can;
     Decision d;
+    const LeaseContext* ctx;  // ctx_, or owner_away_ctx_ (ContextFor)
   };
 
   // A request Prepare()d: its rules, keys and hashes are entries
@@ -230,6 +243,13 @@ class Checker {
   // The reply: the most restrictive enforce rule of matched_.
   void Report(bool admitted, Decision* out) const;
 
+  // The context a bucket is decided in: ctx_, or owner_away_ctx_ when it
+  // holds no valid lease and its owner is away (SetOwners).
+  const LeaseContext* ContextFor(std::string_view key,
+                                 const LocalBucket& bucket, int64_t now) const;
+  // False when the bucket's owner is away (SetOwners).
+  bool OwnerReachable(BucketTable::Handle h) const;
+
   void CollectLease(const Rule& rule, BucketTable::Handle h, int64_t now);
   // Appends a want for the bucket at `h` if it NeedsLease (NeedsSweepLease
   // when `sweep`); true if so.
@@ -243,6 +263,9 @@ class Checker {
   BucketTable table_;
   LeaseTiming timing_;
   LeaseContext ctx_;
+  LeaseContext owner_away_ctx_{false, 1};  // ctx_ with its owner away
+  std::shared_ptr<const OwnerMap> owners_;
+  bool owners_mixed_ = false;  // some owners reachable, some not
   std::shared_ptr<const RuleIndex> index_;
   std::vector<RuleDecisionCounts> counts_;
   std::vector<BucketTable::Handle> pending_;

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "agent/lease/controller_plan.h"
 #include "agent/lease/lease_client_impl.h"
 #include "platform/curve_keys.h"
 #include "platform/log.h"
@@ -73,7 +74,8 @@ LeaseClient::Impl::Impl(LeaseClientOptions options,
   routing_id_ = MakeRoutingId(options_.agent_id);
 }
 
-Status LeaseClient::Impl::ConfigureCurve(Sockets* sockets) {
+Status LeaseClient::Impl::ConfigureCurve(Sockets* sockets,
+                                         Connection* connection) {
   const bool any = !options_.curve_public_key.empty() ||
                    !options_.curve_secret_key.empty() ||
                    !options_.controller_public_key.empty();
@@ -97,19 +99,25 @@ Status LeaseClient::Impl::ConfigureCurve(Sockets* sockets) {
   StatusOr<std::string> secret_key =
       DecodeCurveKey(options_.curve_secret_key, "the agent's secret key");
   if (!secret_key.ok()) return secret_key.status();
-  zmq::socket_t& dealer = sockets->dealer;
+  zmq::socket_t& dealer = *connection->dealer;
   dealer.set(zmq::sockopt::curve_serverkey, *server);
   dealer.set(zmq::sockopt::curve_publickey, *public_key);
   dealer.set(zmq::sockopt::curve_secretkey, *secret_key);
-  sockets->handshake_watch = std::make_unique<CurveHandshakeWatch>(
-      sockets->context, &dealer, options_.endpoint, options_.curve_public_key);
+  connection->handshake_watch = std::make_unique<CurveHandshakeWatch>(
+      sockets->context, &dealer, connection->endpoint,
+      options_.curve_public_key);
   return Status::Ok();
 }
 
-Status LeaseClient::Impl::Open() {
-  auto sockets = std::make_unique<Sockets>();
+Status LeaseClient::Impl::Connect(Sockets* sockets, const std::string& endpoint,
+                                  bool given) {
+  auto connection = std::make_unique<Connection>();
+  connection->endpoint = endpoint;
+  connection->given = given;
   try {
-    zmq::socket_t& dealer = sockets->dealer;
+    connection->dealer = std::make_unique<zmq::socket_t>(
+        sockets->context, zmq::socket_type::dealer);
+    zmq::socket_t& dealer = *connection->dealer;
     dealer.set(zmq::sockopt::linger, 0);
     dealer.set(zmq::sockopt::routing_id, routing_id_);
     dealer.set(zmq::sockopt::reconnect_ivl, kReconnectIvlMs);
@@ -122,19 +130,38 @@ Status LeaseClient::Impl::Open() {
     dealer.set(zmq::sockopt::maxmsgsize,
                static_cast<int64_t>(kMaxWireMessageBytes));
     // CurveZMQ client keys are configured here, before connect.
-    Status curve = ConfigureCurve(sockets.get());
+    Status curve = ConfigureCurve(sockets, connection.get());
     if (!curve.ok()) return curve;
+    dealer.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument(
+        "cannot connect to the controller at '" + endpoint + "': " + e.what() +
+            "; expected a ZeroMQ address such as tcp://127.0.0.1:7070",
+        "controller");
+  }
+  connection->last_receive = clock_->NowNanos();
+  sockets->connections.push_back(std::move(connection));
+  return Status::Ok();
+}
+
+Status LeaseClient::Impl::Open() {
+  StatusOr<std::vector<std::string>> endpoints =
+      SplitControllerEndpoints(options_.endpoint);
+  if (!endpoints.ok()) return endpoints.status();
+  auto sockets = std::make_unique<Sockets>();
+  try {
     sockets->wake_recv.set(zmq::sockopt::linger, 0);
     sockets->wake_send.set(zmq::sockopt::linger, 0);
     sockets->wake_recv.bind(kWakeEndpoint);
     sockets->wake_send.connect(kWakeEndpoint);
-    dealer.connect(options_.endpoint);
   } catch (const zmq::error_t& e) {
-    return Status::InvalidArgument(
-        "cannot connect to the controller at '" + options_.endpoint +
-            "': " + e.what() +
-            "; expected a ZeroMQ address such as tcp://127.0.0.1:7070",
-        "controller");
+    return Status::Internal(std::string("cannot make the lease client's "
+                                        "wake-up pair: ") +
+                            e.what());
+  }
+  for (const std::string& endpoint : *endpoints) {
+    Status status = Connect(sockets.get(), endpoint, /*given=*/true);
+    if (!status.ok()) return status;
   }
   MutexLock lock(&mu_);
   sockets_ = std::move(sockets);
@@ -206,11 +233,21 @@ void LeaseClient::Impl::FlushUsage(int64_t now) {
     fresh.swap(usage_queue_);
   }
   for (UsageReport& report : fresh) usage_outbox_.Add(std::move(report));
-  // Only while connected: a send to nobody would queue in ZeroMQ and be
-  // counted as sent.
-  if (reachable_) {
-    usage_outbox_.SendDue(
-        now, [this](const UsageReport& report) { return Send(report); });
+  // To one reachable controller (the first given, as lease requests with
+  // no set; the database deduplicates a report sent to two), and only
+  // while connected: a send to nobody would queue in ZeroMQ and be counted
+  // as sent.
+  Connection* target = nullptr;
+  for (const auto& c : io_->connections) {
+    if (c->reachable) {
+      target = c.get();
+      break;
+    }
+  }
+  if (target != nullptr) {
+    usage_outbox_.SendDue(now, [this, target](const UsageReport& report) {
+      return Send(target, report);
+    });
   }
   owner_->usage_dropped_.store(usage_outbox_.dropped());
   owner_->usage_pending_.store(static_cast<int64_t>(usage_outbox_.size()));
@@ -218,67 +255,90 @@ void LeaseClient::Impl::FlushUsage(int64_t now) {
 
 void LeaseClient::Impl::Run() {
   const int64_t now = clock_->NowNanos();
-  reachable_ = false;
-  owner_->reachable_.store(false);
-  last_receive_ = now;
+  for (const auto& c : io_->connections) {
+    c->reachable = false;
+    c->last_receive = now;
+    c->snapshot_requested = false;
+    SendHello(c.get());
+  }
   last_heartbeat_ = now;
-  snapshot_requested_ = false;
-  SendHello();
+  follow_pending_ = true;  // learned members are connected to again
+  RebuildOwners();
   while (!stop_.load()) {
     try {
       Tick();
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) break;
       if (e.num() != EINTR) {
-        LogError(kLog, std::string("ZeroMQ error on the controller socket: ") +
+        LogError(kLog, std::string("ZeroMQ error on a controller socket: ") +
                            e.what() + "; continuing");
       }
     }
   }
-  reachable_ = false;
+  for (const auto& c : io_->connections) c->reachable = false;
   owner_->reachable_.store(false);
+  owner_->controllers_reachable_.store(0);
 }
 
-void LeaseClient::Impl::Tick() {
-  zmq::socket_t& dealer = io_->dealer;
-  zmq::socket_t& wake = io_->wake_recv;
-  zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0},
-                             {wake.handle(), 0, ZMQ_POLLIN, 0}};
-  zmq::poll(items, 2, kPollInterval);
-  if (items[1].revents & ZMQ_POLLIN) {
+void LeaseClient::Impl::PollConnections() {
+  std::vector<std::unique_ptr<Connection>>& connections = io_->connections;
+  std::vector<zmq::pollitem_t> items;
+  items.reserve(connections.size() + 1);
+  items.push_back({io_->wake_recv.handle(), 0, ZMQ_POLLIN, 0});
+  for (const auto& c : connections) {
+    items.push_back({c->dealer->handle(), 0, ZMQ_POLLIN, 0});
+  }
+  zmq::poll(items.data(), items.size(), kPollInterval);
+  if (items[0].revents & ZMQ_POLLIN) {
     zmq::message_t ignored;
-    while (wake.recv(ignored, zmq::recv_flags::dontwait)) {
+    while (io_->wake_recv.recv(ignored, zmq::recv_flags::dontwait)) {
     }
   }
   if (stop_.load()) return;
-  if (items[0].revents & ZMQ_POLLIN) {
-    for (int i = 0; i < kMaxMessagesPerTick; ++i) {
+  // Handling a message may add or drop learned connections (FollowSet
+  // runs after the loop, so the indices here stay valid).
+  for (size_t i = 0; i < connections.size(); ++i) {
+    if (!(items[i + 1].revents & ZMQ_POLLIN)) continue;
+    Connection* c = connections[i].get();
+    for (int n = 0; n < kMaxMessagesPerTick; ++n) {
       std::vector<zmq::message_t> parts;
-      if (!zmq::recv_multipart(dealer, std::back_inserter(parts),
+      if (!zmq::recv_multipart(*c->dealer, std::back_inserter(parts),
                                zmq::recv_flags::dontwait)) {
         break;
       }
-      HandleFrames(&parts, clock_->NowNanos());
+      HandleFrames(c, &parts, clock_->NowNanos());
     }
   }
+}
+
+void LeaseClient::Impl::Tick() {
+  PollConnections();
+  if (stop_.load()) return;
   const int64_t now = clock_->NowNanos();
-  if (io_->handshake_watch) io_->handshake_watch->Poll(now);
-  CheckReachable(now);
-  if (hello_pending_) SendHello();
-  if (now - last_heartbeat_ >= options_.heartbeat_ms * kNanosPerMilli) {
-    Heartbeat heartbeat;
-    heartbeat.rules_version = version_;
-    Send(heartbeat);  // not connected: the next one will do
-    last_heartbeat_ = now;
+  for (const auto& c : io_->connections) {
+    if (c->handshake_watch) c->handshake_watch->Poll(now);
   }
+  CheckReachable(now);
+  FollowSet(now);
+  const bool beat =
+      now - last_heartbeat_ >= options_.heartbeat_ms * kNanosPerMilli;
+  for (const auto& c : io_->connections) {
+    if (c->hello_pending) SendHello(c.get());
+    if (beat) {
+      Heartbeat heartbeat;
+      heartbeat.rules_version = version_;
+      Send(c.get(), heartbeat);  // not connected: the next one will do
+    }
+  }
+  if (beat) last_heartbeat_ = now;
   FlushSubmits(now);
   PrunePending(now);
   FlushUsage(now);
 }
 
-bool LeaseClient::Impl::Send(const WireMessage& message) {
+bool LeaseClient::Impl::Send(Connection* c, const WireMessage& message) {
   const std::string bytes = EncodeWireMessage(message);
-  return io_->dealer.send(zmq::buffer(bytes), zmq::send_flags::dontwait)
+  return c->dealer->send(zmq::buffer(bytes), zmq::send_flags::dontwait)
       .has_value();
 }
 

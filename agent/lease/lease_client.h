@@ -1,21 +1,29 @@
 // LeaseClient: the agent's side of the agent channel (see common/wire.h).
-// Connects a ZeroMQ DEALER to the controller and runs one thread that owns
-// it:
-//   - sends Hello on start and whenever the controller comes back, and a
-//     Heartbeat every heartbeat_ms; the controller is "reachable" while it
+// Connects one ZeroMQ DEALER to each controller (the endpoints given, and
+// members of the controller set learned from a Controllers message;
+// docs/high-availability.md) and runs one thread that owns them all:
+//   - sends Hello to each on connect and whenever it comes back, and a
+//     Heartbeat every heartbeat_ms; a controller is "reachable" while it
 //     has answered within reachable_timeout_ms;
-//   - keeps the rule set: applies RulesDelta when its base matches,
-//     otherwise (or on a Heartbeat with another version) asks for a
+//   - keeps ONE rule set from all of them: applies RulesDelta when its
+//     base matches, takes a snapshot unless it is older than what it holds
+//     (with one controller, any snapshot), asks a controller whose
+//     Heartbeat shows newer rules (or a newer controller set) for a
 //     snapshot; hands every new rule set to on_rules as a compiled
 //     RuleIndex;
-//   - sends the LeaseRequests given to Submit() and hands each LeaseGrant to
-//     on_grant together with the time its request was sent.
+//   - adopts the highest controller set seen from any controller, and
+//     sends each LeaseRequest item to its bucket's owner (with no set: to
+//     the first reachable controller given); items whose owner is not
+//     reachable are dropped (the checker holds them back, see
+//     Checker::SetOwners); hands each LeaseGrant to on_grant together with
+//     the time its request was sent;
+//   - sends usage reports to one reachable controller.
 //
 // Callbacks run on the client's thread: they must be quick and must not call
 // back into the LeaseClient except Submit().
 //
-// Thread-safety: Submit(), reachable(), agents() are thread-safe;
-// Start/Stop from one thread.
+// Thread-safety: Submit(), reachable(), agents() and the other getters are
+// thread-safe; Start/Stop from one thread.
 #pragma once
 
 #include <atomic>
@@ -26,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/check/owner_map.h"
 #include "common/clock.h"
 #include "common/rule_index.h"
 #include "common/status.h"
@@ -34,12 +43,14 @@
 namespace sluice {
 
 struct LeaseClientOptions {
+  // One controller's ZeroMQ endpoint, or several separated by commas.
   std::string endpoint = "tcp://127.0.0.1:7070";
   std::string agent_id;  // informational; defaults to hostname:pid
   int64_t heartbeat_ms = 1000;
   int64_t reachable_timeout_ms = 3000;
   // CurveZMQ: this agent's keypair and the controller's public
-  // key, all Z85 (platform/curve_keys.h). All three set: the channel is
+  // key, all Z85 (platform/curve_keys.h); several controllers share one
+  // keypair, so one public key serves them all. All three set: the channel is
   // encrypted and the controller authenticated (and it authenticates this
   // agent by its public key). All empty: plain text. Start() refuses a mix.
   std::string curve_public_key;
@@ -56,8 +67,12 @@ struct LeaseClientCallbacks {
   std::function<void(std::shared_ptr<const RuleIndex>)> on_rules;
   // `sent_at`: the clock's time when the request was sent.
   std::function<void(const LeaseGrant& grant, int64_t sent_at)> on_grant;
-  // Reachability changed, or the agent count the controller reports did.
+  // Reachability changed (any controller reachable), or the agent count
+  // did (the largest any reachable controller reports).
   std::function<void(bool reachable, int64_t agents)> on_controller;
+  // Which buckets' owners are reachable changed (a controller came or
+  // went, or the set changed). Called before on_controller.
+  std::function<void(std::shared_ptr<const OwnerMap>)> on_owners;
 };
 
 class LeaseClient {
@@ -66,15 +81,16 @@ class LeaseClient {
               const Clock* clock);
   ~LeaseClient();  // Stop()s
 
-  // Connects (the controller need not be up yet) and starts the thread.
-  // Fails (InvalidArgument) on an endpoint ZeroMQ refuses. The rule set
+  // Connects (the controllers need not be up yet) and starts the thread.
+  // Fails (InvalidArgument) on an endpoint ZeroMQ refuses, or a list with
+  // an empty or repeated element. The rule set
   // received so far is kept across Stop()/Start().
   Status Start();
   void Stop();
 
   // Queues a request; the client thread sends it (assigning seq) within a
-  // few milliseconds. Dropped with a log line while unreachable (the
-  // buckets' request timeout retries).
+  // few milliseconds, split by owner. Items whose owner is unreachable are
+  // dropped with a log line (the buckets' request timeout retries).
   void Submit(std::vector<LeaseWant> items);
 
   // Usage analytics: queues a report the same way; the client thread
@@ -90,6 +106,11 @@ class LeaseClient {
   bool reachable() const { return reachable_.load(); }
   int64_t agents() const { return agents_.load(); }
   int64_t rules_version() const { return rules_version_.load(); }
+  // Controllers reachable now, and the version of the set held (0: none).
+  int64_t controllers_reachable() const {
+    return controllers_reachable_.load();
+  }
+  int64_t controller_set_version() const { return set_version_.load(); }
 
  private:
   class Impl;  // socket, thread state, submit queue; lives as long as this
@@ -98,6 +119,8 @@ class LeaseClient {
   std::atomic<bool> reachable_{false};
   std::atomic<int64_t> agents_{1};
   std::atomic<int64_t> rules_version_{0};
+  std::atomic<int64_t> controllers_reachable_{0};
+  std::atomic<int64_t> set_version_{0};
   std::atomic<int64_t> usage_dropped_{0};
   std::atomic<int64_t> usage_pending_{0};
 };

@@ -1,10 +1,12 @@
 // LeaseClient::Impl: the lease client's state and its thread's work
 // (agent/lease/lease_client.h), private to agent/lease/:
-//   - lease_client.cc: the sockets (the DEALER, CurveZMQ, the wake-up
-//     pair), the thread's loop (Run, Tick), Submit and Stop;
-//   - lease_client_messages.cc: the protocol: what each message from the
+//   - lease_client.cc: the sockets (one DEALER per controller, CurveZMQ,
+//     the wake-up pair), the thread's loop (Run, Tick), Submit and Stop;
+//   - lease_client_messages.cc: the protocol: what each message from a
 //     controller does, reachability, the rule set, lease requests and
-//     their grants.
+//     their grants;
+//   - lease_client_cluster.cc: several controllers: the controller set,
+//     learned connections, routing (agent/check/owner_map.h).
 //
 // Thread-safety: Submit() and RequestStop() from any thread (under mu_);
 // everything else on the client's thread (or before it starts / after it
@@ -20,6 +22,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "agent/check/owner_map.h"
 #include "agent/lease/curve_handshake_watch.h"
 #include "agent/lease/lease_client.h"
 #include "agent/usage/usage_outbox.h"
@@ -43,38 +46,71 @@ class LeaseClient::Impl {
   void SubmitUsage(UsageReport report) EXCLUDES(mu_);
 
  private:
-  struct Sockets {
-    zmq::context_t context;
-    zmq::socket_t dealer{context, zmq::socket_type::dealer};
-    zmq::socket_t wake_recv{context, zmq::socket_type::pair};
-    zmq::socket_t wake_send{context, zmq::socket_type::pair};  // under mu_
+  // One controller: its DEALER and what the client knows of it.
+  struct Connection {
+    std::string endpoint;
+    bool given = false;  // from --controller; learned ones may be dropped
+    std::unique_ptr<zmq::socket_t> dealer;
     // CurveZMQ only: reconnects after a refused handshake.
     std::unique_ptr<CurveHandshakeWatch> handshake_watch;
+    bool reachable = false;
+    bool lost_before = false;  // was reachable, then was not
+    int64_t last_receive = 0;
+    int64_t agents = 1;
+    std::string self_id;  // its member id (Controllers.self_id)
+    bool hello_pending = false;
+    bool snapshot_requested = false;
+    int64_t last_snapshot_request = 0;
   };
+  struct Sockets {
+    zmq::context_t context;
+    zmq::socket_t wake_recv{context, zmq::socket_type::pair};
+    zmq::socket_t wake_send{context, zmq::socket_type::pair};  // under mu_
+    std::vector<std::unique_ptr<Connection>> connections;
+  };
+  // A connected DEALER for `endpoint` (CurveZMQ keys and watch when given).
+  Status Connect(Sockets* sockets, const std::string& endpoint, bool given);
   // CurveZMQ client keys on the DEALER and the handshake watch (nothing
   // when no keys are given).
-  Status ConfigureCurve(Sockets* sockets);
+  Status ConfigureCurve(Sockets* sockets, Connection* connection);
 
   void Tick() EXCLUDES(mu_);
-  void HandleFrames(std::vector<zmq::message_t>* parts, int64_t now);
-  void HandleSnapshot(RulesSnapshot* snapshot);
-  void HandleDelta(const RulesDelta& delta, int64_t now);
+  void PollConnections();
+  void HandleFrames(Connection* c, std::vector<zmq::message_t>* parts,
+                    int64_t now);
+  void HandleHeartbeat(Connection* c, const Heartbeat& heartbeat, int64_t now);
+  void HandleSnapshot(Connection* c, RulesSnapshot* snapshot);
+  void HandleDelta(Connection* c, const RulesDelta& delta, int64_t now);
   void HandleGrant(const LeaseGrant& grant, int64_t now);
+  void HandleControllers(Connection* c, const Controllers& message,
+                         int64_t now);
   void CheckReachable(int64_t now);
   void FlushSubmits(int64_t now) EXCLUDES(mu_);
+  // Splits items by the connection serving each bucket; -1: none.
+  void RouteItems(std::vector<LeaseWant>* items,
+                  std::map<int, std::vector<LeaseWant>>* out);
+  void SendRequests(Connection* c, std::vector<LeaseWant>* items,
+                    int64_t* dropped);
   void PrunePending(int64_t now);
-  // Usage reports: new ones into the outbox, due ones out.
+  // Usage reports: new ones into the outbox, due ones out (to one
+  // reachable controller).
   void FlushUsage(int64_t now) EXCLUDES(mu_);
   void Wake() REQUIRES(mu_);
 
-  void SetAgents(int64_t agents);
+  // Several controllers: connects to members no connection serves, drops
+  // learned connections that left the set, and rebuilds the routing.
+  void FollowSet(int64_t now);
+  void RebuildOwners();
+  bool single_controller() const { return io_->connections.size() == 1; }
+
+  void SetAgents(Connection* c, int64_t agents);
   void NotifyController();
   void PublishRules();
-  void RequestSnapshot(int64_t now, std::string_view why);
-  void SendHello();
+  void RequestSnapshot(Connection* c, int64_t now, std::string_view why);
+  void SendHello(Connection* c);
   // False when the message could not be queued (not connected, or the
   // queue is full).
-  bool Send(const WireMessage& message);
+  bool Send(Connection* c, const WireMessage& message);
   // At most one warning per kWarnIntervalNanos; the rest are counted.
   void Warn(int64_t now, const std::string& message);
 
@@ -92,26 +128,24 @@ class LeaseClient::Impl {
   std::vector<std::vector<LeaseWant>> queue_ GUARDED_BY(mu_);
   std::vector<UsageReport> usage_queue_ GUARDED_BY(mu_);
   bool wake_pending_ GUARDED_BY(mu_) = false;
-  // sockets_.get(), for the client thread: its dealer and wake_recv.
+  // sockets_.get(), for the client thread: its connections and wake_recv.
   Sockets* io_ = nullptr;
 
   // Owned by the client thread (kept across Stop/Start).
-  bool reachable_ = false;
-  bool lost_before_ = false;  // was reachable, then was not
-  int64_t agents_ = 1;
+  int64_t agents_ = 1;  // the largest any reachable controller reports
   bool notified_ = false;
   bool notified_reachable_ = false;
   int64_t notified_agents_ = 0;
-  int64_t last_receive_ = 0;
   int64_t last_heartbeat_ = 0;
-  bool hello_pending_ = false;
-  bool snapshot_requested_ = false;
-  int64_t last_snapshot_request_ = 0;
   bool have_rules_ = false;
   int64_t version_ = 0;
   std::map<int64_t, Rule> rules_;
   uint64_t next_seq_ = 1;
-  std::map<uint64_t, int64_t> pending_;  // seq -> sent_at
+  std::map<uint64_t, int64_t> pending_;     // seq -> sent_at
+  ControllerSet set_;                       // the highest version seen
+  std::shared_ptr<const OwnerMap> owners_;  // rebuilt on every change
+  bool follow_pending_ = false;             // the set or a member's id changed
+  std::string key_scratch_;
   UsageOutbox usage_outbox_;
   int64_t last_warning_ = 0;
   bool warned_ = false;

@@ -1,7 +1,8 @@
 // The lease client's protocol (see lease_client_impl.h): what each message
-// from the controller does, reachability, the rule set, and lease requests
+// from a controller does, reachability, the rule set, and lease requests
 // and their grants. Runs on the client's thread.
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <string>
 #include <string_view>
@@ -9,7 +10,9 @@
 #include <variant>
 #include <vector>
 
+#include "agent/lease/controller_plan.h"
 #include "agent/lease/lease_client_impl.h"
+#include "common/bucket_key.h"
 #include "common/clock.h"
 #include "common/rule_index.h"
 #include "platform/log.h"
@@ -30,49 +33,47 @@ constexpr int64_t kWarnIntervalNanos = kNanosPerSecond;
 
 }  // namespace
 
-void LeaseClient::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
+void LeaseClient::Impl::HandleFrames(Connection* c,
+                                     std::vector<zmq::message_t>* parts,
                                      int64_t now) {
   // Any frame shows the controller is there.
-  last_receive_ = now;
-  if (!reachable_) {
-    reachable_ = true;
-    owner_->reachable_.store(true);
-    LogInfo(kLog, "controller at " + options_.endpoint + " is reachable");
-    NotifyController();
+  c->last_receive = now;
+  if (!c->reachable) {
+    c->reachable = true;
+    LogInfo(kLog, "controller at " + c->endpoint + " is reachable");
+    RebuildOwners();
     // It may be a restarted controller: introduce ourselves again.
-    if (lost_before_) SendHello();
+    if (c->lost_before) SendHello(c);
   }
   if (parts->size() != 1) {
     Warn(now, "ignored a message of " + std::to_string(parts->size()) +
-                  " frames from the controller; expected one frame");
+                  " frames from the controller at " + c->endpoint +
+                  "; expected one frame");
     return;
   }
   StatusOr<WireMessage> decoded =
       DecodeWireMessage((*parts)[0].to_string_view());
   if (!decoded.ok()) {
-    Warn(now, "ignored a bad message from the controller: " +
-                  decoded.status().message());
+    Warn(now, "ignored a bad message from the controller at " + c->endpoint +
+                  ": " + decoded.status().message());
     return;
   }
   WireMessage& message = decoded.value();
   if (auto* snapshot = std::get_if<RulesSnapshot>(&message)) {
-    HandleSnapshot(snapshot);
+    HandleSnapshot(c, snapshot);
   } else if (const auto* delta = std::get_if<RulesDelta>(&message)) {
-    HandleDelta(*delta, now);
+    HandleDelta(c, *delta, now);
   } else if (const auto* heartbeat = std::get_if<Heartbeat>(&message)) {
-    SetAgents(heartbeat->agents);
-    if (!have_rules_ || heartbeat->rules_version != version_) {
-      RequestSnapshot(now, "the controller is at rules version " +
-                               std::to_string(heartbeat->rules_version));
-    }
+    HandleHeartbeat(c, *heartbeat, now);
   } else if (const auto* grant = std::get_if<LeaseGrant>(&message)) {
     HandleGrant(*grant, now);
   } else if (const auto* ack = std::get_if<UsageAck>(&message)) {
     usage_outbox_.Ack(ack->incarnation, ack->seq);
   } else if (const auto* error = std::get_if<ErrorMessage>(&message)) {
-    Warn(now, "the controller refused a message: " + error->message);
-  } else if (std::holds_alternative<Controllers>(message)) {
-    // The controller set: this client follows one controller.
+    Warn(now, "the controller at " + c->endpoint +
+                  " refused a message: " + error->message);
+  } else if (const auto* set = std::get_if<Controllers>(&message)) {
+    HandleControllers(c, *set, now);
   } else {
     Warn(now,
          std::string("ignored a message only agents send (") +
@@ -81,14 +82,38 @@ void LeaseClient::Impl::HandleFrames(std::vector<zmq::message_t>* parts,
                   ? "SnapshotRequest"
               : std::holds_alternative<UsageReport>(message) ? "UsageReport"
                                                              : "LeaseRequest") +
-             ") from the controller; it sends RulesSnapshot, RulesDelta, "
-             "Heartbeat, LeaseGrant or ErrorMessage");
+             ") from the controller at " + c->endpoint +
+             "; it sends RulesSnapshot, RulesDelta, Controllers, Heartbeat, "
+             "LeaseGrant, UsageAck or ErrorMessage");
   }
 }
 
-void LeaseClient::Impl::HandleSnapshot(RulesSnapshot* snapshot) {
-  snapshot_requested_ = false;
-  SetAgents(snapshot->agents);
+void LeaseClient::Impl::HandleHeartbeat(Connection* c,
+                                        const Heartbeat& heartbeat,
+                                        int64_t now) {
+  SetAgents(c, heartbeat.agents);
+  if (HeartbeatWantsRules(have_rules_, version_, heartbeat.rules_version,
+                          single_controller())) {
+    RequestSnapshot(c, now,
+                    "the controller at " + c->endpoint +
+                        " is at rules version " +
+                        std::to_string(heartbeat.rules_version));
+  } else if (AdoptsControllerSet(set_.version, heartbeat.controllers_version)) {
+    // The snapshot brings its Controllers.
+    RequestSnapshot(c, now,
+                    "the controller at " + c->endpoint +
+                        " has controller set version " +
+                        std::to_string(heartbeat.controllers_version));
+  }
+}
+
+void LeaseClient::Impl::HandleSnapshot(Connection* c, RulesSnapshot* snapshot) {
+  c->snapshot_requested = false;
+  SetAgents(c, snapshot->agents);
+  if (!AcceptsRulesSnapshot(have_rules_, version_, snapshot->version,
+                            single_controller())) {
+    return;  // a lagging controller: it catches up, the agent does not wait
+  }
   std::map<int64_t, Rule> next;
   for (Rule& rule : snapshot->rules) {
     const int64_t id = rule.id;
@@ -102,11 +127,18 @@ void LeaseClient::Impl::HandleSnapshot(RulesSnapshot* snapshot) {
   if (changed) PublishRules();
 }
 
-void LeaseClient::Impl::HandleDelta(const RulesDelta& delta, int64_t now) {
+void LeaseClient::Impl::HandleDelta(Connection* c, const RulesDelta& delta,
+                                    int64_t now) {
   if (!have_rules_ || delta.base_version != version_) {
+    // Every controller sends each change: a delta this agent already has
+    // (or an older one, from a lagging controller) is no news.
+    if (have_rules_ && delta.version <= version_ && !single_controller()) {
+      return;
+    }
     RequestSnapshot(
-        now, "a delta from version " + std::to_string(delta.base_version) +
-                 " arrived while this agent is at " + std::to_string(version_));
+        c, now,
+        "a delta from version " + std::to_string(delta.base_version) +
+            " arrived while this agent is at " + std::to_string(version_));
     return;
   }
   for (const Rule& rule : delta.upserts) rules_[rule.id] = rule;
@@ -128,17 +160,67 @@ void LeaseClient::Impl::HandleGrant(const LeaseGrant& grant, int64_t now) {
 }
 
 void LeaseClient::Impl::CheckReachable(int64_t now) {
-  if (!reachable_ ||
-      now - last_receive_ <= options_.reachable_timeout_ms * kNanosPerMilli) {
+  bool changed = false;
+  for (const auto& c : io_->connections) {
+    if (!c->reachable || now - c->last_receive <=
+                             options_.reachable_timeout_ms * kNanosPerMilli) {
+      continue;
+    }
+    c->reachable = false;
+    c->lost_before = true;
+    changed = true;
+    LogWarn(kLog, "controller at " + c->endpoint +
+                      " is unreachable: nothing heard for " +
+                      std::to_string(options_.reachable_timeout_ms) + " ms");
+  }
+  if (changed) RebuildOwners();
+}
+
+void LeaseClient::Impl::RouteItems(std::vector<LeaseWant>* items,
+                                   std::map<int, std::vector<LeaseWant>>* out) {
+  const OwnerMap& owners = *owners_;
+  if (owners.ownership().empty()) {
+    // No set: everything to one controller, without building keys.
+    std::vector<LeaseWant>& to = (*out)[owners.Route({})];
+    if (to.empty()) {
+      to.swap(*items);
+    } else {
+      std::move(items->begin(), items->end(), std::back_inserter(to));
+    }
     return;
   }
-  reachable_ = false;
-  lost_before_ = true;
-  owner_->reachable_.store(false);
-  LogWarn(kLog, "controller at " + options_.endpoint +
-                    " is unreachable: nothing heard for " +
-                    std::to_string(options_.reachable_timeout_ms) + " ms");
-  NotifyController();
+  for (LeaseWant& want : *items) {
+    MakeBucketKey(want.rule_id, want.values, &key_scratch_);
+    (*out)[owners.Route(key_scratch_)].push_back(std::move(want));
+  }
+}
+
+void LeaseClient::Impl::SendRequests(Connection* c,
+                                     std::vector<LeaseWant>* items,
+                                     int64_t* dropped) {
+  LeaseRequest request;
+  auto send = [&] {
+    request.seq = next_seq_++;
+    pending_[request.seq] = clock_->NowNanos();
+    if (!Send(c, request)) {
+      pending_.erase(request.seq);
+      ++*dropped;
+    }
+    request.items.clear();
+  };
+  // One request per Submit() and controller, split only when it is very
+  // large (a sweep of a big table) to keep messages well under
+  // kMaxWireMessageBytes.
+  if (items->size() <= kMaxItemsPerRequest) {
+    request.items.swap(*items);
+    send();
+    return;
+  }
+  for (LeaseWant& want : *items) {
+    request.items.push_back(std::move(want));
+    if (request.items.size() == kMaxItemsPerRequest) send();
+  }
+  if (!request.items.empty()) send();
 }
 
 void LeaseClient::Impl::FlushSubmits(int64_t now) {
@@ -149,37 +231,32 @@ void LeaseClient::Impl::FlushSubmits(int64_t now) {
     wake_pending_ = false;
   }
   int64_t dropped = 0;
-  LeaseRequest request;
-  auto send = [&] {
-    request.seq = next_seq_++;
-    pending_[request.seq] = clock_->NowNanos();
-    if (!Send(request)) {
-      pending_.erase(request.seq);
-      ++dropped;
-    }
-    request.items.clear();
-  };
-  // One request per Submit(), split only when it is very large (a sweep
-  // of a big table) to keep messages well under kMaxWireMessageBytes.
+  int64_t unrouted = 0;
   for (std::vector<LeaseWant>& items : batch) {
-    if (!reachable_) {
+    if (!owners_->any_reachable()) {
       ++dropped;
       continue;
     }
-    if (items.size() <= kMaxItemsPerRequest) {
-      request.items.swap(items);
-      send();
-      continue;
+    std::map<int, std::vector<LeaseWant>> routed;
+    RouteItems(&items, &routed);
+    for (auto& [index, wants] : routed) {
+      if (index < 0) {
+        unrouted += static_cast<int64_t>(wants.size());
+        continue;
+      }
+      SendRequests(io_->connections[static_cast<size_t>(index)].get(), &wants,
+                   &dropped);
     }
-    for (LeaseWant& want : items) {
-      request.items.push_back(std::move(want));
-      if (request.items.size() == kMaxItemsPerRequest) send();
-    }
-    if (!request.items.empty()) send();
   }
   if (dropped > 0) {
     Warn(now, "dropped " + std::to_string(dropped) +
                   " lease requests: the controller at " + options_.endpoint +
+                  " is not reachable (buckets retry)");
+  }
+  if (unrouted > 0) {
+    Warn(now, "dropped " + std::to_string(unrouted) +
+                  " lease request items: their owner in controller set " +
+                  std::to_string(set_.version) +
                   " is not reachable (buckets retry)");
   }
 }
@@ -192,21 +269,28 @@ void LeaseClient::Impl::PrunePending(int64_t now) {
   }
 }
 
-void LeaseClient::Impl::SetAgents(int64_t agents) {
-  agents_ = std::max<int64_t>(1, agents);
-  owner_->agents_.store(agents_);
+void LeaseClient::Impl::SetAgents(Connection* c, int64_t agents) {
+  c->agents = std::max<int64_t>(1, agents);
   NotifyController();
 }
 
 void LeaseClient::Impl::NotifyController() {
-  if (notified_ && notified_reachable_ == reachable_ &&
+  bool reachable = false;
+  agents_ = 1;
+  for (const auto& c : io_->connections) {
+    if (!c->reachable) continue;
+    reachable = true;
+    agents_ = std::max(agents_, c->agents);
+  }
+  owner_->agents_.store(agents_);
+  if (notified_ && notified_reachable_ == reachable &&
       notified_agents_ == agents_) {
     return;
   }
   notified_ = true;
-  notified_reachable_ = reachable_;
+  notified_reachable_ = reachable;
   notified_agents_ = agents_;
-  if (callbacks_.on_controller) callbacks_.on_controller(reachable_, agents_);
+  if (callbacks_.on_controller) callbacks_.on_controller(reachable, agents_);
 }
 
 void LeaseClient::Impl::PublishRules() {
@@ -218,25 +302,26 @@ void LeaseClient::Impl::PublishRules() {
   callbacks_.on_rules(RuleIndex::Build(std::move(rules), version_));
 }
 
-void LeaseClient::Impl::RequestSnapshot(int64_t now, std::string_view why) {
-  if (snapshot_requested_ &&
-      now - last_snapshot_request_ < kSnapshotRequestIntervalNanos &&
-      now >= last_snapshot_request_) {
+void LeaseClient::Impl::RequestSnapshot(Connection* c, int64_t now,
+                                        std::string_view why) {
+  if (c->snapshot_requested &&
+      now - c->last_snapshot_request < kSnapshotRequestIntervalNanos &&
+      now >= c->last_snapshot_request) {
     return;
   }
-  if (Send(SnapshotRequest{})) {
-    snapshot_requested_ = true;
-    last_snapshot_request_ = now;
+  if (Send(c, SnapshotRequest{})) {
+    c->snapshot_requested = true;
+    c->last_snapshot_request = now;
     LogInfo(kLog,
             "asked the controller for a rules snapshot: " + std::string(why));
   }
 }
 
-void LeaseClient::Impl::SendHello() {
+void LeaseClient::Impl::SendHello(Connection* c) {
   Hello hello;
   hello.agent_id = options_.agent_id;
   hello.rules_version = have_rules_ ? version_ : 0;
-  hello_pending_ = !Send(hello);
+  c->hello_pending = !Send(c, hello);
 }
 
 void LeaseClient::Impl::Warn(int64_t now, const std::string& message) {

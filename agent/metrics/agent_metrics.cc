@@ -30,6 +30,18 @@ AgentMetrics::AgentMetrics()
                                       "lately, else 0")
                                 .Register(*registry_)
                                 .Add({})),
+      controllers_reachable_(prometheus::BuildGauge()
+                                 .Name("sluice_agent_controllers_reachable")
+                                 .Help("Controllers that answered lately")
+                                 .Register(*registry_)
+                                 .Add({})),
+      controller_set_version_(
+          prometheus::BuildGauge()
+              .Name("sluice_agent_controller_set_version")
+              .Help("Version of the controller set this agent follows "
+                    "(0: none known)")
+              .Register(*registry_)
+              .Add({})),
       usage_dropped_(prometheus::BuildCounter()
                          .Name("sluice_agent_usage_reports_dropped_total")
                          .Help("Usage reports dropped unacknowledged because "
@@ -109,6 +121,11 @@ void AgentMetrics::SetBuckets(int64_t buckets) {
 
 void AgentMetrics::SetControllerReachable(bool reachable) {
   controller_reachable_.Set(reachable ? 1 : 0);
+}
+
+void AgentMetrics::SetControllers(int64_t reachable, int64_t set_version) {
+  controllers_reachable_.Set(static_cast<double>(reachable));
+  controller_set_version_.Set(static_cast<double>(set_version));
 }
 
 }  // namespace sluice

@@ -8,7 +8,11 @@
 //       to the controller (one per bucket per LeaseRequest)
 //   sluice_agent_buckets                       buckets held
 //   sluice_agent_controller_reachable          1 when the controller
-//       answered lately, else 0
+//       answered lately (with several: any of them), else 0
+//   sluice_agent_controllers_reachable         controllers that answered
+//       lately (docs/high-availability.md)
+//   sluice_agent_controller_set_version        the version of the
+//       controller set the agent follows (0: none known)
 //   sluice_agent_usage_reports_dropped_total   usage reports dropped
 //       unacknowledged because too many were waiting (agent/usage/)
 //   sluice_agent_usage_reports_pending         usage reports waiting for
@@ -58,6 +62,7 @@ class AgentMetrics {
   void AddLeaseRequests(int64_t buckets);
   void SetBuckets(int64_t buckets);
   void SetControllerReachable(bool reachable);
+  void SetControllers(int64_t reachable, int64_t set_version);
   // The lease client's totals (dropped only grows).
   void SetUsageReports(int64_t dropped, int64_t pending);
 
@@ -79,6 +84,8 @@ class AgentMetrics {
   prometheus::Counter& lease_requests_;
   prometheus::Gauge& buckets_;
   prometheus::Gauge& controller_reachable_;
+  prometheus::Gauge& controllers_reachable_;
+  prometheus::Gauge& controller_set_version_;
   prometheus::Counter& usage_dropped_;
   prometheus::Gauge& usage_pending_;
   std::unordered_map<int64_t, RuleCounters> by_rule_;

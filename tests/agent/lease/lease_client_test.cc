@@ -29,6 +29,7 @@
 #include "controller/catalog/rule_catalog.h"
 #include "controller/lease/lease_server.h"
 #include "platform/system_clock.h"
+#include "tests/agent/lease/fake_controller.h"
 #include "tests/support/free_port.h"
 #include "tests/support/simulated_clock.h"
 
@@ -259,57 +260,7 @@ TEST_F(LeaseClientTest, FollowsTheControllerThroughARestart) {
   EXPECT_EQ(grants[0].first.items[0].tokens, 1);
 }
 
-// A ROUTER driven by the test, standing in for the controller.
-class FakeController {
- public:
-  FakeController(zmq::context_t& context, const std::string& endpoint)
-      : socket_(context, zmq::socket_type::router) {
-    socket_.set(zmq::sockopt::linger, 0);
-    socket_.bind(endpoint);
-  }
-
-  // Waits for a T from the agent (skipping other types); remembers its id.
-  template <typename T>
-  std::optional<T> Await(milliseconds timeout = kWait) {
-    const auto deadline = SteadyClock::now() + timeout;
-    while (SteadyClock::now() < deadline) {
-      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-      auto left = std::chrono::duration_cast<milliseconds>(deadline -
-                                                           SteadyClock::now());
-      if (zmq::poll(&item, 1, left) == 0) break;
-      std::vector<zmq::message_t> parts;
-      if (!zmq::recv_multipart(socket_, std::back_inserter(parts),
-                               zmq::recv_flags::dontwait)) {
-        continue;
-      }
-      EXPECT_EQ(parts.size(), 2u);
-      if (parts.size() != 2) continue;
-      peer_ = parts[0].to_string();
-      StatusOr<WireMessage> decoded =
-          DecodeWireMessage(parts[1].to_string_view());
-      EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
-      if (!decoded.ok()) continue;
-      if (const T* typed = std::get_if<T>(&decoded.value())) return *typed;
-    }
-    return std::nullopt;
-  }
-
-  void Send(const WireMessage& message) {
-    SendFrames({EncodeWireMessage(message)});
-  }
-  void SendFrames(const std::vector<std::string>& frames) {
-    socket_.send(zmq::buffer(peer_), zmq::send_flags::sndmore);
-    for (size_t i = 0; i < frames.size(); ++i) {
-      socket_.send(zmq::buffer(frames[i]), i + 1 < frames.size()
-                                               ? zmq::send_flags::sndmore
-                                               : zmq::send_flags::none);
-    }
-  }
-
- private:
-  zmq::socket_t socket_;
-  std::string peer_;
-};
+using testing::FakeController;
 
 RulesSnapshot Snapshot(int64_t version, std::vector<Rule> rules) {
   RulesSnapshot snapshot;
