@@ -4,6 +4,15 @@
 #include <set>
 
 namespace sluice {
+namespace {
+
+bool HasMember(const ControllerSet& set, const std::string& id) {
+  return std::any_of(
+      set.members.begin(), set.members.end(),
+      [&](const ControllerMember& member) { return member.id == id; });
+}
+
+}  // namespace
 
 StatusOr<std::vector<std::string>> SplitControllerEndpoints(
     std::string_view list) {
@@ -43,9 +52,13 @@ std::vector<int> MapMembers(const ControllerSet& set,
       if (connections[c].self_id == member.id) out[m] = static_cast<int>(c);
     }
     for (size_t c = 0; c < connections.size() && out[m] < 0; ++c) {
-      // A connection that announced another member serves that one.
+      // A connection that announced another member of the set serves
+      // that one; one that announced an id the set does not hold (a
+      // controller restarted as a new member) serves by its endpoint until
+      // it announces again.
+      const std::string& announced = connections[c].self_id;
       if (connections[c].endpoint == member.endpoint &&
-          connections[c].self_id.empty()) {
+          (announced.empty() || !HasMember(set, announced))) {
         out[m] = static_cast<int>(c);
       }
     }

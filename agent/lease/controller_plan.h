@@ -30,7 +30,8 @@ struct ConnectionInfo {
 
 // For each member of `set`: the connection serving it, or -1. A connection
 // serves the member whose id it announced (Controllers.self_id); failing
-// that, the member advertising its endpoint (spelled the same).
+// that (it announced nothing yet, or an id the set does not hold), the
+// member advertising its endpoint (spelled the same).
 std::vector<int> MapMembers(const ControllerSet& set,
                             const std::vector<ConnectionInfo>& connections);
 

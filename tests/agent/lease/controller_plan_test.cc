@@ -71,8 +71,10 @@ TEST(MapMembersTest, ByAnnouncedIdFirstThenByEndpoint) {
       // By id: a given endpoint spelled differently (localhost) serves a.
       {{{"tcp://localhost:1", "a", true}, {"tcp://a:1", "", false}},
        {0, -1, -1}},
-      // A connection that announced another id does not serve by endpoint.
-      {{{"tcp://c:1", "old-c", true}}, {-1, -1, -1}},
+      // A connection that announced another member does not serve by
+      // endpoint; one that announced an id the set does not hold does.
+      {{{"tcp://c:1", "b", true}}, {-1, 0, -1}},
+      {{{"tcp://c:1", "old-c", true}}, {-1, -1, 0}},
       {{}, {-1, -1, -1}},
   };
   for (const Case& c : cases) {
