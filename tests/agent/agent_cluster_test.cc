@@ -6,8 +6,12 @@
 //
 // Time: the agent reads a SimulatedClock that only the test moves; wall
 // time only bounds the waits.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -47,6 +51,30 @@ bool Eventually(Predicate predicate,
     std::this_thread::sleep_for(milliseconds(5));
   }
   return predicate();
+}
+
+// GET /metrics from 127.0.0.1:port.
+std::string HttpGetMetrics(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string request =
+        "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) {
+        out.append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 std::string Info(redisContext* c) {
@@ -107,6 +135,7 @@ class AgentClusterTest : public ::testing::Test {
     options.controller = endpoints_[0] + "," + endpoints_[1];
     options.agent_id = "agent-cluster-test";
     options.server.socket_path = dir_ + "/agent.sock";
+    options.metrics = "127.0.0.1:0";
     options.handle_signals = false;
     options.heartbeat_ms = 50;
     options.reachable_timeout_ms = kReachableTimeoutMs;
@@ -152,6 +181,14 @@ TEST_F(AgentClusterTest, AnOwnerAwayTakesOnlyItsBucketsToTheFailureMode) {
   ASSERT_TRUE(Eventually([&] {
     return Info(c.get()).find("rules_version:1") != std::string::npos;
   }));
+  // Both heard from, the set adopted.
+  ASSERT_TRUE(Eventually([&] {
+    const std::string metrics = HttpGetMetrics(agent_->metrics_port());
+    return metrics.find("sluice_agent_controllers_reachable 2") !=
+               std::string::npos &&
+           metrics.find("sluice_agent_controller_set_version 1") !=
+               std::string::npos;
+  })) << HttpGetMetrics(agent_->metrics_port());
 
   // b falls silent: past the timeout nobody has been heard; then a answers.
   clock_.AdvanceMillis(kReachableTimeoutMs + 1);
@@ -164,7 +201,10 @@ TEST_F(AgentClusterTest, AnOwnerAwayTakesOnlyItsBucketsToTheFailureMode) {
   beat.controllers_version = 1;
   fakes_[0]->Send(beat);
   ASSERT_TRUE(Eventually([&] {
-    return Info(c.get()).find("controller_reachable:1") != std::string::npos;
+    return Info(c.get()).find("controller_reachable:1") != std::string::npos &&
+           HttpGetMetrics(agent_->metrics_port())
+                   .find("sluice_agent_controllers_reachable 1") !=
+               std::string::npos;
   }));
 
   // a's client runs on its safe share and asks a for a lease; b's client
