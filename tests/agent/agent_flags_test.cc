@@ -153,6 +153,27 @@ TEST_F(AgentFlagsTest, ANonLoopbackControllerNeedsKeysOrInsecure) {
   }
 }
 
+TEST_F(AgentFlagsTest, SeveralControllersSeparatedByCommas) {
+  StatusOr<AgentCommandLine> parsed =
+      Parse({"--controller", "tcp://127.0.0.1:7070,tcp://127.0.0.1:7071"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->options.controller,
+            "tcp://127.0.0.1:7070,tcp://127.0.0.1:7071");
+  // Each endpoint is checked: one off loopback needs keys or --insecure.
+  const std::string refused =
+      Error({"--controller", "tcp://127.0.0.1:7070,tcp://10.0.0.1:7070"});
+  EXPECT_EQ(
+      refused.rfind("--controller tcp://10.0.0.1:7070 is not a loopback", 0),
+      0u)
+      << refused;
+  EXPECT_NE(Error({"--controller", "tcp://127.0.0.1:7070,"})
+                .find("--controller element 2 is empty"),
+            std::string::npos);
+  EXPECT_NE(Error({"--controller", "tcp://127.0.0.1:1,tcp://127.0.0.1:1"})
+                .find("twice"),
+            std::string::npos);
+}
+
 TEST_F(AgentFlagsTest, CurveKeysMakeAnyControllerEndpointAcceptable) {
   StatusOr<AgentCommandLine> parsed =
       Parse({"--controller", "tcp://10.0.0.1:7070", "--curve-secret-key-file",
