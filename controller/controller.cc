@@ -2,12 +2,18 @@
 
 #include <chrono>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <string_view>
 #include <utility>
 
 #include "platform/curve_keys.h"
 #include "platform/endpoint.h"
 #include "platform/log.h"
 #include "platform/system_clock.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.0.0"
+#endif
 
 namespace sluice {
 
@@ -26,7 +32,9 @@ Controller::Controller(ControllerOptions options)
       agent_keys_(&db_),
       agent_keys_api_(&agent_keys_, &allowed_agent_keys_),
       usage_db_(options_.db),
-      usage_store_(&usage_db_) {}
+      usage_store_(&usage_db_),
+      cluster_db_(options_.db),
+      membership_store_(&cluster_db_) {}
 
 Controller::~Controller() { Stop(); }
 
@@ -47,7 +55,45 @@ Status ReloadAllowedKeys(AgentKeyStore* store, AllowedAgentKeys* allowed) {
   return Status::Ok();
 }
 
+bool IsWildcardHost(std::string_view host) {
+  return host == "*" || host == "0.0.0.0" || host == "[::]" || host == "::" ||
+         host == "[*]";
+}
+
 }  // namespace
+
+StatusOr<std::string> ResolveAdvertise(const std::string& advertise,
+                                       const std::string& agents) {
+  const std::string& endpoint = advertise.empty() ? agents : advertise;
+  const char* flag = advertise.empty() ? "--agents" : "--advertise";
+  if (endpoint.rfind("ipc://", 0) == 0) return endpoint;
+  if (endpoint.rfind("tcp://", 0) != 0) {
+    return Status::InvalidArgument(
+        std::string(flag) + " '" + endpoint +
+            "' is not a tcp:// or ipc:// ZeroMQ endpoint; give --advertise "
+            "tcp://HOST:PORT, the endpoint agents reach this controller at",
+        "advertise");
+  }
+  const std::string rest = endpoint.substr(6);
+  const size_t colon = rest.rfind(':');
+  const std::string host = rest.substr(0, colon);
+  if (colon == std::string::npos || host.empty() || IsWildcardHost(host)) {
+    if (advertise.empty()) {
+      return Status::InvalidArgument(
+          "--agents " + agents +
+              " binds every interface, so it does not say where agents reach "
+              "this controller; give --advertise tcp://HOST:PORT (SLUICE_"
+              "ADVERTISE), spelled as the agents' --controller lists it",
+          "advertise");
+    }
+    return Status::InvalidArgument(
+        "--advertise " + advertise +
+            " names no host agents can reach; expected tcp://HOST:PORT, e.g. "
+            "tcp://ctl-1.example.net:7070",
+        "advertise");
+  }
+  return endpoint;
+}
 
 AdminApi::Deps Controller::ApiDeps() {
   AdminApi::Deps deps;
@@ -62,6 +108,8 @@ AdminApi::Deps Controller::ApiDeps() {
   deps.auth = &auth_;
   deps.metrics = &metrics_;
   deps.readiness = [this] { return Readiness(); };
+  deps.cluster = [this] { return ClusterJson(); };
+  deps.controllers = [this] { return ControllersJson(); };
   deps.sessions = &sessions_;
   deps.https = !options_.tls_cert.empty();
   return deps;
@@ -92,6 +140,11 @@ Status Controller::Start() {
                                 " is neither encrypted nor authenticated");
     }
   }
+  StatusOr<std::string> advertise =
+      ResolveAdvertise(options_.advertise, options_.agents);
+  if (!advertise.ok()) return advertise.status();
+  advertise_ = std::move(advertise).value();
+  member_id_ = MakeControllerId();
   if (options_.lease_ttl_ms <= 0) {
     return Status::InvalidArgument(
         "--lease-ttl-ms must be a positive number of milliseconds, e.g. 2000",
@@ -140,6 +193,10 @@ LeaseServerOptions Controller::LeaseOptions(const std::string& secret_key) {
   lease.learning_ms = options_.learning_ms;
   lease.curve_secret_key = secret_key;
   lease.allowed_agent_keys = &allowed_agent_keys_;
+  lease.cluster = &cluster_mailbox_;
+  lease.member_id = member_id_;
+  lease.member_endpoint = advertise_;
+  lease.cluster_timings = options_.cluster_timings;
   return lease;
 }
 
@@ -221,6 +278,9 @@ void Controller::Background() {
     cv_.NotifyAll();
     return;
   }
+  // 3. Membership, now that the endpoint is bound (the first round
+  // replaces earlier incarnations on the same endpoint).
+  StartMembership();
   api_->SetServing(true);
   {
     MutexLock lock(&mu_);
@@ -235,7 +295,7 @@ void Controller::Background() {
                                         : " metrics=" + options_.metrics) +
               (options_.tls_cert.empty() ? "" : " tls=on"));
 
-  // 3. Keep the catalog and the tokens in step with the database.
+  // 4. Keep the catalog and the tokens in step with the database.
   bool database_up = true;
   while (SleepUnlessStopping(options_.catalog_sync_ms)) {
     Status synced = sync_.CatchUp();
@@ -261,12 +321,29 @@ void Controller::Background() {
   }
 }
 
+void Controller::StartMembership() {
+  ClusterMemberOptions member;
+  member.self =
+      MemberInfo{member_id_, advertise_, options_.http, SLUICE_VERSION};
+  member.timings = options_.cluster_timings;
+  member.forget_ms = options_.cluster_forget_ms;
+  member.on_rules_revision = [this](int64_t revision) {
+    OnRulesRevision(revision);
+  };
+  member_ =
+      std::make_unique<ClusterMember>(std::move(member), &membership_store_,
+                                      &cluster_mailbox_, &SystemClock::Get());
+  member_->Start();
+  LogInfo("controller", "member " + member_id_ + " at " + advertise_);
+}
+
 bool Controller::SleepUnlessStopping(int64_t ms) {
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   MutexLock lock(&mu_);
-  while (!stop_requested_ && cv_.WaitUntil(&mu_, deadline)) {
+  while (!stop_requested_ && !catch_up_ && cv_.WaitUntil(&mu_, deadline)) {
   }
+  catch_up_ = false;
   return !stop_requested_;
 }
 
@@ -293,7 +370,71 @@ std::vector<ReadinessCheck> Controller::Readiness() {
     }
   }
   checks.push_back({"lease_server", lease});
+  const ClusterState cluster = cluster_mailbox_.State();
+  if (cluster.fenced) {
+    checks.push_back(
+        {"cluster",
+         Status::Unavailable(
+             "fenced: the membership heartbeat has failed for more "
+             "than " +
+             std::to_string(options_.cluster_timings.fence_ms) +
+             " ms, so this controller grants no leases (other "
+             "controllers take its buckets after " +
+             std::to_string(options_.cluster_timings.dead_ms) + " ms)")});
+  }
   return checks;
+}
+
+void Controller::OnRulesRevision(int64_t revision) {
+  if (revision <= catalog_.version()) return;
+  MutexLock lock(&mu_);
+  catch_up_ = true;
+  cv_.NotifyAll();
+}
+
+std::string Controller::ClusterJson() const {
+  const ClusterState state = cluster_mailbox_.State();
+  nlohmann::json members = nlohmann::json::array();
+  for (const ControllerMember& m : state.set.members) {
+    members.push_back({{"id", m.id}, {"endpoint", m.endpoint}});
+  }
+  return nlohmann::json{{"id", member_id_},
+                        {"advertise", advertise_},
+                        {"set_version", state.set.version},
+                        {"members", members},
+                        {"fenced", state.fenced},
+                        {"holding", state.holding},
+                        {"buckets", state.owned_buckets}}
+      .dump();
+}
+
+std::string Controller::ControllersJson() const {
+  int64_t as_of = 0;
+  std::vector<MemberRow> rows =
+      member_ != nullptr ? member_->Rows(&as_of) : std::vector<MemberRow>();
+  // Ages as of now: the rows were read at as_of.
+  const int64_t since_ms =
+      as_of == 0 ? 0 : (SystemClock::Get().NowNanos() - as_of) / 1'000'000;
+  const ClusterState state = cluster_mailbox_.State();
+  nlohmann::json list = nlohmann::json::array();
+  for (const MemberRow& row : rows) {
+    bool in_set = false;
+    for (const ControllerMember& m : state.set.members) {
+      in_set = in_set || m.id == row.id;
+    }
+    list.push_back({{"id", row.id},
+                    {"endpoint", row.endpoint},
+                    {"http", row.http},
+                    {"version", row.version},
+                    {"started_at", row.started_at},
+                    {"heartbeat_age_ms", row.heartbeat_age_ms + since_ms},
+                    {"in_set", in_set},
+                    {"self", row.id == member_id_}});
+  }
+  return nlohmann::json{{"self", member_id_},
+                        {"set_version", state.set.version},
+                        {"controllers", list}}
+      .dump();
 }
 
 Status Controller::Wait() {
@@ -334,6 +475,8 @@ void Controller::Stop() {
   if (rest_ != nullptr) rest_->Stop();
   if (background_.joinable()) background_.join();
   if (lease_server_ != nullptr) lease_server_->Stop();
+  // After the lease server: nothing is granted once we leave the set.
+  if (member_ != nullptr) member_->Stop();
   if (usage_ingest_ != nullptr) usage_ingest_->Stop();
 }
 

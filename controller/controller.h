@@ -11,7 +11,12 @@
 //      /readyz and /api/v1 answer 503;
 //   2. starts the lease server (agents get the loaded rule set, never an
 //      empty stand-in);
-//   3. every catalog_sync_ms, catches the catalog up with the database
+//   3. starts the membership heartbeat (controller/cluster/, several
+//      controllers on one database: docs/high-availability.md) on a
+//      connection and thread of its own; each round also reads the rules'
+//      revision, and a change committed through another controller is
+//      caught up at once (within a heartbeat, 250 ms);
+//   4. every catalog_sync_ms, catches the catalog up with the database
 //      (changes by other controllers, changes missed during an outage) and
 //      reloads the API tokens.
 // A schema newer than the migrations known here, a failing migration, or an
@@ -36,6 +41,10 @@
 #include "controller/api/usage_api.h"
 #include "controller/catalog/catalog_sync.h"
 #include "controller/catalog/rule_catalog.h"
+#include "controller/cluster/cluster_mailbox.h"
+#include "controller/cluster/cluster_member.h"
+#include "controller/cluster/cluster_view.h"
+#include "controller/cluster/membership_store.h"
 #include "controller/lease/agent_directory.h"
 #include "controller/lease/curve_allowed_keys.h"
 #include "controller/lease/lease_server.h"
@@ -71,7 +80,15 @@ struct ControllerOptions {
   // (docs/operations.md, "Limits of the REST API").
   HttpLimits http_limits;
   std::string agents = "tcp://127.0.0.1:7070";  // ZeroMQ endpoint to bind
-  std::string metrics;                          // HOST:PORT; "" = none
+  // The endpoint agents reach this controller at, as their --controller
+  // lists it ("" = `agents`, which must then name a host:
+  // ResolveAdvertise). Several controllers: docs/high-availability.md.
+  std::string advertise;
+  // The membership's timings (tests shorten them), and how long a dead
+  // controller's row stays in the controllers table.
+  ClusterTimings cluster_timings;
+  int64_t cluster_forget_ms = 10 * 60 * 1000;
+  std::string metrics;  // HOST:PORT; "" = none
   // Allows a non-loopback agents endpoint without CurveZMQ keys.
   bool insecure = false;
   // This controller's CurveZMQ keypair file (platform/curve_keys.h). Set:
@@ -98,6 +115,13 @@ struct ControllerOptions {
   // ready (main tells systemd); may be empty.
   std::function<void()> on_ready;
 };
+
+// The endpoint this controller advertises to agents: `advertise` if set,
+// else `agents`. InvalidArgument, saying to give --advertise, when that
+// binds every interface (tcp://*:7070, tcp://0.0.0.0:7070, tcp://[::]:7070)
+// or is not a ZeroMQ tcp://, ipc:// endpoint.
+StatusOr<std::string> ResolveAdvertise(const std::string& advertise,
+                                       const std::string& agents);
 
 class Controller {
  public:
@@ -129,6 +153,10 @@ class Controller {
   AgentKeysApi* agent_keys_api() { return &agent_keys_api_; }
   AllowedAgentKeys* allowed_agent_keys() { return &allowed_agent_keys_; }
   ControllerMetrics* metrics() { return &metrics_; }
+  // This controller's member id (unique per process) and the membership
+  // state the lease thread last published.
+  const std::string& member_id() const { return member_id_; }
+  ClusterState cluster_state() const { return cluster_mailbox_.State(); }
 
  private:
   void Background() EXCLUDES(mu_);
@@ -139,9 +167,17 @@ class Controller {
   LeaseServerOptions LeaseOptions(const std::string& secret_key);
   // The usage writer (the lease server's sink) and the usage API.
   void SetUpUsage(LeaseServerOptions* lease);
-  // Sleeps up to `ms`; false when a stop was requested.
+  // Starts the membership heartbeat (cluster_member.h).
+  void StartMembership();
+  // Sleeps up to `ms` (less when the rules moved elsewhere: catch_up_);
+  // false when a stop was requested.
   bool SleepUnlessStopping(int64_t ms) EXCLUDES(mu_);
   std::vector<ReadinessCheck> Readiness() EXCLUDES(mu_);
+  // /readyz's "cluster" object and GET /api/v1/controllers, as JSON text.
+  std::string ClusterJson() const;
+  std::string ControllersJson() const;
+  // From the membership thread: the rules' revision in the database.
+  void OnRulesRevision(int64_t revision) EXCLUDES(mu_);
 
   const ControllerOptions options_;
   ControllerMetrics metrics_;
@@ -166,6 +202,13 @@ class Controller {
   bool curve_ = false;  // CurveZMQ on the agent channel
   std::unique_ptr<Migrator> migrator_;
   std::unique_ptr<LeaseServer> lease_server_;
+  // Membership: its own connection, thread and mailbox to the lease thread.
+  std::string member_id_;
+  std::string advertise_;
+  Database cluster_db_;
+  MembershipStore membership_store_;
+  ClusterMailbox cluster_mailbox_;
+  std::unique_ptr<ClusterMember> member_;
   SessionStore sessions_{&SystemClock::Get()};  // dashboard sign-ins
   std::unique_ptr<AdminApi> api_;
   std::unique_ptr<RestApi> rest_;
@@ -175,6 +218,7 @@ class Controller {
   CondVar cv_;  // signals any change of the three below
   bool stop_requested_ GUARDED_BY(mu_) = false;
   bool ready_ GUARDED_BY(mu_) = false;
+  bool catch_up_ GUARDED_BY(mu_) = false;  // the rules moved elsewhere
   Status fatal_ GUARDED_BY(mu_);
   bool started_ = false;
 };

@@ -58,6 +58,7 @@ StatusOr<ControllerOptions> BuildControllerOptions(const FlagParser& flags) {
   options.tls_cert = flags.Get("tls-cert");
   options.tls_key = flags.Get("tls-key");
   options.agents = flags.Get("agents");
+  options.advertise = flags.Get("advertise");
   options.metrics = flags.Get("metrics");
   options.insecure = flags.GetBool("insecure");
   options.curve_secret_key_file = flags.Get("curve-secret-key-file");
@@ -84,6 +85,9 @@ StatusOr<ControllerOptions> BuildControllerOptions(const FlagParser& flags) {
   if (!status.ok()) return status;
   status = CheckSecurity(options);
   if (!status.ok()) return status;
+  StatusOr<std::string> advertise =
+      ResolveAdvertise(options.advertise, options.agents);
+  if (!advertise.ok()) return advertise.status();
   return options;
 }
 
@@ -110,6 +114,10 @@ FlagParser ControllerFlags() {
                "REST API connections open at once from one client address");
   flags.AddString("agents", "SLUICE_AGENTS", "tcp://127.0.0.1:7070",
                   "ZeroMQ endpoint the agents connect to");
+  flags.AddString("advertise", "SLUICE_ADVERTISE", "",
+                  "ZeroMQ endpoint agents reach this controller at, as their "
+                  "--controller lists it (default: --agents; required when "
+                  "--agents binds every interface)");
   flags.AddString("metrics", "SLUICE_METRICS", "",
                   "Prometheus /metrics HOST:PORT (empty: none)");
   flags.AddBool("insecure", "SLUICE_INSECURE",

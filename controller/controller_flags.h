@@ -4,6 +4,7 @@
 // docs/operations.md for the table.
 //
 //   sluice-controller --db CONNINFO --http HOST:PORT --agents ZMQ_ENDPOINT
+//                     [--advertise ZMQ_ENDPOINT]
 //                     [--metrics HOST:PORT] [--tls-cert PEM --tls-key PEM]
 //                     [--curve-secret-key-file PATH] [--insecure]
 //                     [--migrations DIR] [--lease-ttl-ms N]
@@ -13,6 +14,8 @@
 // before anything starts, each with a message naming the flag and what
 // would be right:
 //   - --http and --metrics are HOST:PORT; --agents is not empty;
+//   - --advertise (or --agents without it) names a host agents can reach
+//     (ResolveAdvertise, controller.h);
 //   - --tls-cert and --tls-key come together;
 //   - --lease-ttl-ms is a whole number of milliseconds from 1 to a day;
 //   - the --curve-secret-key-file is readable by its owner only and holds

@@ -110,6 +110,8 @@ const std::vector<AdminApi::Route>& AdminApi::Table() {
       {"GET", "/api/v1/usage", true, Role::kViewer, &AdminApi::UsageSeries},
       {"GET", "/api/v1/usage/top", true, Role::kViewer, &AdminApi::UsageTop},
       {"GET", "/api/v1/agents", true, Role::kViewer, &AdminApi::ListAgents},
+      {"GET", "/api/v1/controllers", true, Role::kViewer,
+       &AdminApi::ListControllers},
   };
   return kTable;
 }
@@ -361,9 +363,16 @@ HttpResponse AdminApi::Readiness(const Call&) {
       report[check.name] = check.status.message();
     }
   }
-  return api::Json(
-      ready ? 200 : 503,
-      json{{"status", ready ? "ready" : "not ready"}, {"checks", report}});
+  json body{{"status", ready ? "ready" : "not ready"}, {"checks", report}};
+  if (deps_.cluster) body["cluster"] = json::parse(deps_.cluster());
+  return api::Json(ready ? 200 : 503, body);
+}
+
+HttpResponse AdminApi::ListControllers(const Call&) {
+  if (!deps_.controllers) {
+    return Error(404, "not_found", "this controller keeps no membership");
+  }
+  return api::Json(200, json::parse(deps_.controllers()));
 }
 
 }  // namespace sluice

@@ -38,6 +38,8 @@
 //   GET    /api/v1/usage              viewer  decisions per step (usage_api.h)
 //   GET    /api/v1/usage/top          viewer  a rule's heaviest clients
 //   GET    /api/v1/agents             viewer  the agents and their state
+//   GET    /api/v1/controllers        viewer  the controllers (several on one
+//                                              database) and their heartbeats
 //
 // Sessions (docs/dashboard.md): a request without an Authorization header
 // may authenticate with the session cookie (SessionStore) instead; its
@@ -139,6 +141,12 @@ class AdminApi {
     bool web_ui = true;
     // The checks /readyz reports; all must pass for 200.
     std::function<std::vector<ReadinessCheck>()> readiness;
+    // Several controllers: this controller's membership for /readyz (a
+    // JSON object), and the controllers table for GET /api/v1/controllers
+    // (a JSON object with "controllers"). Empty: omitted, and the route
+    // answers 404.
+    std::function<std::string()> cluster;
+    std::function<std::string()> controllers;
   };
   explicit AdminApi(Deps deps);
 
@@ -250,6 +258,7 @@ class AdminApi {
   HttpResponse UsageSeries(const Call& call);
   HttpResponse UsageTop(const Call& call);
   HttpResponse ListAgents(const Call& call);
+  HttpResponse ListControllers(const Call& call);
 
   Deps deps_;
   std::atomic<bool> serving_{false};

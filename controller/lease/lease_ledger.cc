@@ -49,10 +49,13 @@ LeaseLedger::LeaseLedger(LeaseLedgerOptions options, int64_t now,
       learning_until_(now + options_.learning_ms * kNanosPerMilli),
       rules_version_(rules_version),
       rules_(RulesById(std::move(rules))),
+      cluster_(options_.member_id, options_.lease_ttl_ms,
+               options_.cluster_timings),
       next_sweep_(now + kSweepIntervalNanos) {
   // Budgets made while learning drop the refill nobody claims until it
   // ends; those made later never accrue that early.
   allocator_options_.drop_unclaimed_until_ns = learning_until_;
+  held_allocator_options_ = allocator_options_;
   CountBudgets();  // zero; the first pass is not published either
 }
 
@@ -135,8 +138,10 @@ bool LeaseLedger::OnLeaseRequest(const std::string& peer, LeaseRequest& request,
   }
   PrefetchBudgets(n);
   int64_t granted = 0;
+  answered_unowned_ = false;
   for (size_t i = 0; i < n; ++i) {
     if (item_rules_[i] == nullptr) continue;
+    if (GateItem(i, *agent, request.items[i], now, &grant->items[i])) continue;
     granted += GrantItem(i, *agent, request.items[i], now, &grant->items[i]);
   }
   ++counts_.lease_requests;
@@ -172,19 +177,23 @@ void LeaseLedger::PrefetchBudgets(size_t n) const {
   }
 }
 
-Budget& LeaseLedger::BudgetOfItem(size_t i, int64_t now) {
+Budget& LeaseLedger::BudgetOfItem(size_t i, int64_t now, bool held) {
   const Rule& rule = *item_rules_[i];
   Budget* budget = budgets_.Find(item_keys_[i], item_hashes_[i]);
   if (budget == nullptr) {
     // While learning, a previous incarnation may have leased the whole
     // burst: start empty, and keep no refill nobody claims.
-    const bool learning_now = learning(now);
+    // So may the previous owner of a bucket held after an adoption.
+    const bool learning_now = learning(now) || held;
     const auto start = learning_now ? BucketAllocator::Start::kEmpty
                                     : BucketAllocator::Start::kFull;
-    budget = budgets_.Insert(
-        item_keys_[i], item_hashes_[i],
-        Budget{BucketAllocator(rule, now, &allocator_options_, start),
-               rule.version, MilliStamp(now), MilliStamp(now)});
+    budget =
+        budgets_.Insert(item_keys_[i], item_hashes_[i],
+                        Budget{BucketAllocator(rule, now,
+                                               held ? &held_allocator_options_
+                                                    : &allocator_options_,
+                                               start),
+                               rule.version, MilliStamp(now), MilliStamp(now)});
   }
   budget->used_ms = MilliStamp(now);
   if (budget->rule_version != rule.version) {
@@ -276,6 +285,7 @@ Heartbeat LeaseLedger::HeartbeatReply() const {
   Heartbeat beat;
   beat.rules_version = rules_version_;
   beat.agents = static_cast<int64_t>(agents_.size());
+  beat.controllers_version = cluster_.version();
   return beat;
 }
 

@@ -19,6 +19,18 @@
 //     nobody has a claim on until it ends; an item that gets no tokens for
 //     an agent that refused nothing gets no lease at all (ttl 0), so the
 //     agent keeps its old lease or its safe share.
+//   - Several controllers (docs/high-availability.md; the policy is
+//     ClusterView, controller/cluster/cluster_view.h, fed by
+//     OnClusterHeartbeat): while fenced, every item gets no lease (tokens
+//     0, ttl 0); an item of a bucket another member owns gets no lease and
+//     the request is marked (answered_unowned(): the server then sends the
+//     agent its Controllers); an item of a held bucket (gained in a recent
+//     adoption) gets no lease, its report is accounted, and a budget
+//     created during the hold starts empty and drops unclaimed refill until
+//     the hold ends (as in learning). Adopting a set drops the budgets of
+//     buckets no longer owned; starting over drops every budget. Heartbeats
+//     carry the set's version. With no set adopted (version 0) this
+//     controller owns everything, as a single controller always has.
 //   - Catalog change: returns the RulesDelta from the last version agents
 //     were told about; budgets of rules removed or disabled are dropped,
 //     those of changed rules reconfigured (new burst and rate).
@@ -59,6 +71,7 @@
 #include "common/rule.h"
 #include "common/status.h"
 #include "common/wire.h"
+#include "controller/cluster/cluster_view.h"
 #include "controller/lease/agent_registry.h"
 #include "controller/lease/budget_table.h"
 
@@ -71,6 +84,11 @@ struct LeaseLedgerOptions {
   // Weights of agents (by the agent_id of their Hello) in the max-min
   // division of every bucket; agents not listed weigh 1.
   std::map<std::string, double> agent_weights;
+  // This controller's member id and endpoint ("" = takes part in no set:
+  // owns everything), and the timings of the cluster policy.
+  std::string member_id;
+  std::string member_endpoint;
+  ClusterTimings cluster_timings;
 };
 
 // For metrics: totals since construction, and sizes.
@@ -147,6 +165,23 @@ class LeaseLedger {
   // number of agents changes.
   Heartbeat HeartbeatReply() const;
 
+  // --- Several controllers.
+
+  // A heartbeat round that started at `started` succeeded with `stored`
+  // in force (`at_join`: the set stored before this controller joined).
+  // Drops budgets this controller no longer owns (every one when it starts
+  // over). Adoption::set_changed: tell every agent Controllers().
+  Adoption OnClusterHeartbeat(int64_t started, const ControllerSet& stored,
+                              const ControllerSet& at_join, int64_t now);
+  const ClusterView& cluster() const { return cluster_; }
+  // The set in force and our id, for agents.
+  Controllers ControllersMessage() const;
+  // Whether the last OnLeaseRequest answered an item of a bucket another
+  // member owns.
+  bool answered_unowned() const { return answered_unowned_; }
+  // Adoptions of a new set since construction.
+  int64_t ownership_changes() const { return ownership_changes_; }
+
   // --- Time.
 
   // Sweeps the slices of budgets due at `now` (one per 20 ms gone by since
@@ -178,8 +213,9 @@ class LeaseLedger {
                    const std::vector<std::string>& values);
   void PrefetchBudgets(size_t n) const;
   // The budget of item `i` (resolved), created if absent, up to date with
-  // its rule.
-  Budget& BudgetOfItem(size_t i, int64_t now);
+  // its rule. `held`: its bucket is held (cluster_view.h): a new budget
+  // starts as in learning, until the hold ends.
+  Budget& BudgetOfItem(size_t i, int64_t now, bool held = false);
   // Grants item `i` to `agent` into *out; returns the tokens.
   int64_t GrantItem(size_t i, const AgentRecord& agent, const LeaseWant& want,
                     int64_t now, LeaseGrantItem* out);
@@ -190,9 +226,19 @@ class LeaseLedger {
   // published at its end.
   void CountBudgets();
   void AgentCountChanged();
+  // How the cluster policy treats item `i` (resolved) at `now`: true when
+  // it was answered here (no lease), false when it is to be granted.
+  bool GateItem(size_t i, const AgentRecord& agent, const LeaseWant& want,
+                int64_t now, LeaseGrantItem* out);
+  // Drops the budgets of buckets another member owns (all: every one).
+  void DropBudgetsNotOwned(bool all, int64_t now);
 
   const LeaseLedgerOptions options_;
   AllocatorOptions allocator_options_;  // the budgets point to it
+  // Those of budgets made during a hold: refill nobody claims is dropped
+  // until the latest hold ends (later holds extend it for them too: they
+  // only pool less).
+  AllocatorOptions held_allocator_options_;
   const int64_t learning_until_;
 
   int64_t rules_version_;          // what agents were last told
@@ -201,6 +247,9 @@ class LeaseLedger {
   BudgetTable budgets_;  // by bucket key
   LedgerCounts counts_;
   bool agent_count_changed_ = false;  // since the last Tick
+  ClusterView cluster_;
+  bool answered_unowned_ = false;
+  int64_t ownership_changes_ = 0;
 
   // The sweep: when the next slice is due, the next position of budgets_
   // to visit, and the (budget, agent) pairs the current pass counted.

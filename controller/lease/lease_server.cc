@@ -15,9 +15,11 @@
 #include <zmq_addon.hpp>
 
 #include "common/wire.h"
+#include "controller/lease/cluster_relay.h"
 #include "controller/lease/curve_gate.h"
 #include "controller/lease/lease_ledger.h"
 #include "controller/lease/lease_metrics.h"
+#include "controller/lease/log_names.h"
 #include "controller/lease/usage_relay.h"
 #include "platform/log.h"
 
@@ -34,44 +36,15 @@ constexpr int kMaxMessagesPerTick = 1000;
 // Warnings about bad frames logged per second; the rest are counted.
 constexpr int kWarningsPerSecond = 10;
 
-// A routing id for logs: as is when printable (LeaseClient's are
-// "agent-id/random"), else in hex (ZeroMQ's generated ones).
-std::string PeerName(std::string_view id) {
-  const bool printable = std::all_of(
-      id.begin(), id.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-  if (printable && !id.empty()) return std::string(id);
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out = "0x";
-  for (unsigned char c : id) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
-
-const char* TypeName(const WireMessage& message) {
-  struct Namer {
-    const char* operator()(const Hello&) { return "Hello"; }
-    const char* operator()(const SnapshotRequest&) { return "SnapshotRequest"; }
-    const char* operator()(const Heartbeat&) { return "Heartbeat"; }
-    const char* operator()(const RulesSnapshot&) { return "RulesSnapshot"; }
-    const char* operator()(const RulesDelta&) { return "RulesDelta"; }
-    const char* operator()(const LeaseRequest&) { return "LeaseRequest"; }
-    const char* operator()(const LeaseGrant&) { return "LeaseGrant"; }
-    const char* operator()(const ErrorMessage&) { return "ErrorMessage"; }
-    const char* operator()(const UsageReport&) { return "UsageReport"; }
-    const char* operator()(const UsageAck&) { return "UsageAck"; }
-    const char* operator()(const Controllers&) { return "Controllers"; }
-  };
-  return std::visit(Namer{}, message);
-}
-
 LeaseLedgerOptions LedgerOptions(const LeaseServerOptions& options) {
   LeaseLedgerOptions ledger;
   ledger.lease_ttl_ms = options.lease_ttl_ms;
   ledger.agent_timeout_ms = options.agent_timeout_ms;
   ledger.learning_ms = options.learning_ms;
   ledger.agent_weights = options.agent_weights;
+  ledger.member_id = options.member_id;
+  ledger.member_endpoint = options.member_endpoint;
+  ledger.cluster_timings = options.cluster_timings;
   return ledger;
 }
 
@@ -89,7 +62,8 @@ class LeaseServer::Impl {
         clock_(clock),
         metrics_(registry, atomics),
         router_(context_, zmq::socket_type::router),
-        usage_(options.usage_sink, options.agent_directory) {}
+        usage_(options.usage_sink, options.agent_directory),
+        cluster_(options.cluster, registry) {}
 
   Status Bind();
   void Run();
@@ -118,6 +92,9 @@ class LeaseServer::Impl {
                     const std::string& why, size_t agents_left);
   void Broadcast(const WireMessage& message);
   void Send(const std::string& peer, const WireMessage& message);
+  // The rules, then the controller set (once there is one).
+  void SendSnapshot(const std::string& peer);
+  void SendControllers(const std::string& peer);
   void SendBytes(const std::string& peer, const std::string& bytes);
   void WireError(const std::string& peer, int64_t now,
                  const std::string& message);
@@ -138,6 +115,7 @@ class LeaseServer::Impl {
 
   std::optional<LeaseLedger> ledger_;  // from Bind() on
   UsageRelay usage_;                   // reports, acks, the agent directory
+  ClusterRelay cluster_;               // the controller set
 
   int64_t warn_window_start_ = 0;
   int warnings_in_window_ = 0;
@@ -222,6 +200,12 @@ void LeaseServer::Impl::Tick() {
     Send(peer, ack);
   });
   now = clock_->NowNanos();
+  if (cluster_.Pump(&*ledger_, now)) {
+    const Controllers set = ledger_->ControllersMessage();
+    Broadcast(set);
+    Broadcast(ledger_->HeartbeatReply());
+  }
+  cluster_.Publish(*ledger_, now);
   TickOutcome outcome = ledger_->Tick(now);
   metrics_.Publish(ledger_->counts());
   metrics_.PublishLearning(ledger_->learning(now));
@@ -261,12 +245,14 @@ void LeaseServer::Impl::Dispatch(const std::string& peer, WireMessage& message,
   if (auto* request = std::get_if<LeaseRequest>(&message)) {
     // An unknown agent gets the rules first (common/wire.h).
     if (Arrived(peer, ledger.OnMessageFrom(peer, now, key_))) {
-      Send(peer, ledger.Snapshot());
+      SendSnapshot(peer);
     }
     LeaseGrant grant;
     if (!ledger.OnLeaseRequest(peer, *request, now, &grant)) return;
     metrics_.Publish(ledger.counts());  // before the agent can see the grant
     Send(peer, WireMessage(std::move(grant)));  // not copied
+    // It asked for buckets another controller owns: tell it who that is.
+    if (ledger.answered_unowned()) SendControllers(peer);
   } else if (const auto* hello = std::get_if<Hello>(&message)) {
     StatusOr<Arrival> arrival = ledger.OnHello(peer, *hello, now, key_);
     if (!arrival.ok()) {
@@ -274,13 +260,13 @@ void LeaseServer::Impl::Dispatch(const std::string& peer, WireMessage& message,
       return;
     }
     Arrived(peer, *arrival);
-    Send(peer, ledger.Snapshot());
+    SendSnapshot(peer);
   } else if (std::holds_alternative<SnapshotRequest>(message)) {
     Arrived(peer, ledger.OnMessageFrom(peer, now, key_));
-    Send(peer, ledger.Snapshot());
+    SendSnapshot(peer);
   } else if (std::holds_alternative<Heartbeat>(message)) {
     if (Arrived(peer, ledger.OnMessageFrom(peer, now, key_))) {
-      Send(peer, ledger.Snapshot());
+      SendSnapshot(peer);
     }
     Send(peer, ledger.HeartbeatReply());
   } else if (auto* report = std::get_if<UsageReport>(&message)) {
@@ -288,7 +274,7 @@ void LeaseServer::Impl::Dispatch(const std::string& peer, WireMessage& message,
     return;  // tracked there (the report is moved on)
   } else {
     WireError(peer, now,
-              std::string("unexpected ") + TypeName(message) +
+              std::string("unexpected ") + WireTypeName(message) +
                   " from an agent; agents send Hello, SnapshotRequest, "
                   "Heartbeat, LeaseRequest or UsageReport");
     return;
@@ -305,7 +291,7 @@ void LeaseServer::Impl::OnUsageReport(const std::string& peer,
     return;
   }
   if (Arrived(peer, ledger_->OnMessageFrom(peer, now, key_))) {
-    Send(peer, ledger_->Snapshot());
+    SendSnapshot(peer);
   }
   const AgentRecord* agent = ledger_->agents().Find(peer);
   usage_.Track(peer, agent != nullptr ? agent->agent_id : "", *report);
@@ -393,6 +379,16 @@ void LeaseServer::Impl::Broadcast(const WireMessage& message) {
 void LeaseServer::Impl::Send(const std::string& peer,
                              const WireMessage& message) {
   SendBytes(peer, EncodeWireMessage(message));
+}
+
+void LeaseServer::Impl::SendSnapshot(const std::string& peer) {
+  Send(peer, ledger_->Snapshot());
+  SendControllers(peer);
+}
+
+void LeaseServer::Impl::SendControllers(const std::string& peer) {
+  if (ledger_->cluster().version() == 0) return;  // no set: owns everything
+  Send(peer, ledger_->ControllersMessage());
 }
 
 void LeaseServer::Impl::SendBytes(const std::string& peer,

@@ -23,6 +23,12 @@
 //     and sends each UsageAck the sink has ready on its next tick;
 //   - publishes the agents it knows to the agent directory
 //     (agent_directory.h) a few times a second;
+//   - several controllers (ClusterRelay, cluster_relay.h): adopts each
+//     heartbeat outcome of the membership thread; sends Controllers after
+//     every RulesSnapshot (once a set is in force) and to every agent when
+//     the set changes, the set's version in every Heartbeat, and
+//     Controllers to an agent that asked for buckets another member owns
+//     (whose items get no lease); fenced or holding: see lease_ledger.h;
 //   - refuses malformed frames with an ErrorMessage, never crashes.
 // What to answer and when to forget is decided by LeaseLedger
 // (lease_ledger.h, pure, where the rules above are stated exactly); this
@@ -42,6 +48,8 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "controller/catalog/rule_catalog.h"
+#include "controller/cluster/cluster_mailbox.h"
+#include "controller/cluster/cluster_view.h"
 #include "controller/lease/agent_directory.h"
 #include "controller/lease/curve_allowed_keys.h"
 #include "controller/lease/usage_sink.h"
@@ -75,6 +83,14 @@ struct LeaseServerOptions {
   // so agents keep them. Null directory: nothing is published.
   UsageSink* usage_sink = nullptr;
   AgentDirectory* agent_directory = nullptr;
+  // Several controllers (docs/high-availability.md): this controller's
+  // member id and advertised endpoint, the cluster timings, and the
+  // mailbox where its membership thread leaves heartbeat outcomes. Null
+  // mailbox: no set (version 0), this controller owns every bucket.
+  ClusterMailbox* cluster = nullptr;
+  std::string member_id;
+  std::string member_endpoint;
+  ClusterTimings cluster_timings;
 };
 
 class LeaseServer {
