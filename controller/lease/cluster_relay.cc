@@ -11,8 +11,8 @@
 namespace sluice {
 namespace {
 
-prometheus::Gauge* Gauge(prometheus::Registry* registry, const char* name,
-                         const char* help) {
+prometheus::Gauge* NewGauge(prometheus::Registry* registry, const char* name,
+                            const char* help) {
   if (registry == nullptr) return nullptr;
   return &prometheus::BuildGauge()
               .Name(name)
@@ -28,16 +28,16 @@ constexpr int64_t kPublishEveryNanos = 100 * kNanosPerMilli;
 ClusterRelay::ClusterRelay(ClusterMailbox* mailbox,
                            prometheus::Registry* registry)
     : mailbox_(mailbox) {
-  members_ = Gauge(registry, "sluice_controller_cluster_members",
-                   "Members of the controller set in force (0: none yet)");
-  version_ = Gauge(registry, "sluice_controller_cluster_set_version",
-                   "Version of the controller set in force (0: none yet)");
-  holding_ = Gauge(registry, "sluice_controller_holding",
-                   "1 while buckets gained in a new controller set are held "
-                   "(no leases for them yet)");
-  fenced_ = Gauge(registry, "sluice_controller_fenced",
-                  "1 while this controller grants nothing: its membership "
-                  "heartbeat has failed for longer than the fence time");
+  members_ = NewGauge(registry, "sluice_controller_cluster_members",
+                      "Members of the controller set in force (0: none yet)");
+  version_ = NewGauge(registry, "sluice_controller_cluster_set_version",
+                      "Version of the controller set in force (0: none yet)");
+  holding_ = NewGauge(registry, "sluice_controller_holding",
+                      "1 while buckets gained in a new controller set are held "
+                      "(no leases for them yet)");
+  fenced_ = NewGauge(registry, "sluice_controller_fenced",
+                     "1 while this controller grants nothing: its membership "
+                     "heartbeat has failed for longer than the fence time");
   if (registry != nullptr) {
     changes_ = &prometheus::BuildCounter()
                     .Name("sluice_controller_ownership_changes_total")
