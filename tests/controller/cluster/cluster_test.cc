@@ -36,6 +36,8 @@ namespace {
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 using web::http::methods;
+using testing::HttpResult;
+using testing::HttpTestClient;
 
 constexpr char kToken[] = "cluster-test-admin-token";
 
@@ -65,7 +67,9 @@ class ClusterTest : public ::testing::Test {
     options.db_retry_ms = 100;
     options.catalog_sync_ms = catalog_sync_ms;
     options.lease_ttl_ms = lease_ttl_ms;
-    options.learning_ms = lease_ttl_ms;
+    // No restart learning: a fresh database has no earlier incarnation,
+    // and budgets that start full show ownership plainly.
+    options.learning_ms = 0;
     options.token_out = &token_out_;
     auto controller = std::make_unique<Controller>(options);
     EXPECT_TRUE(controller->Start().ok());
