@@ -35,9 +35,9 @@ namespace {
 
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
-using web::http::methods;
 using testing::HttpResult;
 using testing::HttpTestClient;
+using web::http::methods;
 
 constexpr char kToken[] = "cluster-test-admin-token";
 
