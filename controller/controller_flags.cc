@@ -80,6 +80,18 @@ StatusOr<ControllerOptions> BuildControllerOptions(const FlagParser& flags) {
         "minute)",
         "usage-hours-retention-days");
   }
+  options.usage_retention.top_minute_ms =
+      flags.GetInt("usage-top-minutes-retention-hours") * 3'600'000LL;
+  options.usage_retention.top_hour_ms =
+      flags.GetInt("usage-top-hours-retention-days") * 86'400'000LL;
+  if (options.usage_retention.top_hour_ms <
+      options.usage_retention.top_minute_ms) {
+    return Status::InvalidArgument(
+        "--usage-top-hours-retention-days must cover at least "
+        "--usage-top-minutes-retention-hours (the heaviest clients per hour "
+        "outlive those per minute)",
+        "usage-top-hours-retention-days");
+  }
   options.admin_token = flags.GetEnv("SLUICE_ADMIN_TOKEN");
   Status status = CheckAddresses(options);
   if (!status.ok()) return status;
@@ -140,6 +152,13 @@ FlagParser ControllerFlags() {
                "SLUICE_USAGE_HOURS_RETENTION_DAYS", 90, 1, 3650,
                "how long usage counts per hour are kept, in days (at least "
                "the minutes' retention)");
+  flags.AddInt("usage-top-minutes-retention-hours",
+               "SLUICE_USAGE_TOP_MINUTES_RETENTION_HOURS", 6, 1, 8760,
+               "how long the heaviest clients per minute are kept, in hours");
+  flags.AddInt("usage-top-hours-retention-days",
+               "SLUICE_USAGE_TOP_HOURS_RETENTION_DAYS", 7, 1, 3650,
+               "how long the heaviest clients per hour are kept, in days (at "
+               "least the minutes' retention)");
   flags.AddEnv("SLUICE_ADMIN_TOKEN",
                "an admin API token; without it the first start creates one "
                "and prints it once");

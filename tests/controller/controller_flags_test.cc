@@ -144,5 +144,31 @@ TEST(ControllerFlagsTest, TheKeyFileMustBePrivateAndHoldAKeypair) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+TEST(ControllerFlagsTest, UsageRetentionsIncludingTheHeaviestClients) {
+  StatusOr<ControllerCommandLine> defaults = Parse({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  const UsageRetention& d = defaults->options.usage_retention;
+  EXPECT_EQ(d.minute_ms, 7 * 86'400'000LL);
+  EXPECT_EQ(d.hour_ms, 90 * 86'400'000LL);
+  EXPECT_EQ(d.top_minute_ms, 6 * 3'600'000LL);
+  EXPECT_EQ(d.top_hour_ms, 7 * 86'400'000LL);
+
+  StatusOr<ControllerCommandLine> parsed =
+      Parse({"--usage-top-minutes-retention-hours", "48"},
+            {{"SLUICE_USAGE_TOP_HOURS_RETENTION_DAYS", "30"}});
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->options.usage_retention.top_minute_ms, 48 * 3'600'000LL);
+  EXPECT_EQ(parsed->options.usage_retention.top_hour_ms, 30 * 86'400'000LL);
+
+  // Clients per hour must outlive those per minute: 49 h > 2 days.
+  EXPECT_NE(Error({"--usage-top-minutes-retention-hours", "49",
+                   "--usage-top-hours-retention-days", "2"})
+                .find("--usage-top-hours-retention-days must cover"),
+            std::string::npos);
+  EXPECT_NE(
+      Error({"--usage-top-minutes-retention-hours", "0"}).find("usage-top"),
+      std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice

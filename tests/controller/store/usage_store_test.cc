@@ -144,6 +144,48 @@ TEST_F(UsageStoreTest, PruneDeletesOnlyWhatIsPastRetentionInBatches) {
   EXPECT_EQ(Rows("usage_reports"), 1);
 }
 
+TEST_F(UsageStoreTest, PruneKeepsTheHeaviestClientsForTheirOwnRetentions) {
+  // Summaries every 30 minutes over 48 hours: 96 minute rows, 48 hour rows.
+  constexpr int kHalfHours = 96;
+  for (int i = 0; i < kHalfHours; ++i) {
+    UsageBatch batch = Batch(i + 1, {});
+    UsageBatch::Top top;
+    top.rule_id = 7;
+    top.minute_ms = kT0 + i * 1'800'000LL;
+    top.by = UsageRanking::kAllowed;
+    top.summary = HeavyHitters(4);
+    top.summary.Add("[\"42\"]", 1, 0);
+    batch.tops.push_back(top);
+    ASSERT_TRUE(store_->Record(batch).ok());
+  }
+  ASSERT_EQ(Rows("usage_top_minute"), kHalfHours);
+  ASSERT_EQ(Rows("usage_top_hour"), kHalfHours / 2);
+  const int64_t now = kT0 + kHalfHours * 1'800'000LL;  // 48 h after kT0
+  UsageRetention retention;  // counts: the defaults, nothing to prune
+  retention.top_minute_ms = 3 * 3'600'000LL;  // the last 3 hours
+  retention.top_hour_ms = 86'400'000LL;       // the last day
+  StatusOr<int64_t> deleted = store_->Prune(now, retention);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  // Minute rows at now - 3 h and later stay (t >= cut): 6 of them.
+  EXPECT_EQ(Rows("usage_top_minute"), 6);
+  // Hour rows at now - 24 h and later: 24.
+  EXPECT_EQ(Rows("usage_top_hour"), 24);
+  EXPECT_EQ(*deleted, (kHalfHours - 6) + (kHalfHours / 2 - 24));
+  // What is left is what the reads find.
+  HeavyHitters merged(1);
+  ASSERT_TRUE(store_
+                  ->ReadTop(7, UsageRanking::kAllowed, kT0, now,
+                            UsageResolution::kMinute, &merged)
+                  .ok());
+  EXPECT_EQ(merged.total(), 6);
+  ASSERT_TRUE(store_
+                  ->ReadTop(7, UsageRanking::kAllowed, kT0, now,
+                            UsageResolution::kHour, &merged)
+                  .ok());
+  EXPECT_EQ(merged.total(), 48);
+  // The defaults (6 h, 7 days) would have kept 12 and all 48.
+}
+
 TEST_F(UsageStoreTest, UnreachableDatabaseIsUnavailable) {
   Database down("host=127.0.0.1 port=1 connect_timeout=1");
   UsageStore store(&down);
