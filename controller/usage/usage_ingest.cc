@@ -1,5 +1,7 @@
 #include "controller/usage/usage_ingest.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <set>
 
@@ -80,6 +82,8 @@ bool UsageIngest::Pause(int64_t ms) {
 }
 
 void UsageIngest::Run() {
+  // Named for per-thread CPU readings (tests/bench/usage_ingest.sh).
+  pthread_setname_np(pthread_self(), "sluice-usage");
   int64_t last_prune_ms = 0;
   while (true) {
     const Pending* head = nullptr;
