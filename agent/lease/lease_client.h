@@ -73,6 +73,9 @@ struct LeaseClientCallbacks {
   // Which buckets' owners are reachable changed (a controller came or
   // went, or the set changed). Called before on_controller.
   std::function<void(std::shared_ptr<const OwnerMap>)> on_owners;
+  // Optional: each batch given to Submit(), as the client thread takes it
+  // to send (usage analytics summarise it there, off the event loop).
+  std::function<void(const std::vector<LeaseWant>& wants)> on_submitted;
 };
 
 class LeaseClient {

@@ -233,6 +233,7 @@ void LeaseClient::Impl::FlushSubmits(int64_t now) {
   int64_t dropped = 0;
   int64_t unrouted = 0;
   for (std::vector<LeaseWant>& items : batch) {
+    if (callbacks_.on_submitted) callbacks_.on_submitted(items);
     if (!owners_->any_reachable()) {
       ++dropped;
       continue;

@@ -29,6 +29,7 @@ void UsageCollector::AddDecisions(const RuleIndex& rules,
 void UsageCollector::AddWants(const std::vector<LeaseWant>& wants,
                               int64_t now_ms) {
   const int64_t minute = MinuteStart(now_ms);
+  std::lock_guard<std::mutex> lock(summaries_mu_);
   for (const LeaseWant& want : wants) {
     if (want.admitted <= 0 && want.refused <= 0) continue;
     auto it = summaries_.find({want.rule_id, minute});
@@ -62,21 +63,28 @@ std::optional<UsageReport> UsageCollector::Report(int64_t now_ms,
                                         c.refused, c.shadow_refused});
   }
   counts_.clear();
-  for (auto it = summaries_.begin(); it != summaries_.end();) {
-    if (it->first.second >= minute) {  // still filling
-      ++it;
-      continue;
+  // The ended minutes' summaries, moved out under the mutex (never waited
+  // for: if AddWants() holds it, they go with a later report).
+  std::map<Key, Summaries> ended;
+  if (summaries_mu_.try_lock()) {
+    for (auto it = summaries_.begin(); it != summaries_.end();) {
+      if (it->first.second >= minute) {
+        ++it;
+      } else {
+        ended.insert(summaries_.extract(it++));
+      }
     }
-    const auto [rule_id, t] = it->first;
-    if (!it->second.by_refused.empty()) {
+    summaries_mu_.unlock();
+  }
+  for (const auto& [key, summaries] : ended) {
+    if (!summaries.by_refused.empty()) {
       report.summaries.push_back(ToUsageSummary(
-          rule_id, t, UsageRanking::kRefused, it->second.by_refused));
+          key.first, key.second, UsageRanking::kRefused, summaries.by_refused));
     }
-    if (!it->second.by_allowed.empty()) {
+    if (!summaries.by_allowed.empty()) {
       report.summaries.push_back(ToUsageSummary(
-          rule_id, t, UsageRanking::kAllowed, it->second.by_allowed));
+          key.first, key.second, UsageRanking::kAllowed, summaries.by_allowed));
     }
-    it = summaries_.erase(it);
   }
   if (report.counts.empty() && report.summaries.empty()) return std::nullopt;
   report.agent_id = agent_id_;

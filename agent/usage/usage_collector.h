@@ -6,6 +6,9 @@
 //   - AddWants(): the per-bucket admitted and refused tokens of the lease
 //     requests it sends anyway, into one Space-Saving summary per rule,
 //     minute and ranking (common/heavy_hitters.h, `capacity` keys each).
+//     The agent calls it on the lease client's thread (as each request is
+//     taken for sending), not on the event loop: with many buckets it
+//     costs a few hundred ns per item.
 // Report() then makes a UsageReport of everything gathered since the last
 // one: exact counts per rule and minute, and the summaries of the minutes
 // that have ended.
@@ -13,12 +16,17 @@
 // Times are Unix milliseconds, passed in (the minute a harvest falls in
 // is the minute its counts are booked to).
 //
-// Pure; thread-compatible (the event loop owns it).
+// Pure (no I/O, no clock). Thread-safety: AddDecisions() and Report() on
+// one thread (the event loop); AddWants() on any one other thread. The
+// summaries are shared under a mutex that Report() only tries: it never
+// waits, and takes the ended minutes' summaries at a later report when
+// AddWants() holds it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -61,6 +69,9 @@ class UsageCollector {
   const size_t capacity_;
   uint64_t next_seq_ = 1;
   std::map<Key, RuleDecisionCounts> counts_;
+  // std::mutex rather than platform/mutex.h's Mutex: Report() needs
+  // try_lock. Guards summaries_.
+  std::mutex summaries_mu_;
   std::map<Key, Summaries> summaries_;
 };
 

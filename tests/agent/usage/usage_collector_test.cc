@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "tests/common/test_rule.h"
@@ -88,6 +90,36 @@ TEST(UsageCollectorTest, SummariesGoOutOnceTheirMinuteHasEnded) {
       EXPECT_EQ(hh.total(), 14);
     }
   }
+}
+
+// AddWants() on another thread (the lease client's) while the event loop
+// reports: Report() never waits for it, and nothing is lost or counted
+// twice (a minute whose summary was taken while items for it still came
+// is reported again with the rest; the controller merges the two).
+TEST(UsageCollectorTest, WantsFromAnotherThreadWhileReporting) {
+  UsageCollector collector("web-1", 1);
+  constexpr int kBatches = 2000;
+  std::atomic<bool> done{false};
+  std::thread lease_thread([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      collector.AddWants({Want(7, "c" + std::to_string(i % 50), 2, 1)}, kT0);
+    }
+    done.store(true);
+  });
+  int64_t allowed = 0;
+  int64_t refused = 0;
+  auto take = [&] {
+    std::optional<UsageReport> report = collector.Report(kT0 + 60'000, State());
+    if (!report) return;
+    for (const UsageSummary& s : report->summaries) {
+      (s.by == UsageRanking::kAllowed ? allowed : refused) += s.total;
+    }
+  };
+  while (!done.load()) take();
+  lease_thread.join();
+  take();
+  EXPECT_EQ(allowed, 2 * kBatches);
+  EXPECT_EQ(refused, kBatches);
 }
 
 }  // namespace
