@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string_view>
+#include <unistd.h>
 #include <utility>
 
 #include "platform/curve_keys.h"
@@ -63,7 +64,8 @@ bool IsWildcardHost(std::string_view host) {
 }  // namespace
 
 StatusOr<std::string> ResolveAdvertise(const std::string& advertise,
-                                       const std::string& agents) {
+                                       const std::string& agents,
+                                       const std::string& host_name) {
   const std::string& endpoint = advertise.empty() ? agents : advertise;
   const char* flag = advertise.empty() ? "--agents" : "--advertise";
   if (endpoint.rfind("ipc://", 0) == 0) return endpoint;
@@ -78,11 +80,15 @@ StatusOr<std::string> ResolveAdvertise(const std::string& advertise,
   const size_t colon = rest.rfind(':');
   const std::string host = rest.substr(0, colon);
   if (colon == std::string::npos || host.empty() || IsWildcardHost(host)) {
+    if (advertise.empty() && colon != std::string::npos &&
+        !host_name.empty()) {
+      return "tcp://" + host_name + rest.substr(colon);
+    }
     if (advertise.empty()) {
       return Status::InvalidArgument(
           "--agents " + agents +
-              " binds every interface, so it does not say where agents reach "
-              "this controller; give --advertise tcp://HOST:PORT (SLUICE_"
+              " binds every interface and this machine has no host name to "
+              "advertise instead; give --advertise tcp://HOST:PORT (SLUICE_"
               "ADVERTISE), spelled as the agents' --controller lists it",
           "advertise");
     }
@@ -93,6 +99,12 @@ StatusOr<std::string> ResolveAdvertise(const std::string& advertise,
         "advertise");
   }
   return endpoint;
+}
+
+std::string LocalHostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
 }
 
 AdminApi::Deps Controller::ApiDeps() {
@@ -141,7 +153,7 @@ Status Controller::Start() {
     }
   }
   StatusOr<std::string> advertise =
-      ResolveAdvertise(options_.advertise, options_.agents);
+      ResolveAdvertise(options_.advertise, options_.agents, LocalHostName());
   if (!advertise.ok()) return advertise.status();
   advertise_ = std::move(advertise).value();
   member_id_ = MakeControllerId();

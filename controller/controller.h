@@ -117,11 +117,18 @@ struct ControllerOptions {
 };
 
 // The endpoint this controller advertises to agents: `advertise` if set,
-// else `agents`. InvalidArgument, saying to give --advertise, when that
-// binds every interface (tcp://*:7070, tcp://0.0.0.0:7070, tcp://[::]:7070)
-// or is not a ZeroMQ tcp://, ipc:// endpoint.
+// else `agents`, except that `agents` binding every interface
+// (tcp://*:7070, tcp://0.0.0.0:7070, tcp://[::]:7070) is advertised as
+// tcp://HOST_NAME:PORT, this machine's host name. InvalidArgument, saying
+// to give --advertise, when `advertise` names no reachable host, when
+// `host_name` is empty and would be needed, or when the endpoint is not a
+// ZeroMQ tcp://, ipc:// endpoint. Pure.
 StatusOr<std::string> ResolveAdvertise(const std::string& advertise,
-                                       const std::string& agents);
+                                       const std::string& agents,
+                                       const std::string& host_name);
+
+// This machine's host name (gethostname), or "" when it has none.
+std::string LocalHostName();
 
 class Controller {
  public:
@@ -209,7 +216,8 @@ class Controller {
   MembershipStore membership_store_;
   ClusterMailbox cluster_mailbox_;
   std::unique_ptr<ClusterMember> member_;
-  SessionStore sessions_{&SystemClock::Get()};  // dashboard sign-ins
+  SessionRows session_rows_{&db_};  // dashboard sign-ins, shared
+  SessionStore sessions_{&SystemClock::Get(), &session_rows_};
   std::unique_ptr<AdminApi> api_;
   std::unique_ptr<RestApi> rest_;
   std::thread background_;

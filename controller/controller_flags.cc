@@ -98,7 +98,7 @@ StatusOr<ControllerOptions> BuildControllerOptions(const FlagParser& flags) {
   status = CheckSecurity(options);
   if (!status.ok()) return status;
   StatusOr<std::string> advertise =
-      ResolveAdvertise(options.advertise, options.agents);
+      ResolveAdvertise(options.advertise, options.agents, LocalHostName());
   if (!advertise.ok()) return advertise.status();
   return options;
 }
@@ -128,8 +128,8 @@ FlagParser ControllerFlags() {
                   "ZeroMQ endpoint the agents connect to");
   flags.AddString("advertise", "SLUICE_ADVERTISE", "",
                   "ZeroMQ endpoint agents reach this controller at, as their "
-                  "--controller lists it (default: --agents; required when "
-                  "--agents binds every interface)");
+                  "--controller lists it (default: --agents, or tcp://HOSTNAME:"
+                  "PORT when --agents binds every interface)");
   flags.AddString("metrics", "SLUICE_METRICS", "",
                   "Prometheus /metrics HOST:PORT (empty: none)");
   flags.AddBool("insecure", "SLUICE_INSECURE",

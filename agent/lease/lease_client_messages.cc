@@ -276,13 +276,19 @@ void LeaseClient::Impl::SetAgents(Connection* c, int64_t agents) {
 }
 
 void LeaseClient::Impl::NotifyController() {
+  // The agents the reachable controllers count; with none reachable, the
+  // last count any of them gave (the safe share while they are away stays
+  // limit / agents, never the whole limit).
   bool reachable = false;
-  agents_ = 1;
+  int64_t reachable_agents = 1;
+  int64_t known_agents = 1;
   for (const auto& c : io_->connections) {
+    known_agents = std::max(known_agents, c->agents);
     if (!c->reachable) continue;
     reachable = true;
-    agents_ = std::max(agents_, c->agents);
+    reachable_agents = std::max(reachable_agents, c->agents);
   }
+  agents_ = reachable ? reachable_agents : known_agents;
   owner_->agents_.store(agents_);
   if (notified_ && notified_reachable_ == reachable &&
       notified_agents_ == agents_) {

@@ -55,8 +55,8 @@ StatusOr<Principal> AdminApi::Authenticate(const HttpRequest& request,
   std::optional<int64_t> token_id = deps_.sessions->Find(session);
   if (!token_id.has_value()) {
     return Status::InvalidArgument(
-        "the dashboard session has ended (signed out, expired, or the "
-        "controller restarted); sign in again with an API token");
+        "the dashboard session has ended (signed out, expired, or its "
+        "token revoked); sign in again with an API token");
   }
   StatusOr<Principal> principal = deps_.auth->Lookup(*token_id);
   if (!principal.ok()) deps_.sessions->EndAllOf(*token_id);

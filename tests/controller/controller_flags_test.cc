@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/controller.h"
 #include "platform/curve_keys.h"
 
 namespace sluice {
@@ -118,6 +119,32 @@ TEST(ControllerFlagsTest, ANonLoopbackAgentsEndpointNeedsAKeyOrInsecure) {
       Parse({"--agents", "tcp://0.0.0.0:7070"}, {{"SLUICE_INSECURE", "yes"}});
   ASSERT_TRUE(insecure.ok()) << insecure.status().ToString();
   EXPECT_TRUE(insecure->options.insecure);
+}
+
+TEST(ControllerFlagsTest, TheAdvertisedEndpoint) {
+  EXPECT_EQ(*ResolveAdvertise("", "tcp://127.0.0.1:7070", "h"),
+            "tcp://127.0.0.1:7070");
+  EXPECT_EQ(*ResolveAdvertise("", "ipc:///run/s.sock", "h"),
+            "ipc:///run/s.sock");
+  // An endpoint on every interface is advertised by the host name.
+  EXPECT_EQ(*ResolveAdvertise("", "tcp://0.0.0.0:7070", "ctl-1"),
+            "tcp://ctl-1:7070");
+  EXPECT_EQ(*ResolveAdvertise("", "tcp://*:7071", "ctl-1"),
+            "tcp://ctl-1:7071");
+  EXPECT_EQ(*ResolveAdvertise("tcp://ctl.example:7000", "tcp://*:7070", "h"),
+            "tcp://ctl.example:7000");
+  StatusOr<std::string> no_name = ResolveAdvertise("", "tcp://[::]:7070", "");
+  ASSERT_FALSE(no_name.ok());
+  EXPECT_NE(no_name.status().message().find("give --advertise"),
+            std::string::npos);
+  StatusOr<std::string> wildcard =
+      ResolveAdvertise("tcp://0.0.0.0:7070", "tcp://*:7070", "h");
+  ASSERT_FALSE(wildcard.ok());
+  EXPECT_NE(wildcard.status().message().find("names no host"),
+            std::string::npos);
+  StatusOr<std::string> udp = ResolveAdvertise("udp://x:1", "tcp://*:1", "h");
+  ASSERT_FALSE(udp.ok());
+  EXPECT_NE(udp.status().message().find("tcp://HOST:PORT"), std::string::npos);
 }
 
 TEST(ControllerFlagsTest, TheKeyFileMustBePrivateAndHoldAKeypair) {

@@ -8,7 +8,8 @@ from the usage text. Then checks:
   - deploy/k8s/*.yaml parse; every document has apiVersion, kind, name;
     kustomization.yaml lists files that exist;
   - each sluice container's environment variables and args are the
-    daemon's (commented-out variables too, except those marked
+    daemon's (helpers substituted into another as $(NAME) aside;
+    commented-out variables too, except those marked
     "# pending-flag: NAME": flags another change is adding; when the daemon
     lists one, the test says it may be uncommented);
   - ports named in probes, Services and SLUICE_* addresses exist on the pod;
@@ -140,10 +141,17 @@ def check_workloads(docs, flags):
             pod_labels[daemon] = labels
             allowed = {env for env in flags[daemon].values() if env}
             allowed |= EXTRA_ENV[daemon]
+            # Kubernetes substitutes $(NAME) in a value with an earlier
+            # variable: such helpers (POD_IP) are not the daemon's, but
+            # every SLUICE_* name must be.
+            substituted = {name for item in container.get("env", [])
+                           for name in re.findall(r"\$\(([A-Z0-9_]+)\)",
+                                                  str(item.get("value") or ""))
+                           if not name.startswith("SLUICE_")}
             env = {}
             for item in container.get("env", []):
                 env[item["name"]] = item.get("value")
-                if item["name"] not in allowed:
+                if item["name"] not in allowed | substituted:
                     error(f"{path}: {daemon} has no environment variable "
                           f"{item['name']} (sluice-{daemon} --help)")
                 ref = item.get("valueFrom", {}).get("secretKeyRef")

@@ -48,6 +48,7 @@ TEST(RouteTableTest, ListsTheRoutesOfTheContract) {
       "GET /api/v1/usage",
       "GET /api/v1/usage/top",
       "GET /api/v1/agents",
+      "GET /api/v1/controllers",
   };
   EXPECT_EQ(routes, expected);
 }

@@ -12,7 +12,7 @@ namespace {
 
 TEST(SessionStoreTest, ASessionLastsItsLifetimeAndNoLonger) {
   ManualClock clock(1000);
-  SessionStore store(&clock, /*lifetime_seconds=*/60);
+  SessionStore store(&clock, /*rows=*/nullptr, /*lifetime_seconds=*/60);
   StatusOr<std::string> id = store.Create(7);
   ASSERT_TRUE(id.ok());
   EXPECT_GE(id.value().size(), 40u);
