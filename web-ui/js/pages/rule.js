@@ -30,7 +30,10 @@ async function topClients(box, rule, from, to, by, editor) {
     const {json} = await get(`/api/v1/usage/top?rule=${rule.id}&from=${from}&to=${to}&by=${by}&limit=10`);
     const clients = json.clients || [];
     if (!clients.length) { clear(box).append(emptyState(`No clients ${by} in this range.`)); return; }
-    clear(box).append(h('div', {class: 'table-wrap'}, h('table', {},
+    // A viewer's table holds nothing focusable: the region takes the focus
+    // so a keyboard can scroll it sideways on a phone.
+    clear(box).append(h('div', {class: 'table-wrap', tabindex: editor ? null : 0, role: editor ? null : 'region',
+      'aria-label': editor ? null : `Top clients by ${by}`}, h('table', {},
       h('caption', {}, `Top clients by ${by}`, json.error_bound ? ` (each count within ±${compact(json.error_bound)})` : ''),
       h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Client'), h('th', {scope: 'col', class: 'num'}, by === 'allowed' ? 'Allowed' : 'Allowed (at least)'),
         h('th', {scope: 'col', class: 'num'}, by === 'refused' ? 'Refused' : 'Refused (at least)'), editor ? h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')) : null)),
