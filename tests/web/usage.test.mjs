@@ -11,8 +11,10 @@ const SOCKET = process.env.SLUICE_AGENT_SOCKET;
 if (!SOCKET) throw new Error('SLUICE_AGENT_SOCKET is not set: run through tests/examples/run_with_stack.py (ctest does)');
 
 // Per client: the cost of each check and how many checks, against a rule of
-// 20 per hour (no refill during the test). The token counts come out
-// distinct, so both rankings have one right order.
+// 20 per hour (no refill during the test). What the agent answered is the
+// truth the pages are held to; decided against the whole budget, the token
+// counts come out distinct (clients of equal weight, if the agent's leases
+// make any, may be listed in either order).
 const PLAN = {acme: [1, 30], bolt: [1, 15], crux: [3, 12], dyne: [7, 5], echo: [1, 19]};
 const LIMIT = 20;
 const OVERRIDE_LIMIT = 50;
