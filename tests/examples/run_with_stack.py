@@ -7,7 +7,9 @@ sluice-controller and a real sluice-agent (tests/support/sluice_stack.py).
 
 COMMAND runs with SLUICE_AGENT_SOCKET (the agent's Unix socket), SLUICE_API
 (the controller's base URL) and SLUICE_TOKEN (an admin token) in its
-environment; the exit status is COMMAND's (1 if the stack did not start).
+environment, and, for a test that starts another controller on the same
+database, SLUICE_CONTROLLER_BIN and SLUICE_STACK_DB (the database's libpq
+connection string); the exit status is COMMAND's (1 if the stack did not start).
 SLUICE_TEST_DB must name a server where databases may be created. The
 stack is stopped by PID and its database dropped afterwards, also on
 failure; COMMAND is killed if it runs past --timeout seconds.
@@ -44,7 +46,9 @@ def main():
         stack.start()
         env = dict(os.environ, SLUICE_AGENT_SOCKET=stack.socket_path,
                    SLUICE_API="http://127.0.0.1:%d" % stack.http_port,
-                   SLUICE_TOKEN=TOKEN)
+                   SLUICE_TOKEN=TOKEN,
+                   SLUICE_CONTROLLER_BIN=os.path.abspath(args.controller),
+                   SLUICE_STACK_DB=stack.db_conninfo())
         child = subprocess.Popen(command, env=env)
         try:
             return child.wait(timeout=args.timeout)

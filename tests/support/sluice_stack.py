@@ -97,12 +97,15 @@ class Stack:
         except OSError as e:
             return "(no log: %s)" % e
 
+    def db_conninfo(self):
+        """The libpq connection string of the stack's database."""
+        return self.server_db + " dbname=" + self.db_name
+
     def start(self):
         self.psql('CREATE DATABASE "%s"' % self.db_name)
         self.db_created = True
         self.spawn("controller", [
-            self.controller_bin, "--db", self.server_db + " dbname=" +
-            self.db_name, "--http", "127.0.0.1:%d" % self.http_port,
+            self.controller_bin, "--db", self.db_conninfo(), "--http", "127.0.0.1:%d" % self.http_port,
             "--agents", "tcp://127.0.0.1:%d" % self.agents_port],
             env={"SLUICE_ADMIN_TOKEN": TOKEN})
         try:

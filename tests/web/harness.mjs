@@ -31,23 +31,25 @@ export async function launch() {
   return chromium.launch({executablePath: CHROMIUM, args, headless: true});
 }
 
-// A page with the guards on; `problems` collects what they catch.
-export async function open(browser, {viewport = DESKTOP, bypassCSP = false} = {}) {
-  const context = await browser.newContext({viewport, bypassCSP});
+// A page with the guards on; `problems` collects what they catch. `origin`
+// is the only one the page may ask (another controller's, e.g. over HTTPS,
+// whose self-signed certificate ignoreHTTPSErrors accepts in this context).
+export async function open(browser, {viewport = DESKTOP, bypassCSP = false, origin = ORIGIN, ignoreHTTPSErrors = false} = {}) {
+  const context = await browser.newContext({viewport, bypassCSP, ignoreHTTPSErrors});
   const page = await context.newPage();
   const problems = [];
   page.on('request', request => {
     const url = request.url();
     if (url.startsWith('data:') || url.startsWith('blob:')) return;
-    if (new URL(url).origin !== ORIGIN) problems.push(`request to another origin: ${url}`);
+    if (new URL(url).origin !== origin) problems.push(`request to another origin: ${url}`);
   });
   page.on('console', msg => { if (msg.type() === 'error' && !/status of 4\d\d/.test(msg.text())) problems.push(`console: ${msg.text()}`); });
   page.on('pageerror', error => problems.push(`page error: ${error.message}`));
   return {context, page, problems};
 }
 
-export async function signIn(page, token = ADMIN) {
-  await page.goto(`${API}/`);
+export async function signIn(page, token = ADMIN, base = API) {
+  await page.goto(`${base}/`);
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', {name: 'Sign in'}).click();
   await page.getByRole('button', {name: 'Sign out'}).waitFor();

@@ -1,10 +1,12 @@
 // Sign-in and sign-out, the cookie's properties, sessions ended by
 // revocation, a viewer without edit controls, and a page on another origin
-// that cannot change anything with the cookie.
+// that cannot change anything with the cookie; the same over HTTPS, where
+// the cookie is also Secure.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import {API, ORIGIN, launch, open, signIn, api, newToken, newRule, noProblems} from './harness.mjs';
+import {API, ADMIN, ORIGIN, launch, open, signIn, api, newToken, newRule, noProblems} from './harness.mjs';
+import {startTlsController, httpsRequest} from './tls.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -41,7 +43,9 @@ test('revoking the token ends its dashboard session', async () => {
   const {context, page, problems} = await open(browser);
   await signIn(page, token.token);
   assert.equal((await api('DELETE', `/api/v1/tokens/${token.id}`)).status, 204);
-  await page.getByRole('link', {name: 'Rules'}).click();
+  // The next request ends it: going to another page, or the Overview's own
+  // refresh (every 5 s), whichever comes first, so no link is clicked here.
+  await page.goto(`${API}/#/rules`);
   await page.getByLabel('API token').waitFor();
   await page.getByText('Your session has ended').waitFor();
   noProblems(problems);
@@ -103,4 +107,32 @@ fetch(${JSON.stringify(API)} + '/api/v1/tokens', {method: 'POST', credentials: '
   assert.equal(tokens.filter(t => t.name === 'evil').length, 0);
   await context.close();
   await new Promise(resolve => evil.close(resolve));
+});
+
+test('over HTTPS the cookie is Secure, HttpOnly and SameSite=Strict, and the dashboard works', async () => {
+  const rule = await newRule({name: 'web-over-https', match: {route: '/https'}});
+  const tls = await startTlsController({token: ADMIN});
+  try {
+    const signedIn = await httpsRequest(`${tls.url}/api/v1/session`, {method: 'POST', ca: tls.ca,
+      headers: {'Content-Type': 'application/json', 'X-Sluice-CSRF': '1', Origin: tls.url}, body: JSON.stringify({token: ADMIN})});
+    assert.equal(signedIn.status, 204, signedIn.body);
+    const attributes = String(signedIn.headers['set-cookie']).split(';').map(a => a.trim());
+    for (const a of ['Secure', 'HttpOnly', 'SameSite=Strict']) assert.ok(attributes.includes(a), `${a} in ${attributes.join('; ')}`);
+
+    const {context, page, problems} = await open(browser, {origin: tls.url, ignoreHTTPSErrors: true});
+    await signIn(page, ADMIN, tls.url);
+    const session = (await context.cookies()).find(c => c.name === 'sluice_session');
+    assert.ok(session, 'the session cookie is set over HTTPS');
+    assert.deepEqual([session.secure, session.httpOnly, session.sameSite], [true, true, 'Strict']);
+    await page.getByRole('link', {name: 'Rules'}).click();
+    await page.getByRole('link', {name: rule.name, exact: true}).click();
+    await page.getByRole('heading', {name: 'Version history'}).waitFor();
+    await page.getByRole('button', {name: 'Sign out'}).click();
+    await page.getByLabel('API token').waitFor();
+    assert.equal((await context.cookies()).filter(c => c.name === 'sluice_session' && c.value).length, 0, 'signing out clears the cookie');
+    noProblems(problems);
+    await context.close();
+  } finally {
+    await tls.stop();
+  }
 });

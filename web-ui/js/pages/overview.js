@@ -15,6 +15,17 @@ export function usageUnavailable(e) {
     : `Usage could not be read: ${e.message}`;
 }
 
+// "1,234 allowed · 56 refused" over the points (and the shadow rules'
+// would-be refusals when there were any), as exact counts.
+export function totals(json, where) {
+  const points = json.points || [];
+  const sum = key => points.reduce((a, p) => a + (p[key] || 0), 0);
+  const shadow = sum('shadow_refused');
+  return h('p', {class: 'totals'}, h('span', {class: 'allowed-text'}, `${sum('allowed').toLocaleString('en')} allowed`), ' · ',
+    h('span', {class: 'refused-text'}, `${sum('refused').toLocaleString('en')} refused`),
+    shadow ? ` · ${shadow.toLocaleString('en')} would have been refused (shadow)` : '', ` ${where}`);
+}
+
 export function rates(json) {
   const step = (json.step_ms || 1000) / 1000;
   const points = json.points || [];
@@ -29,11 +40,15 @@ async function fleet(box) {
   try {
     const {json} = await get(`/api/v1/usage?from=${to - WINDOW_MS}&to=${to}&step=${STEP}`);
     const r = rates(json);
-    const last = r.allowed.length ? r.allowed[r.allowed.length - 1].v : 0;
-    const lastRefused = r.refused.length ? r.refused[r.refused.length - 1].v : 0;
+    // The last point is the current, partial step: the rate now is the
+    // last complete one's.
+    const done = Math.max(0, r.allowed.length - 2);
+    const last = r.allowed.length ? r.allowed[done].v : 0;
+    const lastRefused = r.refused.length ? r.refused[done].v : 0;
     clear(box).append(
       h('p', {class: 'big'}, h('span', {class: 'allowed-text'}, `${perSecond(last)} allowed`), ' · ',
         h('span', {class: 'refused-text'}, `${perSecond(lastRefused)} refused`)),
+      totals(json, 'in the last 15 minutes'),
       r.allowed.length
         ? lineChart([{name: 'allowed per second', cls: 'allowed', values: r.allowed},
                      {name: 'refused per second', cls: 'refused', values: r.refused}],

@@ -6,7 +6,7 @@ import {h, clear, toast, confirmDialog, emptyState} from '../dom.js';
 import {lineChart} from '../chart.js';
 import {compact, localTime, ago, matchText} from '../format.js';
 import {deleteRule} from './rules.js';
-import {rates, usageUnavailable} from './overview.js';
+import {rates, totals, usageUnavailable} from './overview.js';
 import {diffTable} from './diff.js';
 
 const RANGES = [['15m', 15 * 60e3], ['1h', 3600e3], ['24h', 86400e3], ['7d', 7 * 86400e3]];
@@ -17,11 +17,11 @@ async function chart(box, rule, from, to) {
     const {json} = await get(`/api/v1/usage?rule=${rule.id}&from=${from}&to=${to}`);
     const r = rates(json);
     const total = (json.points || []).reduce((a, p) => a + p.allowed + p.refused + (p.shadow_refused || 0), 0);
-    clear(box).append(total
-      ? lineChart([{name: 'allowed per second', cls: 'allowed', values: r.allowed},
-                   {name: 'refused per second', cls: 'refused', values: r.refused}],
-                  {title: `${rule.name}: allowed and refused per second`, unit: '/s'})
-      : emptyState('No checks matched this rule in this range. Checks through any agent show here within seconds.'));
+    if (!total) { clear(box).append(emptyState('No checks matched this rule in this range. Checks through any agent show here within seconds.')); return; }
+    clear(box).append(totals(json, 'in this range'),
+      lineChart([{name: 'allowed per second', cls: 'allowed', values: r.allowed},
+                 {name: 'refused per second', cls: 'refused', values: r.refused}],
+                {title: `${rule.name}: allowed and refused per second`, unit: '/s'}));
   } catch (e) { clear(box).append(emptyState(usageUnavailable(e))); }
 }
 
@@ -30,10 +30,13 @@ async function topClients(box, rule, from, to, by, editor) {
     const {json} = await get(`/api/v1/usage/top?rule=${rule.id}&from=${from}&to=${to}&by=${by}&limit=10`);
     const clients = json.clients || [];
     if (!clients.length) { clear(box).append(emptyState(`No clients ${by} in this range.`)); return; }
-    clear(box).append(h('div', {class: 'table-wrap'}, h('table', {},
+    // A viewer's table holds nothing focusable: the region takes the focus
+    // so a keyboard can scroll it sideways on a phone.
+    clear(box).append(h('div', {class: 'table-wrap', tabindex: editor ? null : 0, role: editor ? null : 'region',
+      'aria-label': editor ? null : `Top clients by ${by}`}, h('table', {},
       h('caption', {}, `Top clients by ${by}`, json.error_bound ? ` (each count within ±${compact(json.error_bound)})` : ''),
-      h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Client'), h('th', {scope: 'col', class: 'num'}, 'Allowed'),
-        h('th', {scope: 'col', class: 'num'}, 'Refused'), editor ? h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')) : null)),
+      h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Client'), h('th', {scope: 'col', class: 'num'}, by === 'allowed' ? 'Allowed' : 'Allowed (at least)'),
+        h('th', {scope: 'col', class: 'num'}, by === 'refused' ? 'Refused' : 'Refused (at least)'), editor ? h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')) : null)),
       h('tbody', {}, clients.map(c => h('tr', {},
         h('td', {class: 'mono'}, matchText(c.values)), h('td', {class: 'num'}, compact(c.allowed)),
         h('td', {class: 'num'}, compact(c.refused)),

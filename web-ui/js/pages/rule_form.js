@@ -25,7 +25,10 @@ function textToMatch(text) {
 export function overrideFrom(rule, values) {
   const match = {...rule.match, ...values};
   const suffix = Object.values(values).join('-').replace(/[^A-Za-z0-9_.-]/g, '_');
-  return {...rule, id: undefined, version: undefined, name: `${rule.name}-${suffix}`.slice(0, 128), match};
+  // A burst equal to the limit is the default: left empty, it follows the
+  // override's own limit instead of keeping the rule's.
+  const burst = rule.burst === rule.limit ? '' : rule.burst;
+  return {...rule, id: undefined, version: undefined, name: `${rule.name}-${suffix}`.slice(0, 128), match, burst};
 }
 
 export async function ruleFormPage(main, {id, params}) {
