@@ -1,0 +1,274 @@
+// fleet_sim: a fleet of simulated agents (tests/bench/fleet_agents.h)
+// against one or more running sluice-controllers, for tests/bench/fleet.sh.
+// In one run:
+//   1. connects AGENTS agents to every controller and waits until each
+//      holds the rules (and, with several controllers, the whole set);
+//      the controllers' RSS before and after gives the memory per agent;
+//   2. changes the probe rule through REST (PUT /api/v1/rules/{id} on the
+//      first controller) CHANGES times, and times, for each change, how
+//      long until each agent holds the new rules revision;
+//   3. turns leasing on (one line per bucket per lease interval, to the
+//      bucket's owner), warms up, then measures over LEASE_SECONDS each
+//      controller's CPU (/proc/PID/stat) against the lease lines it
+//      answered, and its RSS growth against the buckets it owns; every
+//      agent also sends a usage report a second to the first controller
+//      (--usage-reports=0: none), counted when acknowledged (stored);
+//   4. changes the probe rule CHANGES times again, under that load.
+//
+//   fleet_sim --endpoints=E1[,E2...] --pids=P1[,P2...] --http-port=PORT
+//             --token=T --rule=ID --probe-rule=ID [--agents=1000]
+//             [--buckets=50] [--lease-interval-ms=1000] [--changes=5]
+//             [--lease-seconds=20] [--warmup-seconds=5] [--usage-reports=1]
+//
+// Prints a report; exit status 1 on bad arguments, 2 when the fleet did
+// not come up or a rule change failed.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/bench/fleet_agents.h"
+#include "tests/bench/fleet_probe.h"
+
+namespace {
+
+using fleet::NowMs;
+
+struct Args {
+  fleet::FleetOptions fleet;
+  std::vector<int> pids;
+  int http_port = 0;
+  std::string token;
+  int64_t probe_rule = 0;
+  int changes = 5;
+  int lease_seconds = 20;
+  int warmup_seconds = 5;
+};
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+bool Parse(int argc, char** argv, Args* args) {
+  std::map<std::string, std::string> flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) {
+      std::fprintf(stderr, "fleet_sim: '%s' is not --name=value\n", argv[i]);
+      return false;
+    }
+    flags[arg.substr(2, eq - 2)] = arg.substr(eq + 1);
+  }
+  auto num = [&](const char* name, int64_t fallback) {
+    auto it = flags.find(name);
+    return it == flags.end() ? fallback : std::atoll(it->second.c_str());
+  };
+  args->fleet.endpoints = Split(flags["endpoints"]);
+  for (const std::string& p : Split(flags["pids"])) {
+    args->pids.push_back(std::atoi(p.c_str()));
+  }
+  args->http_port = static_cast<int>(num("http-port", 0));
+  args->token = flags["token"];
+  args->fleet.rule_id = num("rule", 0);
+  args->probe_rule = num("probe-rule", 0);
+  args->fleet.agents = static_cast<int>(num("agents", 1000));
+  args->fleet.buckets_per_agent = static_cast<int>(num("buckets", 50));
+  args->fleet.lease_interval_ms = num("lease-interval-ms", 1000);
+  args->fleet.usage_reports = num("usage-reports", 1) != 0;
+  args->changes = static_cast<int>(num("changes", 5));
+  args->lease_seconds = static_cast<int>(num("lease-seconds", 20));
+  args->warmup_seconds = static_cast<int>(num("warmup-seconds", 5));
+  if (args->fleet.endpoints.empty() ||
+      args->pids.size() != args->fleet.endpoints.size() ||
+      args->http_port <= 0 || args->fleet.rule_id < 1 ||
+      args->probe_rule < 1 || args->fleet.agents < 1 ||
+      args->fleet.buckets_per_agent < 1 ||
+      args->fleet.lease_interval_ms < 10 || args->changes < 1 ||
+      args->lease_seconds < 1 || args->warmup_seconds < 0) {
+    std::fprintf(stderr,
+                 "fleet_sim: needs --endpoints (one or more, comma-separated) "
+                 "and as many --pids, --http-port, --token, --rule and "
+                 "--probe-rule (rule ids >= 1); --agents, --buckets, "
+                 "--changes and --lease-seconds >= 1, --lease-interval-ms "
+                 ">= 10\n");
+    return false;
+  }
+  return true;
+}
+
+int64_t Percentile(std::vector<int64_t> v, double p) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<size_t>(std::ceil(p * v.size()));
+  return v[std::max<size_t>(rank, 1) - 1];
+}
+
+// CHANGES rule changes through REST, each timed until every agent holds
+// its revision (at most 15 s). False if a change failed.
+bool RunChanges(const Args& args, fleet::FleetAgents* agents,
+                const char* label, int64_t* limit) {
+  std::vector<int64_t> samples, all_agents;
+  int incomplete = 0;
+  for (int k = 0; k < args.changes; ++k) {
+    const int64_t target = agents->MaxRulesVersion() + 1;
+    const std::string body =
+        "{\"name\":\"fleet-probe\",\"domain\":\"fleet-probe\",\"match\":"
+        "{\"client\":\"*\"},\"limit\":" +
+        std::to_string(++*limit) + ",\"period\":\"1s\"}";
+    const int64_t start = NowMs();
+    agents->ArmProbe(target, start);
+    std::string error;
+    auto put = std::async(std::launch::async, [&] {
+      return fleet::PutRule(args.http_port, args.token, args.probe_rule, body,
+                            &error);
+    });
+    const int n = args.fleet.agents;
+    const bool all = agents->PumpUntil(
+        [&] { return agents->AgentsAtRules(target) == n; }, start + 15'000);
+    const int status = put.get();
+    if (status != 200) {
+      std::fprintf(stderr, "fleet_sim: PUT of the probe rule answered %d: %s\n",
+                   status, error.c_str());
+      return false;
+    }
+    const auto& lat = agents->probe_latencies();
+    samples.insert(samples.end(), lat.begin(), lat.end());
+    if (all) {
+      all_agents.push_back(*std::max_element(lat.begin(), lat.end()));
+    } else {
+      ++incomplete;
+    }
+    agents->Pump(NowMs() + 500);
+  }
+  std::printf(
+      "propagation (%s): %d changes x %d agents: p50 %lld ms, p99 %lld ms, "
+      "max %lld ms; every agent within %lld ms (median of changes), %lld ms "
+      "(worst); %d changes not everywhere within 15 s\n",
+      label, args.changes, args.fleet.agents,
+      static_cast<long long>(Percentile(samples, 0.5)),
+      static_cast<long long>(Percentile(samples, 0.99)),
+      static_cast<long long>(Percentile(samples, 1.0)),
+      static_cast<long long>(Percentile(all_agents, 0.5)),
+      static_cast<long long>(Percentile(all_agents, 1.0)), incomplete);
+  return true;
+}
+
+std::vector<int64_t> Rss(const Args& args) {
+  std::vector<int64_t> out;
+  for (int pid : args.pids) out.push_back(fleet::ProcessRssBytes(pid));
+  return out;
+}
+
+// Per controller: the whole process's CPU, and its lease thread's.
+std::vector<std::pair<double, double>> Cpu(const Args& args) {
+  std::vector<std::pair<double, double>> out;
+  for (int pid : args.pids) {
+    out.emplace_back(fleet::ProcessCpuSeconds(pid),
+                     fleet::ThreadCpuSeconds(pid, "sluice-lease"));
+  }
+  return out;
+}
+
+// Connects the fleet and waits until every agent holds rules and the
+// whole controller set. Prints the memory per agent.
+bool ComeUp(const Args& args, fleet::FleetAgents* agents,
+            std::vector<int64_t>* rss_agents) {
+  const std::vector<int64_t> rss0 = Rss(args);
+  const int64_t start = NowMs();
+  agents->Connect();
+  const int n = args.fleet.agents;
+  const size_t members = args.pids.size();
+  const bool up = agents->PumpUntil(
+      [&] {
+        return agents->AgentsAtRules(1) == n &&
+               (members == 1 || agents->AgentsWithMembers(members) == n);
+      },
+      start + 60'000);
+  if (!up) {
+    std::fprintf(stderr,
+                 "fleet_sim: after 60 s only %d of %d agents hold rules and "
+                 "%d the %zu-member set\n",
+                 agents->AgentsAtRules(1), n, agents->AgentsWithMembers(members),
+                 members);
+    return false;
+  }
+  std::printf("fleet up: %d agents x %zu controllers in %lld ms\n", n, members,
+              static_cast<long long>(NowMs() - start));
+  agents->Pump(NowMs() + 3000);  // a few heartbeats each
+  *rss_agents = Rss(args);
+  for (size_t c = 0; c < members; ++c) {
+    std::printf("controller %zu: RSS %.1f MiB idle, %.1f MiB with %d agents: "
+                "%.0f bytes per agent\n",
+                c, rss0[c] / 1048576.0, (*rss_agents)[c] / 1048576.0, n,
+                static_cast<double>((*rss_agents)[c] - rss0[c]) / n);
+  }
+  return true;
+}
+
+void MeasureLeases(const Args& args, fleet::FleetAgents* agents,
+                   const std::vector<int64_t>& rss_agents) {
+  agents->set_leasing(true);
+  agents->Pump(NowMs() + args.warmup_seconds * 1000);
+  const std::vector<fleet::ControllerCounts> before = agents->counts();
+  const auto cpu0 = Cpu(args);
+  const int64_t start = NowMs();
+  agents->Pump(start + args.lease_seconds * 1000);
+  const double secs = (NowMs() - start) / 1000.0;
+  const auto cpu1 = Cpu(args);
+  const std::vector<int64_t> rss = Rss(args);
+  const std::vector<fleet::ControllerCounts> after = agents->counts();
+  const std::vector<int64_t> buckets = agents->BucketsPerController();
+  for (size_t c = 0; c < args.pids.size(); ++c) {
+    const double lines = after[c].lines_answered - before[c].lines_answered;
+    const double cpu = cpu1[c].first - cpu0[c].first;
+    const double lease_cpu = cpu1[c].second - cpu0[c].second;
+    std::printf(
+        "controller %zu: %.0f lease lines/s answered (%.0f sent/s, %.1f%% "
+        "granted), %.2f cores: %.0f lines per second per core (%.2f us per "
+        "line; the lease thread %.2f us); %lld buckets, RSS %.1f MiB: %.0f bytes per bucket; %lld "
+        "errors, %lld sends refused; usage reports %.0f/s sent, %.0f/s "
+        "stored\n",
+        c, lines / secs,
+        (after[c].lines_sent - before[c].lines_sent) / secs,
+        100.0 * (after[c].lines_granted - before[c].lines_granted) /
+            std::max(lines, 1.0),
+        cpu / secs, cpu > 0 ? lines / cpu : 0.0,
+        lines > 0 ? cpu * 1e6 / lines : 0.0,
+        lines > 0 ? lease_cpu * 1e6 / lines : 0.0,
+        static_cast<long long>(buckets[c]), rss[c] / 1048576.0,
+        buckets[c] > 0
+            ? static_cast<double>(rss[c] - rss_agents[c]) / buckets[c]
+            : 0.0,
+        static_cast<long long>(after[c].errors),
+        static_cast<long long>(after[c].send_failures),
+        (after[c].usage_sent - before[c].usage_sent) / secs,
+        (after[c].usage_acked - before[c].usage_acked) / secs);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (!Parse(argc, argv, &args)) return 1;
+  fleet::FleetAgents agents(args.fleet);
+  std::vector<int64_t> rss_agents;
+  if (!ComeUp(args, &agents, &rss_agents)) return 2;
+  int64_t limit = 1000;
+  if (!RunChanges(args, &agents, "idle", &limit)) return 2;
+  MeasureLeases(args, &agents, rss_agents);
+  if (!RunChanges(args, &agents, "leasing", &limit)) return 2;
+  return 0;
+}
