@@ -171,20 +171,34 @@ std::vector<int64_t> Rss(const Args& args) {
   return out;
 }
 
-// Per controller: the whole process's CPU, and its lease thread's.
-std::vector<std::pair<double, double>> Cpu(const Args& args) {
-  std::vector<std::pair<double, double>> out;
+// One controller's CPU time so far, in seconds: the whole process, its
+// lease thread (the agent channel) and its usage writer.
+struct CpuSample {
+  double process = 0;
+  double lease = 0;
+  double usage = 0;
+};
+
+std::vector<CpuSample> Cpu(const Args& args) {
+  std::vector<CpuSample> out;
   for (int pid : args.pids) {
-    out.emplace_back(fleet::ProcessCpuSeconds(pid),
-                     fleet::ThreadCpuSeconds(pid, "sluice-lease"));
+    out.push_back({fleet::ProcessCpuSeconds(pid),
+                   fleet::ThreadCpuSeconds(pid, "sluice-lease"),
+                   fleet::ThreadCpuSeconds(pid, "sluice-usage")});
   }
   return out;
 }
 
+// The fleet as it is when it only keeps in touch (hellos done, heartbeats,
+// no leases): per controller, the RSS and the cores used.
+struct Baseline {
+  std::vector<int64_t> rss;
+  std::vector<double> cores;
+};
+
 // Connects the fleet and waits until every agent holds rules and the
-// whole controller set. Prints the memory per agent.
-bool ComeUp(const Args& args, fleet::FleetAgents* agents,
-            std::vector<int64_t>* rss_agents) {
+// whole controller set. Prints the memory and CPU per agent.
+bool ComeUp(const Args& args, fleet::FleetAgents* agents, Baseline* base) {
   const std::vector<int64_t> rss0 = Rss(args);
   const int64_t start = NowMs();
   agents->Connect();
@@ -207,54 +221,74 @@ bool ComeUp(const Args& args, fleet::FleetAgents* agents,
   std::printf("fleet up: %d agents x %zu controllers in %lld ms\n", n, members,
               static_cast<long long>(NowMs() - start));
   agents->Pump(NowMs() + 3000);  // a few heartbeats each
-  *rss_agents = Rss(args);
+  base->rss = Rss(args);
+  const std::vector<CpuSample> cpu0 = Cpu(args);
+  const int64_t idle_start = NowMs();
+  agents->Pump(idle_start + 5000);
+  const double secs = (NowMs() - idle_start) / 1000.0;
+  const std::vector<CpuSample> cpu1 = Cpu(args);
   for (size_t c = 0; c < members; ++c) {
+    base->cores.push_back((cpu1[c].process - cpu0[c].process) / secs);
     std::printf("controller %zu: RSS %.1f MiB idle, %.1f MiB with %d agents: "
-                "%.0f bytes per agent\n",
-                c, rss0[c] / 1048576.0, (*rss_agents)[c] / 1048576.0, n,
-                static_cast<double>((*rss_agents)[c] - rss0[c]) / n);
+                "%.0f bytes per agent; heartbeats alone %.3f cores (%.1f us "
+                "per agent per second)\n",
+                c, rss0[c] / 1048576.0, base->rss[c] / 1048576.0, n,
+                static_cast<double>(base->rss[c] - rss0[c]) / n,
+                base->cores[c], base->cores[c] * 1e6 / n);
   }
   return true;
 }
 
+void PrintLeases(size_t c, double secs, const fleet::ControllerCounts& d,
+                 const CpuSample& cpu, double idle_cores, int64_t buckets,
+                 int64_t rss, int64_t rss_base) {
+  const double lines = static_cast<double>(d.lines_answered);
+  const double extra = cpu.process - idle_cores * secs;
+  std::printf(
+      "controller %zu: %.0f lease lines/s answered (%.0f sent/s, %.1f%% "
+      "granted), %.2f cores in all: %.0f lines/s per core (%.2f us per line; "
+      "above the heartbeats %.2f us; the lease thread %.2f us); usage "
+      "reports %.0f/s sent, %.0f/s stored (writer %.2f cores); %lld buckets, "
+      "RSS %.1f MiB: %.0f bytes per bucket; %lld errors, %lld sends refused\n",
+      c, lines / secs, d.lines_sent / secs,
+      100.0 * d.lines_granted / std::max(lines, 1.0), cpu.process / secs,
+      cpu.process > 0 ? lines / cpu.process : 0.0,
+      lines > 0 ? cpu.process * 1e6 / lines : 0.0,
+      lines > 0 ? extra * 1e6 / lines : 0.0,
+      lines > 0 ? cpu.lease * 1e6 / lines : 0.0, d.usage_sent / secs,
+      d.usage_acked / secs, cpu.usage / secs,
+      static_cast<long long>(buckets), rss / 1048576.0,
+      buckets > 0 ? static_cast<double>(rss - rss_base) / buckets : 0.0,
+      static_cast<long long>(d.errors), static_cast<long long>(d.send_failures));
+}
+
 void MeasureLeases(const Args& args, fleet::FleetAgents* agents,
-                   const std::vector<int64_t>& rss_agents) {
+                   const Baseline& base) {
   agents->set_leasing(true);
   agents->Pump(NowMs() + args.warmup_seconds * 1000);
   const std::vector<fleet::ControllerCounts> before = agents->counts();
-  const auto cpu0 = Cpu(args);
+  const std::vector<CpuSample> cpu0 = Cpu(args);
   const int64_t start = NowMs();
   agents->Pump(start + args.lease_seconds * 1000);
   const double secs = (NowMs() - start) / 1000.0;
-  const auto cpu1 = Cpu(args);
+  const std::vector<CpuSample> cpu1 = Cpu(args);
   const std::vector<int64_t> rss = Rss(args);
   const std::vector<fleet::ControllerCounts> after = agents->counts();
   const std::vector<int64_t> buckets = agents->BucketsPerController();
   for (size_t c = 0; c < args.pids.size(); ++c) {
-    const double lines = after[c].lines_answered - before[c].lines_answered;
-    const double cpu = cpu1[c].first - cpu0[c].first;
-    const double lease_cpu = cpu1[c].second - cpu0[c].second;
-    std::printf(
-        "controller %zu: %.0f lease lines/s answered (%.0f sent/s, %.1f%% "
-        "granted), %.2f cores: %.0f lines per second per core (%.2f us per "
-        "line; the lease thread %.2f us); %lld buckets, RSS %.1f MiB: %.0f bytes per bucket; %lld "
-        "errors, %lld sends refused; usage reports %.0f/s sent, %.0f/s "
-        "stored\n",
-        c, lines / secs,
-        (after[c].lines_sent - before[c].lines_sent) / secs,
-        100.0 * (after[c].lines_granted - before[c].lines_granted) /
-            std::max(lines, 1.0),
-        cpu / secs, cpu > 0 ? lines / cpu : 0.0,
-        lines > 0 ? cpu * 1e6 / lines : 0.0,
-        lines > 0 ? lease_cpu * 1e6 / lines : 0.0,
-        static_cast<long long>(buckets[c]), rss[c] / 1048576.0,
-        buckets[c] > 0
-            ? static_cast<double>(rss[c] - rss_agents[c]) / buckets[c]
-            : 0.0,
-        static_cast<long long>(after[c].errors),
-        static_cast<long long>(after[c].send_failures),
-        (after[c].usage_sent - before[c].usage_sent) / secs,
-        (after[c].usage_acked - before[c].usage_acked) / secs);
+    fleet::ControllerCounts d;
+    d.lines_sent = after[c].lines_sent - before[c].lines_sent;
+    d.lines_answered = after[c].lines_answered - before[c].lines_answered;
+    d.lines_granted = after[c].lines_granted - before[c].lines_granted;
+    d.usage_sent = after[c].usage_sent - before[c].usage_sent;
+    d.usage_acked = after[c].usage_acked - before[c].usage_acked;
+    d.errors = after[c].errors;
+    d.send_failures = after[c].send_failures;
+    const CpuSample cpu{cpu1[c].process - cpu0[c].process,
+                        cpu1[c].lease - cpu0[c].lease,
+                        cpu1[c].usage - cpu0[c].usage};
+    PrintLeases(c, secs, d, cpu, base.cores[c], buckets[c], rss[c],
+                base.rss[c]);
   }
 }
 
@@ -264,11 +298,11 @@ int main(int argc, char** argv) {
   Args args;
   if (!Parse(argc, argv, &args)) return 1;
   fleet::FleetAgents agents(args.fleet);
-  std::vector<int64_t> rss_agents;
-  if (!ComeUp(args, &agents, &rss_agents)) return 2;
+  Baseline base;
+  if (!ComeUp(args, &agents, &base)) return 2;
   int64_t limit = 1000;
   if (!RunChanges(args, &agents, "idle", &limit)) return 2;
-  MeasureLeases(args, &agents, rss_agents);
+  MeasureLeases(args, &agents, base);
   if (!RunChanges(args, &agents, "leasing", &limit)) return 2;
   return 0;
 }
