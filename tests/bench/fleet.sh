@@ -17,7 +17,11 @@
 #     each controller's CPU (utime + stime, /proc/PID/stat) over
 #     LEASE_SECONDS against the lines it answered;
 #   - memory: each controller's RSS growth (/proc/PID/status) from idle to
-#     AGENTS connected agents, and from there to its share of the buckets.
+#     AGENTS connected agents, and from there to its share of the buckets;
+#   - CPU with the fleet idle (heartbeats alone), and of the usage writer
+#     (every agent sends a usage report a second while leasing, to the
+#     first controller, as busy agents do);
+#   - the controllers' PostgreSQL connections (pg_stat_activity).
 # The simulator and the controllers share the machine's cores: the load
 # average before and after is printed with the numbers.
 #
@@ -101,6 +105,7 @@ for count in $COUNTS; do
     --probe-rule="$PROBE" --agents="$AGENTS" --buckets="$BUCKETS" \
     --changes="$CHANGES" --lease-seconds="$LEASE_SECONDS" ||
     { tail -5 "$WORK"/controller.*.log; die "fleet_sim failed (logs above)"; }
+  echo "   PostgreSQL connections from the controllers: $(psql "$DB" -Atc "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")"
   echo "   load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   stop_controllers
 done

@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "tests/bench/fleet_agents.h"
 #include "tests/bench/fleet_probe.h"
 
@@ -121,6 +123,8 @@ bool RunChanges(const Args& args, fleet::FleetAgents* agents,
                 const char* label, int64_t* limit) {
   std::vector<int64_t> samples, all_agents;
   int incomplete = 0;
+  const double sim_cpu0 = fleet::ProcessCpuSeconds(getpid());
+  const int64_t sim_start = NowMs();
   for (int k = 0; k < args.changes; ++k) {
     const int64_t target = agents->MaxRulesVersion() + 1;
     const std::string body =
@@ -155,13 +159,16 @@ bool RunChanges(const Args& args, fleet::FleetAgents* agents,
   std::printf(
       "propagation (%s): %d changes x %d agents: p50 %lld ms, p99 %lld ms, "
       "max %lld ms; every agent within %lld ms (median of changes), %lld ms "
-      "(worst); %d changes not everywhere within 15 s\n",
+      "(worst); %d changes not everywhere within 15 s; the simulator used "
+      "%.2f cores\n",
       label, args.changes, args.fleet.agents,
       static_cast<long long>(Percentile(samples, 0.5)),
       static_cast<long long>(Percentile(samples, 0.99)),
       static_cast<long long>(Percentile(samples, 1.0)),
       static_cast<long long>(Percentile(all_agents, 0.5)),
-      static_cast<long long>(Percentile(all_agents, 1.0)), incomplete);
+      static_cast<long long>(Percentile(all_agents, 1.0)), incomplete,
+      (fleet::ProcessCpuSeconds(getpid()) - sim_cpu0) * 1000.0 /
+          std::max<int64_t>(NowMs() - sim_start, 1));
   return true;
 }
 
@@ -268,9 +275,12 @@ void MeasureLeases(const Args& args, fleet::FleetAgents* agents,
   agents->Pump(NowMs() + args.warmup_seconds * 1000);
   const std::vector<fleet::ControllerCounts> before = agents->counts();
   const std::vector<CpuSample> cpu0 = Cpu(args);
+  const double sim_cpu0 = fleet::ProcessCpuSeconds(getpid());
   const int64_t start = NowMs();
   agents->Pump(start + args.lease_seconds * 1000);
   const double secs = (NowMs() - start) / 1000.0;
+  std::printf("leasing: the simulator used %.2f cores\n",
+              (fleet::ProcessCpuSeconds(getpid()) - sim_cpu0) / secs);
   const std::vector<CpuSample> cpu1 = Cpu(args);
   const std::vector<int64_t> rss = Rss(args);
   const std::vector<fleet::ControllerCounts> after = agents->counts();
