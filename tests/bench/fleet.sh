@@ -43,10 +43,13 @@ CHANGES="${SLUICE_BENCH_CHANGES:-5}"
 BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
 bench_daemons "$BUILD"
 cmake --build "$BUILD" -j"$(nproc)" --target fleet_sim >/dev/null
-# Every simulated agent holds one connection per controller, and each
-# controller one per agent.
-ulimit -n "$(( AGENTS * 4 + 1024 ))" ||
-  die "cannot raise the open files limit to $(( AGENTS * 4 + 1024 )) (ulimit -n): run with fewer agents or as root"
+# The simulator holds two descriptors per agent and controller (the
+# DEALER's mailbox and its connection); each controller one per agent.
+MAX_COUNT="$(tr ' ' '\n' <<<"$COUNTS" | sort -n | tail -1)"
+FILES=$(( AGENTS * 2 * MAX_COUNT + 1024 ))
+[ "$FILES" -le "$(ulimit -Hn)" ] ||
+  die "$AGENTS agents and $MAX_COUNT controllers need $FILES open files, the hard limit is $(ulimit -Hn) (ulimit -Hn): run fewer agents"
+ulimit -n "$FILES"
 
 WORK="$(mktemp -d /tmp/sluice-fleet.XXXXXX)"; chmod 755 "$WORK"
 PIDS=()
