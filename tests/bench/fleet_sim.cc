@@ -211,16 +211,21 @@ bool ComeUp(const Args& args, fleet::FleetAgents* agents, Baseline* base) {
   agents->Connect();
   const int n = args.fleet.agents;
   const size_t members = args.pids.size();
+  // Every agent connects at once, as after a controller restart: the
+  // controller accepts them through its listen backlog, and the refused
+  // ones retry. 60 s, and 20 ms more per agent.
+  const int64_t limit_ms = 60'000 + 20 * static_cast<int64_t>(n);
   const bool up = agents->PumpUntil(
       [&] {
         return agents->AgentsAtRules(1) == n &&
                (members == 1 || agents->AgentsWithMembers(members) == n);
       },
-      start + 60'000);
+      start + limit_ms);
   if (!up) {
     std::fprintf(stderr,
-                 "fleet_sim: after 60 s only %d of %d agents hold rules and "
+                 "fleet_sim: after %lld s only %d of %d agents hold rules and "
                  "%d the %zu-member set\n",
+                 static_cast<long long>(limit_ms / 1000),
                  agents->AgentsAtRules(1), n, agents->AgentsWithMembers(members),
                  members);
     return false;
