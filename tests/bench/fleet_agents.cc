@@ -36,9 +36,9 @@ FleetAgents::FleetAgents(FleetOptions options)
     : options_(std::move(options)), context_(1) {
   // Every agent has one socket per controller: more than ZeroMQ's default
   // of 1023 sockets per context.
-  context_.set(zmq::ctxopt::max_sockets,
-               options_.agents * static_cast<int>(options_.endpoints.size()) +
-                   16);
+  context_.set(
+      zmq::ctxopt::max_sockets,
+      options_.agents * static_cast<int>(options_.endpoints.size()) + 16);
   counts_.resize(options_.endpoints.size());
   // A fresh incarnation per run: the controller counts every report.
   incarnation_ = static_cast<uint64_t>(
@@ -149,9 +149,9 @@ void FleetAgents::SendUsage(int agent) {
   report.rules_version = a.rules_version;
   report.buckets = static_cast<int64_t>(a.values.size());
   report.leases = report.buckets;
-  report.counts.push_back(sluice::UsageCounts{
-      options_.rule_id, sluice::MinuteStart(wall_ms),
-      5 * report.buckets, 0, 0});
+  report.counts.push_back(sluice::UsageCounts{options_.rule_id,
+                                              sluice::MinuteStart(wall_ms),
+                                              5 * report.buckets, 0, 0});
   if (Send(agent, 0, report)) ++counts_[0].usage_sent;
 }
 
@@ -181,7 +181,8 @@ void FleetAgents::HandleMessage(int agent, int conn, const zmq::message_t& m) {
   Agent& a = *agents_[agent];
   auto decoded = sluice::DecodeWireMessage(m.to_string_view());
   if (!decoded.ok()) {
-    std::fprintf(stderr, "fleet_sim: undecodable message from controller %d: %s\n",
+    std::fprintf(stderr,
+                 "fleet_sim: undecodable message from controller %d: %s\n",
                  conn, decoded.status().message().c_str());
     ++counts_[conn].errors;
     return;
@@ -242,10 +243,10 @@ void FleetAgents::Route(Agent& a) {
     for (const sluice::ControllerMember& m : a.ownership->set().members) {
       const auto it = std::find(options_.endpoints.begin(),
                                 options_.endpoints.end(), m.endpoint);
-      member_conn.push_back(it == options_.endpoints.end()
-                                ? 0
-                                : static_cast<int>(
-                                      it - options_.endpoints.begin()));
+      member_conn.push_back(
+          it == options_.endpoints.end()
+              ? 0
+              : static_cast<int>(it - options_.endpoints.begin()));
     }
   }
   a.owner_conn.assign(a.values.size(), 0);
@@ -257,9 +258,9 @@ void FleetAgents::Route(Agent& a) {
 }
 
 int FleetAgents::AgentsAtRules(int64_t version) const {
-  return static_cast<int>(
-      std::count_if(agents_.begin(), agents_.end(),
-                    [&](const auto& a) { return a->rules_version >= version; }));
+  return static_cast<int>(std::count_if(
+      agents_.begin(), agents_.end(),
+      [&](const auto& a) { return a->rules_version >= version; }));
 }
 
 int64_t FleetAgents::MaxRulesVersion() const {
@@ -269,8 +270,8 @@ int64_t FleetAgents::MaxRulesVersion() const {
 }
 
 int FleetAgents::AgentsWithMembers(size_t members) const {
-  return static_cast<int>(std::count_if(
-      agents_.begin(), agents_.end(), [&](const auto& a) {
+  return static_cast<int>(
+      std::count_if(agents_.begin(), agents_.end(), [&](const auto& a) {
         return a->ownership != nullptr &&
                a->ownership->set().members.size() == members;
       }));

@@ -22,6 +22,8 @@
 //
 // Prints a report; exit status 1 on bad arguments, 2 when the fleet did
 // not come up or a rule change failed.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -31,8 +33,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "tests/bench/fleet_agents.h"
 #include "tests/bench/fleet_probe.h"
@@ -94,9 +94,8 @@ bool Parse(int argc, char** argv, Args* args) {
   args->warmup_seconds = static_cast<int>(num("warmup-seconds", 5));
   if (args->fleet.endpoints.empty() ||
       args->pids.size() != args->fleet.endpoints.size() ||
-      args->http_port <= 0 || args->fleet.rule_id < 1 ||
-      args->probe_rule < 1 || args->fleet.agents < 1 ||
-      args->fleet.buckets_per_agent < 1 ||
+      args->http_port <= 0 || args->fleet.rule_id < 1 || args->probe_rule < 1 ||
+      args->fleet.agents < 1 || args->fleet.buckets_per_agent < 1 ||
       args->fleet.lease_interval_ms < 10 || args->changes < 1 ||
       args->lease_seconds < 1 || args->warmup_seconds < 0) {
     std::fprintf(stderr,
@@ -119,8 +118,8 @@ int64_t Percentile(std::vector<int64_t> v, double p) {
 
 // CHANGES rule changes through REST, each timed until every agent holds
 // its revision (at most 15 s). False if a change failed.
-bool RunChanges(const Args& args, fleet::FleetAgents* agents,
-                const char* label, int64_t* limit) {
+bool RunChanges(const Args& args, fleet::FleetAgents* agents, const char* label,
+                int64_t* limit) {
   std::vector<int64_t> samples, all_agents;
   int incomplete = 0;
   const double sim_cpu0 = fleet::ProcessCpuSeconds(getpid());
@@ -226,8 +225,8 @@ bool ComeUp(const Args& args, fleet::FleetAgents* agents, Baseline* base) {
                  "fleet_sim: after %lld s only %d of %d agents hold rules and "
                  "%d the %zu-member set\n",
                  static_cast<long long>(limit_ms / 1000),
-                 agents->AgentsAtRules(1), n, agents->AgentsWithMembers(members),
-                 members);
+                 agents->AgentsAtRules(1), n,
+                 agents->AgentsWithMembers(members), members);
     return false;
   }
   std::printf("fleet up: %d agents x %zu controllers in %lld ms\n", n, members,
@@ -241,12 +240,13 @@ bool ComeUp(const Args& args, fleet::FleetAgents* agents, Baseline* base) {
   const std::vector<CpuSample> cpu1 = Cpu(args);
   for (size_t c = 0; c < members; ++c) {
     base->cores.push_back((cpu1[c].process - cpu0[c].process) / secs);
-    std::printf("controller %zu: RSS %.1f MiB idle, %.1f MiB with %d agents: "
-                "%.0f bytes per agent; heartbeats alone %.3f cores (%.1f us "
-                "per agent per second)\n",
-                c, rss0[c] / 1048576.0, base->rss[c] / 1048576.0, n,
-                static_cast<double>(base->rss[c] - rss0[c]) / n,
-                base->cores[c], base->cores[c] * 1e6 / n);
+    std::printf(
+        "controller %zu: RSS %.1f MiB idle, %.1f MiB with %d agents: "
+        "%.0f bytes per agent; heartbeats alone %.3f cores (%.1f us "
+        "per agent per second)\n",
+        c, rss0[c] / 1048576.0, base->rss[c] / 1048576.0, n,
+        static_cast<double>(base->rss[c] - rss0[c]) / n, base->cores[c],
+        base->cores[c] * 1e6 / n);
   }
   return true;
 }
@@ -268,10 +268,11 @@ void PrintLeases(size_t c, double secs, const fleet::ControllerCounts& d,
       lines > 0 ? cpu.process * 1e6 / lines : 0.0,
       lines > 0 ? extra * 1e6 / lines : 0.0,
       lines > 0 ? cpu.lease * 1e6 / lines : 0.0, d.usage_sent / secs,
-      d.usage_acked / secs, cpu.usage / secs,
-      static_cast<long long>(buckets), rss / 1048576.0,
+      d.usage_acked / secs, cpu.usage / secs, static_cast<long long>(buckets),
+      rss / 1048576.0,
       buckets > 0 ? static_cast<double>(rss - rss_base) / buckets : 0.0,
-      static_cast<long long>(d.errors), static_cast<long long>(d.send_failures));
+      static_cast<long long>(d.errors),
+      static_cast<long long>(d.send_failures));
 }
 
 void MeasureLeases(const Args& args, fleet::FleetAgents* agents,
