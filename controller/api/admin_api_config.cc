@@ -92,7 +92,7 @@ json Names(const std::vector<std::string>& names) {
 
 }  // namespace
 
-HttpResponse AdminApi::GetConfig(const Call&) {
+HttpResponse AdminApi::GetConfig(const Call& call) {
   bool from_memory = false;
   StatusOr<RuleStore::Listing> listing = ListRulesOrMemory(&from_memory);
   if (!listing.ok()) return FromStatus(listing.status());
