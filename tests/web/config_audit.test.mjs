@@ -29,6 +29,7 @@ after(async () => {
 
 async function shot(name) {
   if (!SHOTS) return;
+  await page.waitForFunction(() => !document.getElementById('toast').classList.contains('show'));
   fs.mkdirSync(SHOTS, {recursive: true});
   await page.screenshot({path: path.join(SHOTS, `${name}.png`), fullPage: true});
 }

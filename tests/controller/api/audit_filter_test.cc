@@ -72,7 +72,9 @@ TEST_F(AuditFilterTest, ActorKindAndTargetCombineWithAndAndPage) {
   EXPECT_EQ(pages, 3);
   for (size_t i = 0; i < by_alice.size(); ++i) {
     EXPECT_EQ(by_alice[i]["actor"], "alice");
-    if (i > 0) EXPECT_GT(by_alice[i]["id"], by_alice[i - 1]["id"]);
+    if (i > 0) {
+      EXPECT_GT(by_alice[i]["id"], by_alice[i - 1]["id"]);
+    }
   }
   // A page of 4 when only 2 of the first 4 log entries match: the filter
   // is applied before the limit, not on the page in hand.
