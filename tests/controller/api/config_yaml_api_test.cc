@@ -58,7 +58,8 @@ TEST_F(ConfigYamlApiTest, ADownloadPutBackChangesNothing) {
   // Strings that would read back as other types unless quoted.
   json tricky = RuleNamed("007");
   tricky["match"] = {{"client_id", "*"}, {"tier", "true"}, {"n", "42"},
-                     {"empty", ""}, {"colon", "a: b"}, {"hash", "#x"}};
+                     {"none", "~"}, {"flow", "{x}"}, {"hash", "#x"},
+                     {"dash", "-x"}};
   Create(tricky);
   Create(RuleNamed("null"));
   Create(RuleNamed("plain"));
