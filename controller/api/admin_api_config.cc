@@ -1,9 +1,12 @@
 // AdminApi: /api/v1/config, the whole rule set as one document
-// (controller/api/config_document.h).
+// (controller/api/config_document.h), in JSON or YAML
+// (controller/api/config_yaml.h).
 //
 //   GET   {"rules": [rule without id and version, ...]} by name;
-//         ETag: "<revision>"
-//   PUT   body: the same document. ?dry_run=true changes nothing. If-Match
+//         ETag: "<revision>". YAML when Accept prefers it.
+//   PUT   body: the same document, YAML when Content-Type says so (a
+//         malformed one is 400 invalid_yaml with "line" and "column").
+//         ?dry_run=true changes nothing. If-Match
 //         "<revision>" makes it conditional on the rule set not having
 //         changed. 200 {"dry_run", "revision", "created", "updated",
 //         "deleted", "unchanged"} (rule names, sorted); ETag: "<revision>".
@@ -19,6 +22,7 @@
 #include "controller/api/admin_api.h"
 #include "controller/api/api_support.h"
 #include "controller/api/config_document.h"
+#include "controller/api/config_yaml.h"
 #include "controller/api/if_match.h"
 
 namespace sluice {
@@ -49,6 +53,37 @@ HttpResponse Invalid(const std::vector<ConfigProblem>& problems) {
                                {"errors", errors}}}});
 }
 
+const std::string kYamlExample =
+    "a config document such as\nrules:\n  - name: search\n    domain: api\n"
+    "    limit: 100\n    period: 1s\n";
+
+// Reads a YAML body into *out, or sets *error (413, or 400 invalid_yaml
+// with the line and column of the problem) and returns false.
+bool ParseYamlBody(const HttpRequest& request, json* out,
+                   HttpResponse* error) {
+  if (request.body.size() > AdminApi::kMaxBodyBytes) {
+    *error = AdminApi::Error(
+        413, "body_too_large",
+        "the request body is over the limit of " +
+            std::to_string(AdminApi::kMaxBodyBytes) +
+            " bytes (1 MiB); send a smaller document");
+    return false;
+  }
+  YamlProblem problem;
+  if (ParseConfigYaml(request.body, out, &problem)) return true;
+  std::string where = "line " + std::to_string(problem.line) + ", column " +
+                      std::to_string(problem.column);
+  *error = api::Json(
+      400, json{{"error",
+                 {{"code", "invalid_yaml"},
+                  {"message", "the body is not valid YAML: " + where + ": " +
+                                  problem.message + "; send " + kYamlExample},
+                  {"field", ""},
+                  {"line", problem.line},
+                  {"column", problem.column}}}});
+  return false;
+}
+
 json Names(const std::vector<std::string>& names) {
   json list = json::array();
   for (const std::string& name : names) list.push_back(name);
@@ -57,12 +92,19 @@ json Names(const std::vector<std::string>& names) {
 
 }  // namespace
 
-HttpResponse AdminApi::GetConfig(const Call&) {
+HttpResponse AdminApi::GetConfig(const Call& call) {
   bool from_memory = false;
   StatusOr<RuleStore::Listing> listing = ListRulesOrMemory(&from_memory);
   if (!listing.ok()) return FromStatus(listing.status());
-  HttpResponse response =
-      api::Json(200, ConfigDocumentJson(std::move(listing->rules)));
+  json doc = ConfigDocumentJson(std::move(listing->rules));
+  HttpResponse response;
+  if (AcceptsYamlFirst(call.request.accept)) {
+    response.content_type = "application/yaml";
+    response.body = ConfigYaml(doc);
+  } else {
+    response = api::Json(200, doc);
+  }
+  response.headers.emplace_back("Vary", "Accept");
   response.headers.emplace_back("ETag", IfMatch::ETag(listing->revision));
   if (from_memory) response.headers.emplace_back("X-Sluice-Source", "memory");
   return response;
@@ -86,9 +128,11 @@ HttpResponse AdminApi::PutConfig(const Call& call) {
   if (!if_match.ok()) return api::BadHeader(if_match.status());
   json body;
   HttpResponse error;
-  if (!api::ParseJsonBody(call.request, kConfigExample, &body, &error)) {
-    return error;
-  }
+  bool parsed = IsYamlContentType(call.request.content_type)
+                    ? ParseYamlBody(call.request, &body, &error)
+                    : api::ParseJsonBody(call.request, kConfigExample, &body,
+                                         &error);
+  if (!parsed) return error;
   std::vector<Rule> rules;
   std::vector<ConfigProblem> problems = ParseConfigDocument(body, &rules);
   if (!problems.empty()) return Invalid(problems);

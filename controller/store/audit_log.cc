@@ -1,7 +1,9 @@
 #include "controller/store/audit_log.h"
 
 #include <cctype>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace sluice {
 namespace {
@@ -86,6 +88,80 @@ bool AuditLog::LooksLikeRfc3339(const std::string& t) {
          Digits(t, pos + 4, 2);
 }
 
+namespace {
+
+// The WHERE clause of `query` and its parameters, all passed as text and
+// cast in SQL, so each condition is present only when asked for and the
+// planner sees the actual values (an unnamed statement is planned for
+// them).
+struct Filter {
+  std::string where;
+  std::vector<std::string> params;
+
+  void Add(const std::string& condition, std::string value) {
+    params.push_back(std::move(value));
+    std::string placeholder = "$" + std::to_string(params.size());
+    std::string text = condition;
+    for (size_t at = text.find('?'); at != std::string::npos;
+         at = text.find('?', at + placeholder.size())) {
+      text.replace(at, 1, placeholder);
+    }
+    where += (where.empty() ? "WHERE " : " AND ") + text;
+  }
+};
+
+bool WholeNumber(const std::string& text) {
+  return Digits(text, 0, text.size()) && !text.empty() && text.size() <= 18;
+}
+
+Filter MakeFilter(const AuditLog::Query& query) {
+  Filter filter;
+  if (query.since.empty()) {
+    filter.Add("id > ?::bigint", std::to_string(query.after_id));
+  } else {
+    filter.Add("at >= ?::timestamptz", query.since);
+  }
+  if (!query.until.empty()) filter.Add("at < ?::timestamptz", query.until);
+  if (!query.actor.empty()) filter.Add("actor = ?", query.actor);
+  if (!query.kind.empty()) filter.Add("target_kind = ?", query.kind);
+  if (WholeNumber(query.target)) {
+    filter.Add("(target_id = ?::text::bigint OR target_name = ?)", query.target);
+  } else if (!query.target.empty()) {
+    filter.Add("target_name = ?", query.target);
+  }
+  return filter;
+}
+
+Status CheckTime(const std::string& field, const std::string& value) {
+  if (value.empty() || AuditLog::LooksLikeRfc3339(value)) return Status::Ok();
+  return Status::InvalidArgument(
+      field + " '" + value + "' is not " +
+          (field == "since" ? "an audit id (a whole number, as given in "
+                              "next) nor "
+                            : "") +
+          "an RFC 3339 time such as 2026-01-02T03:04:05Z",
+      field);
+}
+
+// The database checks the calendar (month 13, February 30).
+Status CheckTimeInDatabase(pqxx::read_transaction& tx,
+                           const std::string& field,
+                           const std::string& value) {
+  if (value.empty()) return Status::Ok();
+  try {
+    tx.exec_params("SELECT $1::timestamptz", value);
+  } catch (const pqxx::data_exception& e) {
+    return Status::InvalidArgument(
+        field + " '" + value + "' is not a valid time (" +
+            TrimPqxxMessage(e.what()) +
+            "); write an RFC 3339 time such as 2026-01-02T03:04:05Z",
+        field);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<AuditLog::Page> AuditLog::Read(const Query& query) {
   if (query.limit < 1 || query.limit > kMaxLimit) {
     return Status::InvalidArgument("limit must be from 1 to " +
@@ -93,35 +169,27 @@ StatusOr<AuditLog::Page> AuditLog::Read(const Query& query) {
                                        std::to_string(query.limit),
                                    "limit");
   }
-  if (!query.since.empty() && !LooksLikeRfc3339(query.since)) {
-    return Status::InvalidArgument(
-        "since '" + query.since +
-            "' is neither an audit id (a whole number, as given in next) nor "
-            "an RFC 3339 time such as 2026-01-02T03:04:05Z",
-        "since");
+  for (const auto& [field, value] :
+       {std::pair<std::string, std::string>{"since", query.since},
+        {"until", query.until}}) {
+    if (Status bad = CheckTime(field, value); !bad.ok()) return bad;
   }
+  Filter filter = MakeFilter(query);
+  filter.params.push_back(std::to_string(query.limit));
+  const std::string sql = std::string(kSelect) + filter.where +
+                          " ORDER BY id LIMIT $" +
+                          std::to_string(filter.params.size()) + "::int";
   Page page;
   Status status = db_->Run([&](pqxx::connection& conn) {
     pqxx::read_transaction tx(conn, "read-audit");
-    pqxx::result rows;
-    try {
-      if (query.since.empty()) {
-        rows = tx.exec_params(
-            std::string(kSelect) + "WHERE id > $1 ORDER BY id LIMIT $2",
-            query.after_id, query.limit);
-      } else {
-        rows = tx.exec_params(std::string(kSelect) +
-                                  "WHERE at >= $1::timestamptz "
-                                  "ORDER BY id LIMIT $2",
-                              query.since, query.limit);
-      }
-    } catch (const pqxx::data_exception& e) {
-      return Status::InvalidArgument(
-          "since '" + query.since + "' is not a valid time (" +
-              TrimPqxxMessage(e.what()) +
-              "); write an RFC 3339 time such as 2026-01-02T03:04:05Z",
-          "since");
+    for (const auto& [field, value] :
+         {std::pair<std::string, std::string>{"since", query.since},
+          {"until", query.until}}) {
+      Status bad = CheckTimeInDatabase(tx, field, value);
+      if (!bad.ok()) return bad;
     }
+    pqxx::result rows = tx.exec_params(
+        sql, pqxx::prepare::make_dynamic_params(filter.params));
     tx.commit();
     page.entries.clear();
     for (const pqxx::row& row : rows) page.entries.push_back(RowToEntry(row));

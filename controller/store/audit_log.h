@@ -8,7 +8,8 @@
 // row committed later with a smaller id. The database refuses UPDATE,
 // DELETE and TRUNCATE on the table (a trigger), whoever asks.
 //
-// Read() pages through it, oldest first.
+// Read() pages through it, oldest first, filtered in SQL (indexes in
+// migrations/0013).
 //
 // Thread-safe (Read() goes through the Database; Append() uses only the
 // transaction it is given).
@@ -63,10 +64,16 @@ class AuditLog {
   static void Append(pqxx::work& tx, const Actor& actor,
                      const AuditRecord& record);
 
+  // Every condition given must hold (AND); an empty one is not applied.
   struct Query {
     int64_t after_id = 0;       // entries with a larger id
     std::string since;          // or, when not empty: entries at or after this
                                 // RFC 3339 time
+    std::string until;          // entries before this RFC 3339 time
+    std::string actor;          // entries by this actor (exact name)
+    std::string kind;           // entries about this target_kind ("rule", ...)
+    std::string target;         // entries about the target with this name,
+                                // or this id when it is a whole number
     int limit = kDefaultLimit;  // 1..kMaxLimit
   };
   struct Page {
@@ -75,7 +82,7 @@ class AuditLog {
     // follow); 0 when the page was not full.
     int64_t next = 0;
   };
-  // InvalidArgument (field "since" or "limit") for a bad query.
+  // InvalidArgument (field "since", "until" or "limit") for a bad query.
   StatusOr<Page> Read(const Query& query);
 
   // Whether `text` has the form of an RFC 3339 date-time

@@ -26,6 +26,8 @@ struct HttpRequest {
   std::string accept_encoding;  // Accept-Encoding
   std::string if_none_match;    // If-None-Match
   std::string csrf;             // X-Sluice-CSRF
+  std::string accept;           // Accept (several lines joined by ", ")
+  std::string content_type;     // Content-Type
   std::string body;             // empty until the body is read
 };
 

@@ -116,6 +116,13 @@ void RequestParser::on_field_impl(http::field name, string_view name_text,
       if (!request_.if_none_match.empty()) request_.if_none_match += ", ";
       request_.if_none_match.append(value.data(), value.size());
       break;
+    case http::field::accept:
+      if (!request_.accept.empty()) request_.accept += ", ";
+      request_.accept.append(value.data(), value.size());
+      break;
+    case http::field::content_type:
+      request_.content_type = std::string(value);
+      break;
     case http::field::unknown:
       if (boost::beast::iequals(name_text, "X-Sluice-CSRF")) {
         request_.csrf = std::string(value);

@@ -45,7 +45,8 @@ class HttpTestClient {
 
   HttpResult Send(const web::http::method& method, const std::string& path,
                   const std::string& body = "", bool with_token = true,
-                  const std::map<std::string, std::string>& headers = {}) {
+                  const std::map<std::string, std::string>& headers = {},
+                  const std::string& content_type = "application/json") {
     web::http::http_request request(method);
     request.set_request_uri(web::uri(path));
     if (with_token && !token_.empty()) {
@@ -54,7 +55,7 @@ class HttpTestClient {
     for (const auto& [name, value] : headers) {
       request.headers().add(name, value);
     }
-    if (!body.empty()) request.set_body(body, "application/json");
+    if (!body.empty()) request.set_body(body, content_type);
     web::http::http_response response = client_.request(request).get();
     HttpResult result;
     result.status = response.status_code();

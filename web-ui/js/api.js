@@ -10,6 +10,7 @@ export class ApiError extends Error {
     this.code = error.code || '';
     this.field = error.field || '';
     this.errors = error.errors || [];
+    this.line = error.line || 0;
   }
 }
 
@@ -20,7 +21,7 @@ export async function api(method, path, body, headers = {}) {
   const init = {method, credentials: 'same-origin', headers: {...headers}};
   if (method !== 'GET' && method !== 'HEAD') init.headers['X-Sluice-CSRF'] = '1';
   if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
+    init.headers['Content-Type'] = init.headers['Content-Type'] || 'application/json';
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
   const response = await fetch(path, init);
@@ -32,7 +33,7 @@ export async function api(method, path, body, headers = {}) {
     if (response.status === 401 && path !== '/api/v1/session') onSignedOut(error);
     throw error;
   }
-  return {status: response.status, json, etag: response.headers.get('ETag'), headers: response.headers};
+  return {status: response.status, json, text, etag: response.headers.get('ETag'), headers: response.headers};
 }
 
 export const get = path => api('GET', path);
