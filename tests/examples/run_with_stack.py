@@ -6,8 +6,8 @@ sluice-controller and a real sluice-agent (tests/support/sluice_stack.py).
         [--name NAME] -- COMMAND [ARGS...]
 
 COMMAND runs with SLUICE_AGENT_SOCKET (the agent's Unix socket), SLUICE_API
-(the controller's base URL) and SLUICE_TOKEN (an admin token) in its
-environment; the exit status is COMMAND's (1 if the stack did not start).
+(the controller's base URL), SLUICE_TOKEN (an admin token) and SLUICE_DB
+(a libpq connection string of the stack's database) in its environment; the exit status is COMMAND's (1 if the stack did not start).
 SLUICE_TEST_DB must name a server where databases may be created. The
 stack is stopped by PID and its database dropped afterwards, also on
 failure; COMMAND is killed if it runs past --timeout seconds.
@@ -44,7 +44,8 @@ def main():
         stack.start()
         env = dict(os.environ, SLUICE_AGENT_SOCKET=stack.socket_path,
                    SLUICE_API="http://127.0.0.1:%d" % stack.http_port,
-                   SLUICE_TOKEN=TOKEN)
+                   SLUICE_TOKEN=TOKEN,
+                   SLUICE_DB=server_db + " dbname=" + stack.db_name)
         child = subprocess.Popen(command, env=env)
         try:
             return child.wait(timeout=args.timeout)
