@@ -56,8 +56,7 @@ async function busiest(box) {
       return {id: r.rule, name: r.name, allowed: r.allowed, refused, spark};
     }).filter(r => r.allowed + r.refused > 0);
     if (!top.length) {
-      clear(box).append(emptyState('No rule has seen a check in the last 15 minutes.',
-        h('a', {href: '#/rules', class: 'button'}, 'See the rules')));
+      clear(box).append(emptyState('No rule has seen a check in the last 15 minutes.'));
       return;
     }
     clear(box).append(h('table', {},
