@@ -15,7 +15,7 @@ export async function agentsPage(main) {
     main.append(emptyState('No agent has connected yet. Start sluice-agent with --controller pointing at this controller’s agent endpoint.'));
     return;
   }
-  main.append(h('div', {class: 'table-wrap'}, h('table', {},
+  main.append(h('div', {class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Agents (scrolls sideways)'}, h('table', {},
     h('caption', {class: 'sr-only'}, 'Agents'),
     h('thead', {}, h('tr', {}, ['Agent', 'State', 'Last seen', 'Version', 'Rules version', 'Buckets', 'Leases'].map(t => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, agents.map(a => h('tr', {},
