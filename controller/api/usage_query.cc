@@ -283,8 +283,8 @@ StatusOr<UsageRulesQuery> ParseUsageRulesQuery(
   window.erase("limit");
   window.erase("rule");
   StatusOr<UsageSeriesQuery> parsed =
-      ParseUsageSeriesQuery(window, now_ms, retention,
-                            kDefaultUsageRulesPoints, kMaxUsageRulesPoints);
+      ParseUsageSeriesQuery(window, now_ms, retention, kDefaultUsageRulesPoints,
+                            kMaxUsageRulesPoints);
   if (!parsed.ok()) return parsed.status();
   q.window = *parsed;
   return q;

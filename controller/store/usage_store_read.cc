@@ -71,10 +71,10 @@ StatusOr<std::vector<UsageStore::RulePoint>> UsageStore::ReadRuleSeries(
     points.clear();
     points.reserve(rows.size());
     for (const pqxx::row& row : rows) {
-      points.push_back(RulePoint{
-          row[0].as<int64_t>(),
-          UsagePoint{row[1].as<int64_t>(), row[2].as<int64_t>(),
-                     row[3].as<int64_t>(), row[4].as<int64_t>()}});
+      points.push_back(
+          RulePoint{row[0].as<int64_t>(),
+                    UsagePoint{row[1].as<int64_t>(), row[2].as<int64_t>(),
+                               row[3].as<int64_t>(), row[4].as<int64_t>()}});
     }
     return Status::Ok();
   });

@@ -253,9 +253,9 @@ TEST_F(UsageApiTest, RulesListsTheBusiestRulesWithTheirSeries) {
   // The default step keeps a day within 60 points; a viewer may read it.
   auto viewer = Client(NewToken("rules-watcher", "viewer"));
   const int64_t day_end = MinuteStart(NowMs());
-  got = viewer->Get("/api/v1/usage/rules?from=" +
-                    std::to_string(day_end - 86'400'000) +
-                    "&to=" + std::to_string(day_end));
+  got = viewer->Get(
+      "/api/v1/usage/rules?from=" + std::to_string(day_end - 86'400'000) +
+      "&to=" + std::to_string(day_end));
   ASSERT_EQ(got.status, 200) << got.body;
   EXPECT_EQ(got.json["step_ms"], 24 * kMillisPerMinute);
   ASSERT_EQ(got.json["rules"].size(), 2u) << got.body;
