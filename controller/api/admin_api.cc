@@ -108,6 +108,8 @@ const std::vector<AdminApi::Route>& AdminApi::Table() {
       {"DELETE", "/api/v1/agent-keys/{id}", true, Role::kAdmin,
        &AdminApi::RevokeAgentKey},
       {"GET", "/api/v1/usage", true, Role::kViewer, &AdminApi::UsageSeries},
+      {"GET", "/api/v1/usage/rules", true, Role::kViewer,
+       &AdminApi::UsageRules},
       {"GET", "/api/v1/usage/top", true, Role::kViewer, &AdminApi::UsageTop},
       {"GET", "/api/v1/agents", true, Role::kViewer, &AdminApi::ListAgents},
       {"GET", "/api/v1/controllers", true, Role::kViewer,

@@ -36,6 +36,7 @@
 //   POST   /api/v1/agent-keys         admin   201, allows an agent's key
 //   DELETE /api/v1/agent-keys/{id}    admin   204, the agent is cut off
 //   GET    /api/v1/usage              viewer  decisions per step (usage_api.h)
+//   GET    /api/v1/usage/rules        viewer  every rule's totals and series
 //   GET    /api/v1/usage/top          viewer  a rule's heaviest clients
 //   GET    /api/v1/agents             viewer  the agents and their state
 //   GET    /api/v1/controllers        viewer  the controllers (several on one
@@ -256,6 +257,7 @@ class AdminApi {
   HttpResponse RevokeAgentKey(const Call& call);
   // admin_api_usage.cc
   HttpResponse UsageSeries(const Call& call);
+  HttpResponse UsageRules(const Call& call);
   HttpResponse UsageTop(const Call& call);
   HttpResponse ListAgents(const Call& call);
   HttpResponse ListControllers(const Call& call);

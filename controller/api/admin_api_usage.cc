@@ -19,6 +19,11 @@ HttpResponse AdminApi::UsageSeries(const Call& call) {
   return deps_.usage->Series(call.request);
 }
 
+HttpResponse AdminApi::UsageRules(const Call& call) {
+  if (deps_.usage == nullptr) return NoUsage();
+  return deps_.usage->Rules(call.request);
+}
+
 HttpResponse AdminApi::UsageTop(const Call& call) {
   if (deps_.usage == nullptr) return NoUsage();
   return deps_.usage->Top(call.request);

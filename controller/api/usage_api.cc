@@ -49,7 +49,79 @@ json ClientValues(const Rule& rule, const std::string& key) {
   return out;
 }
 
+// One rule's totals and dense series in GET /usage/rules.
+struct RuleUsage {
+  int64_t rule_id = 0;
+  int64_t allowed = 0, refused = 0, shadow_refused = 0;
+  std::vector<int64_t> series[3];  // allowed, refused, shadow_refused
+  int64_t total() const { return allowed + refused + shadow_refused; }
+};
+
+// Groups the store's (rule, step) sums by rule, skipping rules the catalog
+// does not hold (their counts outlive them until they age out).
+std::vector<RuleUsage> GroupByRule(
+    const std::vector<UsageStore::RulePoint>& rows,
+    const std::map<int64_t, const Rule*>& rules, const UsageSeriesQuery& q) {
+  std::vector<RuleUsage> out;
+  for (const UsageStore::RulePoint& row : rows) {
+    if (rules.count(row.rule_id) == 0) continue;
+    if (out.empty() || out.back().rule_id != row.rule_id) {
+      out.emplace_back();
+      out.back().rule_id = row.rule_id;
+      for (auto& s : out.back().series) s.assign(q.points, 0);
+    }
+    RuleUsage& u = out.back();
+    const int64_t i = (row.point.t_ms - q.from_ms) / q.step_ms;
+    if (i < 0 || i >= q.points) continue;
+    u.series[0][i] += row.point.allowed;
+    u.series[1][i] += row.point.refused;
+    u.series[2][i] += row.point.shadow_refused;
+    u.allowed += row.point.allowed;
+    u.refused += row.point.refused;
+    u.shadow_refused += row.point.shadow_refused;
+  }
+  return out;
+}
+
 }  // namespace
+
+HttpResponse UsageApi::Rules(const HttpRequest& request) {
+  StatusOr<std::map<std::string, std::string>> params =
+      api::ParseQuery(request.query, {"from", "to", "step", "limit"});
+  if (!params.ok()) return Invalid(params.status());
+  StatusOr<UsageRulesQuery> q =
+      ParseUsageRulesQuery(*params, deps_.now_ms(), deps_.retention);
+  if (!q.ok()) return Invalid(q.status());
+  const UsageSeriesQuery& w = q->window;
+  StatusOr<std::vector<UsageStore::RulePoint>> rows =
+      deps_.store->ReadRuleSeries(w.from_ms, w.to_ms, w.step_ms, w.resolution);
+  if (!rows.ok()) return AdminApi::FromStatus(rows.status());
+  const RuleCatalog::Snapshot snapshot = deps_.rules->Get();
+  std::map<int64_t, const Rule*> by_id;
+  for (const Rule& rule : snapshot.rules) by_id[rule.id] = &rule;
+  std::vector<RuleUsage> usage = GroupByRule(*rows, by_id, w);
+  std::stable_sort(usage.begin(), usage.end(),
+                   [](const RuleUsage& a, const RuleUsage& b) {
+                     return a.total() > b.total();
+                   });
+  json out = json::array();
+  for (const RuleUsage& u : usage) {
+    if (out.size() >= static_cast<size_t>(q->limit)) break;
+    if (u.total() == 0) continue;
+    out.push_back(json{{"rule", u.rule_id},
+                       {"name", by_id[u.rule_id]->name},
+                       {"allowed", u.allowed},
+                       {"refused", u.refused},
+                       {"shadow_refused", u.shadow_refused},
+                       {"series", json{{"allowed", u.series[0]},
+                                       {"refused", u.series[1]},
+                                       {"shadow_refused", u.series[2]}}}});
+  }
+  return api::Json(200, json{{"from", w.from_ms},
+                             {"to", w.to_ms},
+                             {"step_ms", w.step_ms},
+                             {"rules", std::move(out)}});
+}
 
 HttpResponse UsageApi::Series(const HttpRequest& request) {
   StatusOr<std::map<std::string, std::string>> params =

@@ -6,6 +6,15 @@
 //     200 {"rule": id|null, "from": ms, "to": ms, "step_ms": n,
 //          "points": [{"t": ms, "allowed": n, "refused": n,
 //                      "shadow_refused": n}, ...]}   every step, zeros too
+//   GET /api/v1/usage/rules?from=&to=&step=&limit=
+//     200 {"from": ms, "to": ms, "step_ms": n,
+//          "rules": [{"rule": id, "name": s, "allowed": n, "refused": n,
+//                     "shadow_refused": n,
+//                     "series": {"allowed": [n, ...], "refused": [...],
+//                                "shadow_refused": [...]}}, ...]}
+//     the `limit` busiest rules (most decisions in the window, then lowest
+//     id), only rules that exist and had a decision; series[i] is the step
+//     starting at from + i * step_ms, zeros too
 //   GET /api/v1/usage/top?rule=&from=&to=&by=&limit=
 //     200 {"rule": id, "by": "refused"|"allowed", "from": ms, "to": ms,
 //          "clients": [{"values": {"client_id": "42"}, "allowed": n,
@@ -46,6 +55,7 @@ class UsageApi {
   explicit UsageApi(Deps deps) : deps_(std::move(deps)) {}
 
   HttpResponse Series(const HttpRequest& request);
+  HttpResponse Rules(const HttpRequest& request);
   HttpResponse Top(const HttpRequest& request);
   HttpResponse Agents(const HttpRequest& request);
 

@@ -170,6 +170,22 @@ int64_t Align(int64_t ms, UsageResolution r) {
   return r == UsageResolution::kMinute ? MinuteStart(ms) : HourStart(ms);
 }
 
+// limit=, when given, into *out: a whole number from 1 to `max`.
+Status ParseLimit(const std::map<std::string, std::string>& params, int max,
+                  int* out) {
+  const std::string* limit = Find(params, "limit");
+  if (limit == nullptr) return Status::Ok();
+  if (!AllDigits(*limit, 6) || std::stoll(*limit) < 1 ||
+      std::stoll(*limit) > max) {
+    return Status::InvalidArgument("limit must be a whole number from 1 to " +
+                                       std::to_string(max) + ", got '" +
+                                       *limit + "'",
+                                   "limit");
+  }
+  *out = static_cast<int>(std::stoll(*limit));
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<int64_t> ParseUsageTime(std::string_view text,
@@ -186,7 +202,8 @@ StatusOr<int64_t> ParseUsageTime(std::string_view text,
 
 StatusOr<UsageSeriesQuery> ParseUsageSeriesQuery(
     const std::map<std::string, std::string>& params, int64_t now_ms,
-    const UsageRetention& retention) {
+    const UsageRetention& retention, int64_t default_points,
+    int64_t max_points) {
   UsageSeriesQuery q;
   Status st = ParseRule(params, false, &q.rule_id);
   if (st.ok()) st = ParseWindow(params, now_ms, &q.from_ms, &q.to_ms);
@@ -217,16 +234,15 @@ StatusOr<UsageSeriesQuery> ParseUsageSeriesQuery(
     }
     q.step_ms = (ms + unit - 1) / unit * unit;
   } else {
-    const int64_t wanted =
-        (span + kDefaultUsagePoints - 1) / kDefaultUsagePoints;
+    const int64_t wanted = (span + default_points - 1) / default_points;
     q.step_ms = std::max<int64_t>(unit, (wanted + unit - 1) / unit * unit);
   }
   q.points = (span + q.step_ms - 1) / q.step_ms;
   if (q.to_ms == q.from_ms) q.points = 0;
-  if (q.points > kMaxUsagePoints) {
+  if (q.points > max_points) {
     return Status::InvalidArgument(
         "step " + Ms(q.step_ms) + " ms gives " + Ms(q.points) +
-            " points over this window; the most is " + Ms(kMaxUsagePoints) +
+            " points over this window; the most is " + Ms(max_points) +
             ": give a larger step or a shorter window",
         "step");
   }
@@ -252,16 +268,25 @@ StatusOr<UsageTopQuery> ParseUsageTopQuery(
           "by must be refused or allowed, got '" + *by + "'", "by");
     }
   }
-  if (const std::string* limit = Find(params, "limit")) {
-    if (!AllDigits(*limit, 6) || std::stoll(*limit) < 1 ||
-        std::stoll(*limit) > kMaxUsageTopLimit) {
-      return Status::InvalidArgument("limit must be a whole number from 1 to " +
-                                         std::to_string(kMaxUsageTopLimit) +
-                                         ", got '" + *limit + "'",
-                                     "limit");
-    }
-    q.limit = static_cast<int>(std::stoll(*limit));
-  }
+  st = ParseLimit(params, kMaxUsageTopLimit, &q.limit);
+  if (!st.ok()) return st;
+  return q;
+}
+
+StatusOr<UsageRulesQuery> ParseUsageRulesQuery(
+    const std::map<std::string, std::string>& params, int64_t now_ms,
+    const UsageRetention& retention) {
+  UsageRulesQuery q;
+  Status st = ParseLimit(params, kMaxUsageRulesLimit, &q.limit);
+  if (!st.ok()) return st;
+  std::map<std::string, std::string> window = params;
+  window.erase("limit");
+  window.erase("rule");
+  StatusOr<UsageSeriesQuery> parsed =
+      ParseUsageSeriesQuery(window, now_ms, retention, kDefaultUsageRulesPoints,
+                            kMaxUsageRulesPoints);
+  if (!parsed.ok()) return parsed.status();
+  q.window = *parsed;
   return q;
 }
 

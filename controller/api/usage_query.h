@@ -13,7 +13,12 @@
 //          retention, else an hour); default: the smallest that gives at
 //          most 500 points; at most kMaxPoints points
 //   by     (/usage/top) refused (default) or allowed
-//   limit  (/usage/top) 1..1000, default 10
+//   limit  (/usage/top) 1..1000, default 10; (/usage/rules) 1..10000,
+//          default 100
+//
+// GET /api/v1/usage/rules takes from, to, step and limit (no rule: it
+// reads every rule); its default step gives at most 60 points, and it
+// allows at most kMaxUsageRulesPoints.
 //
 // The resolution is chosen by `from`: per minute while from is within the
 // minute retention (clients: the per-minute window), else per hour (from
@@ -51,12 +56,25 @@ struct UsageTopQuery {
   UsageResolution resolution = UsageResolution::kMinute;
 };
 
+struct UsageRulesQuery {
+  UsageSeriesQuery window;  // rule_id 0
+  int limit = 100;          // the busiest rules returned
+};
+
 constexpr int64_t kDefaultUsagePoints = 500;
 constexpr int64_t kMaxUsagePoints = 10'000;
 constexpr int kMaxUsageTopLimit = 1000;
+constexpr int64_t kDefaultUsageRulesPoints = 60;
+constexpr int64_t kMaxUsageRulesPoints = 500;
+constexpr int kMaxUsageRulesLimit = 10'000;
 
 // `params` as api::ParseQuery gives them.
 StatusOr<UsageSeriesQuery> ParseUsageSeriesQuery(
+    const std::map<std::string, std::string>& params, int64_t now_ms,
+    const UsageRetention& retention,
+    int64_t default_points = kDefaultUsagePoints,
+    int64_t max_points = kMaxUsagePoints);
+StatusOr<UsageRulesQuery> ParseUsageRulesQuery(
     const std::map<std::string, std::string>& params, int64_t now_ms,
     const UsageRetention& retention);
 StatusOr<UsageTopQuery> ParseUsageTopQuery(

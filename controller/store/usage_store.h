@@ -82,6 +82,18 @@ class UsageStore {
                                                int64_t to_ms, int64_t step_ms,
                                                UsageResolution resolution);
 
+  // Sums per rule and step over [from_ms, to_ms), every rule at once (from
+  // one scan of the window, through the index on t_ms): only the (rule,
+  // step) pairs that have rows, by rule id then time.
+  struct RulePoint {
+    int64_t rule_id = 0;
+    UsagePoint point;
+  };
+  StatusOr<std::vector<RulePoint>> ReadRuleSeries(int64_t from_ms,
+                                                  int64_t to_ms,
+                                                  int64_t step_ms,
+                                                  UsageResolution resolution);
+
   // The summaries of `rule_id` ranked `by` over [from_ms, to_ms), merged
   // into one (capacity: the sum of their sizes, so nothing is dropped)
   // in *out.

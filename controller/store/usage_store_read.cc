@@ -1,4 +1,5 @@
-// UsageStore: the reads behind GET /api/v1/usage and /usage/top.
+// UsageStore: the reads behind GET /api/v1/usage, /usage/rules and
+// /usage/top.
 #include <pqxx/pqxx>
 #include <string>
 #include <utility>
@@ -45,6 +46,35 @@ StatusOr<std::vector<UsagePoint>> UsageStore::ReadSeries(
     for (const pqxx::row& row : rows) {
       points.push_back(UsagePoint{row[0].as<int64_t>(), row[1].as<int64_t>(),
                                   row[2].as<int64_t>(), row[3].as<int64_t>()});
+    }
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return points;
+}
+
+StatusOr<std::vector<UsageStore::RulePoint>> UsageStore::ReadRuleSeries(
+    int64_t from_ms, int64_t to_ms, int64_t step_ms,
+    UsageResolution resolution) {
+  const std::string sql =
+      std::string(
+          "SELECT rule_id, $1::bigint + ((t_ms - $1::bigint) / $3::bigint) * "
+          "$3::bigint AS step_start, sum(allowed)::bigint, "
+          "sum(refused)::bigint, sum(shadow_refused)::bigint FROM ") +
+      CountsTable(resolution) +
+      " WHERE t_ms >= $1 AND t_ms < $2 GROUP BY rule_id, step_start "
+      "ORDER BY rule_id, step_start";
+  std::vector<RulePoint> points;
+  Status status = db_->Run([&](pqxx::connection& conn) {
+    pqxx::read_transaction tx(conn, "usage-rules");
+    pqxx::result rows = tx.exec_params(sql, from_ms, to_ms, step_ms);
+    points.clear();
+    points.reserve(rows.size());
+    for (const pqxx::row& row : rows) {
+      points.push_back(
+          RulePoint{row[0].as<int64_t>(),
+                    UsagePoint{row[1].as<int64_t>(), row[2].as<int64_t>(),
+                               row[3].as<int64_t>(), row[4].as<int64_t>()}});
     }
     return Status::Ok();
   });

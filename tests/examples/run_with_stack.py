@@ -6,10 +6,11 @@ sluice-controller and a real sluice-agent (tests/support/sluice_stack.py).
         [--name NAME] -- COMMAND [ARGS...]
 
 COMMAND runs with SLUICE_AGENT_SOCKET (the agent's Unix socket), SLUICE_API
-(the controller's base URL) and SLUICE_TOKEN (an admin token) in its
-environment, and, for a test that starts another controller on the same
-database, SLUICE_CONTROLLER_BIN and SLUICE_STACK_DB (the database's libpq
-connection string); the exit status is COMMAND's (1 if the stack did not start).
+(the controller's base URL), SLUICE_TOKEN (an admin token) and SLUICE_DB
+(the libpq connection string of the stack's database) in its environment,
+and, for a test that starts another controller on the same database,
+SLUICE_CONTROLLER_BIN and SLUICE_STACK_DB (the same as SLUICE_DB); the exit
+status is COMMAND's (1 if the stack did not start).
 SLUICE_TEST_DB must name a server where databases may be created. The
 stack is stopped by PID and its database dropped afterwards, also on
 failure; COMMAND is killed if it runs past --timeout seconds.
@@ -48,7 +49,8 @@ def main():
                    SLUICE_API="http://127.0.0.1:%d" % stack.http_port,
                    SLUICE_TOKEN=TOKEN,
                    SLUICE_CONTROLLER_BIN=os.path.abspath(args.controller),
-                   SLUICE_STACK_DB=stack.db_conninfo())
+                   SLUICE_STACK_DB=stack.db_conninfo(),
+                   SLUICE_DB=stack.db_conninfo())
         child = subprocess.Popen(command, env=env)
         try:
             return child.wait(timeout=args.timeout)

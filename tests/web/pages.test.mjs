@@ -6,6 +6,7 @@ import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import {execFileSync} from 'node:child_process';
 import {API, DESKTOP, PHONE, launch, open, signIn, api, newRule, axe, noProblems} from './harness.mjs';
 
 const SHOTS = process.env.SLUICE_SCREENSHOTS || '';
@@ -91,4 +92,28 @@ test('static files: content types, ETag revalidation, gzip, security headers', a
   assert.equal(again.status, 304);
   const css = await fetch(`${API}/css/app.css`);
   assert.equal(css.headers.get('content-type'), 'text/css; charset=utf-8');
+});
+
+test('the overview reads the busiest rules in one request', async () => {
+  // Checks counted this minute and the one before, written where the
+  // controller keeps them (the stack's database).
+  const minute = Math.floor(Date.now() / 60000) * 60000;
+  const rows = [[rule.id, minute - 60000, 40, 10], [rule.id, minute, 50, 0]];
+  const values = rows.map(([id, t, a, r]) => `(${id}, ${t}, ${a}, ${r}, 0)`).join(', ');
+  execFileSync('psql', [process.env.SLUICE_DB, '-v', 'ON_ERROR_STOP=1', '-qc',
+    `INSERT INTO usage_minute (rule_id, t_ms, allowed, refused, shadow_refused) VALUES ${values}`]);
+  const {context, page, problems} = await open(browser);
+  await signIn(page);
+  const usage = [];
+  page.on('request', request => { if (request.url().includes('/api/v1/usage')) usage.push(new URL(request.url()).pathname + new URL(request.url()).search); });
+  await page.goto(`${API}/#/?r=1`);
+  const busiest = page.getByRole('table', {name: 'Busiest rules, last 15 minutes'});
+  await busiest.waitFor();
+  const row = busiest.getByRole('row', {name: /pages-per-client/});
+  assert.match(await row.textContent(), /100.*10(\.0)?\s*%/);
+  await row.getByRole('img', {name: 'refusals of pages-per-client per minute'}).waitFor();
+  assert.equal(usage.filter(u => u.startsWith('/api/v1/usage/rules?')).length, 1, usage.join('\n'));
+  assert.deepEqual(usage.filter(u => /[?&]rule=/.test(u)), [], 'no request per rule');
+  noProblems(problems);
+  await context.close();
 });

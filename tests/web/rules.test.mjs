@@ -153,3 +153,37 @@ test('an admin creates a token, sees its secret once, and revokes it after confi
   await page.getByText(`Revoked ${name}.`).waitFor();
   assert.equal((await api('GET', '/api/v1/session', undefined, {token: value})).status, 401);
 });
+
+test('the rules list shows 100 rules a page; search, filters and sorting cover every page', async () => {
+  for (let i = 0; i < 130; i++) {
+    await newRule({name: `paged-${String(i).padStart(3, '0')}`, domain: 'paged', match: {route: `/p${i}`}});
+  }
+  const body = page.locator('table tbody');
+  const names = async () => (await body.locator('tr td:first-child').allTextContents());
+  await page.goto(`${API}/#/rules`);
+  await page.getByLabel('Domain').selectOption('paged');
+  await page.getByText('130 of', {exact: false}).waitFor();
+  assert.match(await page.getByText(/130 of \d+ rules/).textContent(), /showing 1–100/);
+  let shown = await names();
+  assert.equal(shown.length, 100);
+  assert.deepEqual([shown[0], shown[99]], ['paged-000', 'paged-099']);
+  await page.getByRole('button', {name: 'Next page'}).click();
+  await page.getByText('Page 2 of 2').waitFor();
+  shown = await names();
+  assert.deepEqual([shown.length, shown[0], shown[29]], [30, 'paged-100', 'paged-129']);
+  assert.ok(await page.getByRole('button', {name: 'Next page'}).isDisabled());
+  // A search finds rules on any page, and starts again at the first page.
+  await page.getByLabel('Search').fill('paged-12');
+  await page.getByText(/^10 of \d+ rules$/).waitFor();
+  assert.deepEqual(await names(), Array.from({length: 10}, (_, i) => `paged-12${i}`));
+  assert.equal(await page.getByRole('button', {name: 'Next page'}).count(), 0, 'one page needs no pager');
+  // Sorting applies to the whole list, not to the page in hand.
+  await page.getByLabel('Search').fill('');
+  await page.getByRole('button', {name: /^Name/}).click();
+  await page.getByRole('columnheader', {name: /Name/}).and(page.locator('[aria-sort=descending]')).waitFor();
+  shown = await names();
+  assert.deepEqual([shown.length, shown[0], shown[99]], [100, 'paged-129', 'paged-030']);
+  await page.getByRole('button', {name: 'Next page'}).click();
+  await page.getByText('Page 2 of 2').waitFor();
+  assert.equal((await names()).at(-1), 'paged-000');
+});

@@ -46,6 +46,7 @@ TEST(RouteTableTest, ListsTheRoutesOfTheContract) {
       "POST /api/v1/agent-keys",
       "DELETE /api/v1/agent-keys/{id}",
       "GET /api/v1/usage",
+      "GET /api/v1/usage/rules",
       "GET /api/v1/usage/top",
       "GET /api/v1/agents",
       "GET /api/v1/controllers",

@@ -1,6 +1,7 @@
-// GET /api/v1/usage, /usage/top and /agents end to end: a hand-made agent
-// sends usage reports over the real agent channel to an in-process
-// controller on a real PostgreSQL, and the REST API reads them back.
+// GET /api/v1/usage, /usage/rules, /usage/top and /agents end to end: a
+// hand-made agent sends usage reports over the real agent channel to an
+// in-process controller on a real PostgreSQL, and the REST API reads them
+// back (/usage/rules reads rows written straight into usage_minute).
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
@@ -204,6 +205,66 @@ TEST_F(UsageApiTest, AgentsAreListed) {
               10'000);
 }
 
+TEST_F(UsageApiTest, RulesListsTheBusiestRulesWithTheirSeries) {
+  const int64_t b = Create(testing::RuleNamed("b"))["id"].get<int64_t>();
+  const int64_t c = Create(testing::RuleNamed("c"))["id"].get<int64_t>();
+  const int64_t m0 = MinuteStart(NowMs()) - 5 * kMillisPerMinute;
+  const auto row = [&](int64_t rule, int64_t t, int a, int r, int s) {
+    return "(" + std::to_string(rule) + "," + std::to_string(t) + "," +
+           std::to_string(a) + "," + std::to_string(r) + "," +
+           std::to_string(s) + ")";
+  };
+  const int64_t m1 = m0 + kMillisPerMinute, m3 = m0 + 3 * kMillisPerMinute;
+  // rule_id_ 17 decisions, b 103, c none, a deleted rule 1000, and a row
+  // of rule_id_ just outside the window.
+  Sql("INSERT INTO usage_minute (rule_id, t_ms, allowed, refused, "
+      "shadow_refused) VALUES " +
+      row(rule_id_, m0, 10, 2, 0) + "," + row(rule_id_, m1, 5, 0, 0) + "," +
+      row(b, m0, 100, 0, 3) + "," + row(c, m0, 0, 0, 0) + "," +
+      row(rule_id_ + 1000, m0, 1000, 0, 0) + "," +
+      row(rule_id_, m3, 50, 50, 50));
+  const std::string window =
+      "from=" + std::to_string(m0) + "&to=" + std::to_string(m3);
+  HttpResult got = admin_->Get("/api/v1/usage/rules?step=1m&" + window);
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.json["from"], m0);
+  EXPECT_EQ(got.json["to"], m3);
+  EXPECT_EQ(got.json["step_ms"], kMillisPerMinute);
+  ASSERT_EQ(got.json["rules"].size(), 2u) << got.body;
+  const json& busiest = got.json["rules"][0];
+  EXPECT_EQ(busiest["rule"], b);
+  EXPECT_EQ(busiest["name"], "b");
+  EXPECT_EQ(busiest["allowed"], 100);
+  EXPECT_EQ(busiest["shadow_refused"], 3);
+  EXPECT_EQ(busiest["series"]["shadow_refused"], (json{3, 0, 0}));
+  const json& next = got.json["rules"][1];
+  EXPECT_EQ(next["rule"], rule_id_);
+  EXPECT_EQ(next["allowed"], 15);
+  EXPECT_EQ(next["refused"], 2);
+  EXPECT_EQ(next["series"]["allowed"], (json{10, 5, 0}));
+  EXPECT_EQ(next["series"]["refused"], (json{2, 0, 0}));
+
+  got = admin_->Get("/api/v1/usage/rules?limit=1&step=2m&" + window);
+  ASSERT_EQ(got.status, 200) << got.body;
+  ASSERT_EQ(got.json["rules"].size(), 1u) << got.body;
+  EXPECT_EQ(got.json["rules"][0]["rule"], b);
+  EXPECT_EQ(got.json["rules"][0]["series"]["allowed"], (json{100, 0}));
+
+  // The default step keeps a day within 60 points; a viewer may read it.
+  auto viewer = Client(NewToken("rules-watcher", "viewer"));
+  const int64_t day_end = MinuteStart(NowMs());
+  got = viewer->Get(
+      "/api/v1/usage/rules?from=" + std::to_string(day_end - 86'400'000) +
+      "&to=" + std::to_string(day_end));
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_EQ(got.json["step_ms"], 24 * kMillisPerMinute);
+  ASSERT_EQ(got.json["rules"].size(), 2u) << got.body;
+  for (const json& rule : got.json["rules"]) {
+    EXPECT_EQ(rule["series"]["allowed"].size(), 60u);
+  }
+  EXPECT_EQ(Client("")->Get("/api/v1/usage/rules").status, 401);
+}
+
 TEST_F(UsageApiTest, BadQueriesNameTheFieldAndUnknownRulesAre404) {
   const std::map<std::string, std::string> cases = {
       {"/api/v1/usage?from=2&to=1", "from"},
@@ -214,6 +275,13 @@ TEST_F(UsageApiTest, BadQueriesNameTheFieldAndUnknownRulesAre404) {
       {"/api/v1/usage/top?rule=1&limit=1001", "limit"},
       {"/api/v1/usage/top", "rule"},
       {"/api/v1/usage/top?rule=1&by=size", "by"},
+      {"/api/v1/usage/rules?rule=1", "rule"},
+      {"/api/v1/usage/rules?limit=0", "limit"},
+      {"/api/v1/usage/rules?limit=10001", "limit"},
+      {"/api/v1/usage/rules?step=1m&from=" +
+           std::to_string(NowMs() - 86'400'000),
+       "step"},  // 1440 points
+      {"/api/v1/usage/rules?from=1000", "from"},
   };
   for (const auto& [path, field] : cases) {
     HttpResult got = admin_->Get(path);

@@ -130,5 +130,32 @@ TEST(UsageQueryTest, TopNeedsARuleAndChecksLimitAndBy) {
   EXPECT_EQ(q->from_ms % kMillisPerHour, 0);
 }
 
+TEST(UsageQueryTest, RulesDefaultsTo60PointsAndAtMost500) {
+  const int64_t day = 86'400'000;
+  StatusOr<UsageRulesQuery> q = ParseUsageRulesQuery(
+      {{"from", std::to_string(kNow - 3 * day)}}, kNow, kRetention);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->limit, 100);
+  EXPECT_EQ(q->window.rule_id, 0);
+  EXPECT_LE(q->window.points, kDefaultUsageRulesPoints);
+  EXPECT_GT(q->window.points, kDefaultUsageRulesPoints / 2);
+  q = ParseUsageRulesQuery({{"limit", "8"}, {"step", "1h"}}, kNow, kRetention);
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  EXPECT_EQ(q->limit, 8);
+  EXPECT_EQ(q->window.step_ms, kMillisPerHour);
+  // 3 days per minute is 4,320 points: more than /usage/rules gives.
+  StatusOr<UsageRulesQuery> many = ParseUsageRulesQuery(
+      {{"from", std::to_string(kNow - 3 * day)}, {"step", "1m"}}, kNow,
+      kRetention);
+  ASSERT_FALSE(many.ok());
+  EXPECT_EQ(many.status().field(), "step");
+  for (const char* bad : {"0", "10001", "x"}) {
+    StatusOr<UsageRulesQuery> limit =
+        ParseUsageRulesQuery({{"limit", bad}}, kNow, kRetention);
+    ASSERT_FALSE(limit.ok()) << bad;
+    EXPECT_EQ(limit.status().field(), "limit");
+  }
+}
+
 }  // namespace
 }  // namespace sluice

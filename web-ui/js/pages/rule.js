@@ -72,6 +72,8 @@ function history(box, rule, versions, editor, reload) {
 
 export async function rulePage(main, {id, can}) {
   const editor = can('editor');
+  // The history is asked for with the rule, not after it.
+  const histAsked = get(`/api/v1/rules/${id}/history`).catch(e => e);
   const got = await get(`/api/v1/rules/${id}`);
   const rule = got.json;
   rule.version = versionOf(got.etag) ?? rule.version;
@@ -112,7 +114,8 @@ export async function rulePage(main, {id, can}) {
     h('div', {class: 'grid2'}, h('section', {class: 'card'}, refusedBox), h('section', {class: 'card'}, allowedBox)),
     h('section', {class: 'card', 'aria-labelledby': 'history-h'}, h('h2', {id: 'history-h'}, 'Version history'), historyBox));
   load();
-  const hist = await get(`/api/v1/rules/${id}/history`);
+  const hist = await histAsked;
+  if (hist instanceof Error) throw hist;
   history(historyBox, rule, hist.json.versions || [], editor, reload);
   const timer = setInterval(() => { if (range && range <= 3600e3) load(); }, 10000);
   return () => clearInterval(timer);

@@ -1,8 +1,12 @@
-// Rules: the list with search, filters (domain, mode, enabled) and sorting;
-// one-click enforce/shadow and enable/disable; delete with confirmation.
+// Rules: the list with search, filters (domain, mode, enabled) and sorting,
+// PAGE rows at a time (search, filters and sorting apply to every rule, the
+// pages to what they leave); one-click enforce/shadow and enable/disable;
+// delete with confirmation.
 import {api, get} from '../api.js';
 import {h, clear, field, toast, confirmDialog, emptyState} from '../dom.js';
 import {compact, matchText} from '../format.js';
+
+const PAGE = 100;  // rows rendered at once: 1,000 rows take a second to build
 
 const COLUMNS = [
   ['name', 'Name'], ['domain', 'Domain'], ['match', 'Match'], ['limit', 'Limit'],
@@ -28,8 +32,20 @@ export async function deleteRule(rule) {
 export async function rulesPage(main, {can, params}) {
   document.title = 'Rules · Sluice';
   const editor = can('editor');
-  const state = {q: params.get('q') || '', domain: '', mode: '', enabled: '', sort: 'name', dir: 1};
+  const state = {q: params.get('q') || '', domain: '', mode: '', enabled: '', sort: 'name', dir: 1, page: 0};
   let rules = (await get('/api/v1/rules')).json.rules || [];
+  // What search and sorting compare, computed once per rule (and again
+  // when the rule changes).
+  const keys = new WeakMap();
+  const keyOf = r => {
+    let k = keys.get(r);
+    if (!k || k.version !== r.version) {
+      const match = matchText(r.match);
+      k = {version: r.version, match, text: `${r.name} ${r.domain} ${match}`.toLowerCase()};
+      keys.set(r, k);
+    }
+    return k;
+  };
   const domains = [...new Set(rules.map(r => r.domain))].sort();
 
   const search = h('input', {type: 'search', name: 'q', value: state.q, placeholder: 'name, domain or match'});
@@ -43,12 +59,12 @@ export async function rulesPage(main, {can, params}) {
 
   const shown = () => {
     const q = state.q.toLowerCase();
-    return rules.filter(r => (!q || `${r.name} ${r.domain} ${matchText(r.match)}`.toLowerCase().includes(q)) &&
+    return rules.filter(r => (!q || keyOf(r).text.includes(q)) &&
       (!state.domain || r.domain === state.domain) && (!state.mode || r.mode === state.mode) &&
       (!state.enabled || String(r.enabled) === state.enabled))
       .sort((a, b) => {
         const key = state.sort;
-        const va = key === 'match' ? matchText(a.match) : a[key], vb = key === 'match' ? matchText(b.match) : b[key];
+        const va = key === 'match' ? keyOf(a).match : a[key], vb = key === 'match' ? keyOf(b).match : b[key];
         return (va < vb ? -1 : va > vb ? 1 : 0) * state.dir;
       });
   };
@@ -68,7 +84,7 @@ export async function rulesPage(main, {can, params}) {
   const header = ([key, label]) => {
     const sorted = state.sort === key;
     return h('th', {scope: 'col', 'aria-sort': sorted ? (state.dir > 0 ? 'ascending' : 'descending') : null},
-      h('button', {type: 'button', class: 'sort', onclick: () => { state.dir = sorted ? -state.dir : 1; state.sort = key; render(); }},
+      h('button', {type: 'button', class: 'sort', onclick: () => { state.dir = sorted ? -state.dir : 1; state.sort = key; state.page = 0; render(); }},
         label, sorted ? (state.dir > 0 ? ' ▲' : ' ▼') : ''));
   };
 
@@ -91,9 +107,22 @@ export async function rulesPage(main, {can, params}) {
         catch (e) { toast(e.message); rules = (await get('/api/v1/rules')).json.rules || []; render(); }
       }}, 'Delete')) : null);
 
+  const pager = (pages) => {
+    const go = n => () => { state.page = n; render(); table.querySelector('table')?.scrollIntoView({block: 'start'}); };
+    return h('nav', {class: 'pager', 'aria-label': 'Rule pages'},
+      h('button', {type: 'button', disabled: state.page === 0, onclick: go(state.page - 1)}, 'Previous page'),
+      h('span', {class: 'muted'}, `Page ${state.page + 1} of ${pages}`),
+      h('button', {type: 'button', disabled: state.page >= pages - 1, onclick: go(state.page + 1)}, 'Next page'));
+  };
+
   function render() {
     const list = shown();
-    count.textContent = `${list.length} of ${rules.length} rules`;
+    const pages = Math.max(1, Math.ceil(list.length / PAGE));
+    state.page = Math.min(state.page, pages - 1);
+    const first = state.page * PAGE;
+    count.textContent = list.length > PAGE
+      ? `${list.length} of ${rules.length} rules; showing ${first + 1}–${Math.min(first + PAGE, list.length)}`
+      : `${list.length} of ${rules.length} rules`;
     clear(table);
     if (!rules.length) {
       table.append(emptyState('No rules yet. A rule says how many checks a domain and match may pass per period.',
@@ -104,12 +133,12 @@ export async function rulesPage(main, {can, params}) {
     table.append(h('table', {},
       h('caption', {class: 'sr-only'}, 'Rules'),
       h('thead', {}, h('tr', {}, COLUMNS.map(header), editor ? h('th', {scope: 'col'}, h('span', {class: 'sr-only'}, 'Actions')) : null)),
-      h('tbody', {}, list.slice(0, 500).map(row))));
-    if (list.length > 500) table.append(h('p', {class: 'muted'}, `Showing the first 500; search or filter to find the others.`));
+      h('tbody', {}, list.slice(first, first + PAGE).map(row))));
+    if (pages > 1) table.append(pager(pages));
   }
 
   for (const [el, key] of [[search, 'q'], [domain, 'domain'], [mode, 'mode'], [enabled, 'enabled']]) {
-    el.addEventListener('input', () => { state[key] = el.value; render(); });
+    el.addEventListener('input', () => { state[key] = el.value; state.page = 0; render(); });
   }
   main.append(h('div', {class: 'title-row'}, h('h1', {}, 'Rules'),
     editor ? h('a', {href: '#/rules/new', class: 'button primary'}, 'New rule') : null), filters, count, table);
