@@ -137,6 +137,7 @@ ClusterLoad::ClusterLoad() {
       stack_->Http(0, "POST", "/api/v1/rules", ProbeRule().dump());
   EXPECT_EQ(tenants.status, 201) << tenants.body;
   EXPECT_EQ(probe.status, 201) << probe.body;
+  if (tenants.status != 201 || probe.status != 201) return;
   const auto probe_json = nlohmann::json::parse(probe.body, nullptr, false);
   const int64_t probe_id =
       probe_json.is_object() ? probe_json.value("id", int64_t{-1}) : -1;
@@ -211,6 +212,14 @@ void ClusterLoad::ExpectHeld(const std::string& what, double steady_from) {
       "%s: worst 1 s window per tenant, whole run / from %.1f s (bound "
       "%.0f):%s\n",
       what.c_str(), steady_from, (kBurst + kRate) * 1.05, worst.c_str());
+  // Each tenant's admissions per second, second by second.
+  for (size_t k = 0; k < kKeys; ++k) {
+    std::string line;
+    for (double t = 0; t + 1 <= end; t += 1) {
+      line += " " + std::to_string(Admitted(Key(k), t, t + 1));
+    }
+    std::printf("  t%zu per second:%s\n", k, line.c_str());
+  }
 }
 
 Misses ClusterLoad::ExpectUsed(const std::string& what, double from,
@@ -227,7 +236,8 @@ Misses ClusterLoad::ExpectUsed(const std::string& what, double from,
                        rate, 0.95 * kRate));
   }
   std::printf("%s: admitted per second in [%.1f, %.1f) s:%s (limit %.0f)\n",
-              what.c_str(), from, to, rates.c_str(), kRate);
+              what.c_str(), from, to, rates.c_str(),
+              static_cast<double>(kRate));
   return misses;
 }
 

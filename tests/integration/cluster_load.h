@@ -24,7 +24,7 @@
 
 namespace sluice::testing {
 
-constexpr double kRate = 200, kBurst = 200;
+constexpr int64_t kRate = 200, kBurst = 200;
 constexpr size_t kKeys = 4, kAgents = 4, kControllers = 3;
 constexpr int64_t kLeaseTtlMs = 1000;
 
