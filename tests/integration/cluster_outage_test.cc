@@ -38,6 +38,11 @@ TEST_F(ClusterOutageTest, PostgresAwayFor20SecondsUnderLoad) {
     SleepUntil(load.origin(), 4.0);
     const double down = load.Now();
     load.stack().SetDatabaseDown(true);
+    // The controllers notice: fenced after T_fence, /readyz says 503.
+    EXPECT_TRUE(Eventually(std::chrono::milliseconds(5000), [&] {
+      return load.stack().Http(0, "GET", "/readyz").status == 503;
+    })) << "controller 0 did not notice the database away";
+    const double noticed = load.Now();
     SleepUntil(load.origin(), down + kOutageSeconds);
     load.stack().SetDatabaseDown(false);
     const double up = load.Now();
@@ -54,9 +59,9 @@ TEST_F(ClusterOutageTest, PostgresAwayFor20SecondsUnderLoad) {
     load.Stop();
     const double end = load.Now();
     std::printf(
-        "database away from %.2f s to %.2f s; every controller ready again "
-        "%.2f s after\n",
-        down, up, recovered - up);
+        "database away from %.2f s to %.2f s; controller 0 not ready %.2f s "
+        "in; every controller ready again %.2f s after\n",
+        down, up, noticed - down, recovered - up);
     for (size_t c = 0; c < kControllers; ++c) {
       EXPECT_TRUE(load.stack().Running(c)) << "controller " << c << " died";
     }
