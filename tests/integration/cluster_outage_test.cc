@@ -56,8 +56,8 @@ TEST_F(ClusterOutageTest, PostgresAwayFor20SecondsUnderLoad) {
     const double recovered = load.Now();
     EXPECT_TRUE(ready) << load.stack().Logs();
     SleepUntil(load.origin(), up + 7.0);
+    const double end = load.Now();  // the clients stop here
     load.Stop();
-    const double end = load.Now();
     std::printf(
         "database away from %.2f s to %.2f s; controller 0 not ready %.2f s "
         "in; every controller ready again %.2f s after\n",

@@ -67,8 +67,8 @@ TEST_F(ClusterTest, SteadyStateThenAControllerKilledUnderLoad) {
     const double killed = load.Now();
     load.stack().KillController(victim);
     SleepUntil(load.origin(), killed + 8.0);
+    const double end = load.Now();  // the clients stop here
     load.Stop();
-    const double end = load.Now();
     std::printf("killed controller %zu at %.2f s\n", victim, killed);
     load.ExpectHeld("steady then kill", 2.0);
     Misses misses = load.ExpectUsed("steady state", 2.0, killed);
@@ -103,8 +103,8 @@ TEST_F(ClusterTest, RollingRestartOfEveryController) {
                   stopped, back);
       backs.push_back(back);
     }
+    const double end = load.Now();  // the clients stop here
     load.Stop();
-    const double end = load.Now();
     load.ExpectHeld("rolling restart", 2.0);
     Misses out = load.ExpectUsed("before the restarts", 2.0, 4.0);
     for (const double back : backs) {
@@ -143,8 +143,8 @@ TEST_F(ClusterTest, AFourthControllerIsLearnedByTheAgents) {
     SleepUntil(load.origin(), joined + 7.0);
     const auto ready = nlohmann::json::parse(
         load.stack().Http(fourth, "GET", "/readyz").body, nullptr, false);
+    const double end = load.Now();  // the clients stop here
     load.Stop();
-    const double end = load.Now();
     std::printf(
         "fourth controller ready at %.2f s, every agent connected to it at "
         "%.2f s; it keeps %lld budgets\n",
