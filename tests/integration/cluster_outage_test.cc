@@ -25,12 +25,12 @@ namespace {
 constexpr int kAttempts = 1;  // CI time: a second attempt doubles it
 constexpr double kOutageSeconds = 20;
 
-class ClusterOutageTest : public ::testing::Test {
+class SeveralControllersOutageTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
 };
 
-TEST_F(ClusterOutageTest, PostgresAwayFor20SecondsUnderLoad) {
+TEST_F(SeveralControllersOutageTest, PostgresAwayFor20SecondsUnderLoad) {
   Retried(kAttempts, [&](int) -> Misses {
     ClusterLoad load;
     if (HasFailure()) return {};
@@ -84,7 +84,7 @@ TEST_F(ClusterOutageTest, PostgresAwayFor20SecondsUnderLoad) {
 
 // Ten rounds: both PUTs carry the ETag just read and are sent at once, one
 // through each of two controllers (a different pair each round).
-TEST_F(ClusterOutageTest, ConcurrentIfMatchThroughTwoControllersOneWins) {
+TEST_F(SeveralControllersOutageTest, ConcurrentIfMatchThroughTwoControllersOneWins) {
   ClusterStack stack(kControllers, {});
   for (size_t c = 0; c < kControllers; ++c) stack.StartController(c);
   nlohmann::json rule = {{"name", "contended"}, {"domain", "contended"},

@@ -32,7 +32,7 @@ namespace {
 
 constexpr int kAttempts = 1;  // CI time: a second attempt doubles it
 
-class ClusterTest : public ::testing::Test {
+class SeveralControllersTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
 };
@@ -56,7 +56,7 @@ size_t Busiest(ClusterStack* stack, const std::vector<size_t>& among) {
   return best;
 }
 
-TEST_F(ClusterTest, SteadyStateThenAControllerKilledUnderLoad) {
+TEST_F(SeveralControllersTest, SteadyStateThenAControllerKilledUnderLoad) {
   Retried(kAttempts, [&](int) -> Misses {
     ClusterLoad load;
     if (HasFailure()) return {};
@@ -83,7 +83,7 @@ TEST_F(ClusterTest, SteadyStateThenAControllerKilledUnderLoad) {
   });
 }
 
-TEST_F(ClusterTest, RollingRestartOfEveryController) {
+TEST_F(SeveralControllersTest, RollingRestartOfEveryController) {
   Retried(kAttempts, [&](int) -> Misses {
     ClusterLoad load;
     if (HasFailure()) return {};
@@ -120,7 +120,7 @@ TEST_F(ClusterTest, RollingRestartOfEveryController) {
   });
 }
 
-TEST_F(ClusterTest, AFourthControllerIsLearnedByTheAgents) {
+TEST_F(SeveralControllersTest, AFourthControllerIsLearnedByTheAgents) {
   Retried(kAttempts, [&](int) -> Misses {
     ClusterLoad load;
     if (HasFailure()) return {};
