@@ -11,16 +11,22 @@ namespace {
 using std::chrono::milliseconds;
 
 nlohmann::json TenantRule() {
-  return {{"name", "cluster-tenants"}, {"domain", "cluster"},
-          {"match", {{"tenant", "*"}}}, {"limit", kRate},
-          {"period", "1s"},            {"burst", kBurst},
+  return {{"name", "cluster-tenants"},
+          {"domain", "cluster"},
+          {"match", {{"tenant", "*"}}},
+          {"limit", kRate},
+          {"period", "1s"},
+          {"burst", kBurst},
           {"failure_mode", "local"}};
 }
 
 nlohmann::json ProbeRule() {
-  return {{"name", "cluster-probe"}, {"domain", "probe"},
-          {"match", {{"route", "/probe"}}}, {"limit", 1000},
-          {"period", "1s"},                {"burst", 1000}};
+  return {{"name", "cluster-probe"},
+          {"domain", "probe"},
+          {"match", {{"route", "/probe"}}},
+          {"limit", 1000},
+          {"period", "1s"},
+          {"burst", 1000}};
 }
 
 std::vector<std::string> ProbeCheck() {
@@ -99,8 +105,8 @@ RuleProber::Probe RuleProber::ProbeOnce(
   nlohmann::json rule = rule_;
   rule["limit"] = limit;
   const ClusterHttpResult put =
-      stack_->Http(controller, "PUT", "/api/v1/rules/" + std::to_string(rule_id_),
-                   rule.dump());
+      stack_->Http(controller, "PUT",
+                   "/api/v1/rules/" + std::to_string(rule_id_), rule.dump());
   const auto answered = Steady::now();
   probe.status = put.status;
   probe.at = std::chrono::duration<double>(answered - origin_).count();
@@ -145,11 +151,14 @@ ClusterLoad::ClusterLoad() {
   for (size_t c = 0; c < kControllers; ++c) prober_->SetLive(c, true);
   for (size_t a = 0; a < kAgents; ++a) {
     RedisClient client(stack_->socket_path(a));
-    EXPECT_TRUE(Eventually(milliseconds(10000), [&] {
-      return client.Check({"RL.CHECK", "cluster", "0", "tenant", "t0"})
-                     .limit == kRate &&
-             InfoHas(&client, "agents:" + std::to_string(kAgents));
-    })) << "agent " << a << " lacks the rule or the agent count\n"
+    EXPECT_TRUE(Eventually(
+        milliseconds(10000),
+        [&] {
+          return client.Check({"RL.CHECK", "cluster", "0", "tenant", "t0"})
+                         .limit == kRate &&
+                 InfoHas(&client, "agents:" + std::to_string(kAgents));
+        }))
+        << "agent " << a << " lacks the rule or the agent count\n"
         << stack_->Logs();
   }
   for (size_t c = 0; c < kControllers; ++c) {
@@ -159,9 +168,8 @@ ClusterLoad::ClusterLoad() {
 
 bool ClusterLoad::AwaitAgents(size_t controller) {
   return Eventually(milliseconds(5000), [&] {
-    return stack_->ControllerMetric(controller,
-                                    "sluice_controller_agents_connected") ==
-           kAgents;
+    return stack_->ControllerMetric(
+               controller, "sluice_controller_agents_connected") == kAgents;
   });
 }
 
@@ -229,8 +237,8 @@ Misses ClusterLoad::ExpectUsed(const std::string& what, double from,
   for (size_t k = 0; k < kKeys; ++k) {
     const double rate =
         static_cast<double>(Admitted(Key(k), from, to)) / (to - from);
-    rates += " t" + std::to_string(k) + " " +
-             std::to_string(static_cast<int>(rate));
+    rates +=
+        " t" + std::to_string(k) + " " + std::to_string(static_cast<int>(rate));
     Soft(&misses, rate >= 0.95 * kRate,
          what + Figure(": tenant admitted %.0f/s, expected at least %.0f/s",
                        rate, 0.95 * kRate));
@@ -260,8 +268,8 @@ Misses ClusterLoad::ExpectFast(const std::string& what, double from,
       what.c_str(), from, to, p50, p99, p999, max, all.size());
   Misses misses;
   Soft(&misses, p99 < 1.0,
-       what + Figure(": p99 check latency %.3f ms, expected under %.0f ms",
-                     p99, 1.0));
+       what + Figure(": p99 check latency %.3f ms, expected under %.0f ms", p99,
+                     1.0));
   return misses;
 }
 
@@ -276,9 +284,9 @@ Misses ClusterLoad::ExpectProbesArrived() {
       continue;
     }
     ++accepted;
-    EXPECT_GE(p.delay_s, 0) << "the change made through controller "
-                            << p.controller << " at " << p.at
-                            << " s never reached every agent";
+    EXPECT_GE(p.delay_s, 0)
+        << "the change made through controller " << p.controller << " at "
+        << p.at << " s never reached every agent";
     worst = std::max(worst, p.delay_s);
     Soft(&misses, p.delay_s < 1.0,
          Figure("a rule change reached every agent after %.2f s (at %.1f s), "

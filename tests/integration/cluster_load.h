@@ -34,9 +34,9 @@ class RuleProber {
  public:
   struct Probe {
     size_t controller = 0;
-    int status = 0;        // of the PUT (0: no answer)
-    double at = 0;         // seconds since the origin, when it answered
-    double delay_s = -1;   // until every agent had it; -1: not within 5 s
+    int status = 0;       // of the PUT (0: no answer)
+    double at = 0;        // seconds since the origin, when it answered
+    double delay_s = -1;  // until every agent had it; -1: not within 5 s
   };
 
   RuleProber(ClusterStack* stack, int64_t rule_id, nlohmann::json rule);

@@ -13,9 +13,9 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 #include "tests/integration/cluster_load.h"
 
@@ -71,8 +71,7 @@ TEST_F(SeveralControllersOutageTest, PostgresAwayFor20SecondsUnderLoad) {
     // admit from their safe shares.
     load.ExpectUsed("during the outage (from 2 s in)", down + 2.0, up);
     for (const Misses& more :
-         {load.ExpectUsed("from 3 s after the database is back", up + 3.0,
-                          end),
+         {load.ExpectUsed("from 3 s after the database is back", up + 3.0, end),
           load.ExpectFast("during the outage", down, up),
           load.ExpectFast("after the outage", up, end),
           load.ExpectProbesArrived()}) {
@@ -84,12 +83,15 @@ TEST_F(SeveralControllersOutageTest, PostgresAwayFor20SecondsUnderLoad) {
 
 // Ten rounds: both PUTs carry the ETag just read and are sent at once, one
 // through each of two controllers (a different pair each round).
-TEST_F(SeveralControllersOutageTest, ConcurrentIfMatchThroughTwoControllersOneWins) {
+TEST_F(SeveralControllersOutageTest,
+       ConcurrentIfMatchThroughTwoControllersOneWins) {
   ClusterStack stack(kControllers, {});
   for (size_t c = 0; c < kControllers; ++c) stack.StartController(c);
-  nlohmann::json rule = {{"name", "contended"}, {"domain", "contended"},
+  nlohmann::json rule = {{"name", "contended"},
+                         {"domain", "contended"},
                          {"match", nlohmann::json::object()},
-                         {"limit", 10}, {"period", "1s"}};
+                         {"limit", 10},
+                         {"period", "1s"}};
   const ClusterHttpResult created =
       stack.Http(0, "POST", "/api/v1/rules", rule.dump());
   ASSERT_EQ(created.status, 201) << created.body;
@@ -126,12 +128,15 @@ TEST_F(SeveralControllersOutageTest, ConcurrentIfMatchThroughTwoControllersOneWi
     const int64_t won = first.status == 200 ? 100 + round : 200 + round;
     for (size_t c = 0; c < kControllers; ++c) {
       int64_t limit = 0;
-      EXPECT_TRUE(Eventually(std::chrono::milliseconds(1000), [&] {
-        const auto now = nlohmann::json::parse(
-            stack.Http(c, "GET", path).body, nullptr, false);
-        limit = now.is_object() ? now.value("limit", int64_t{0}) : 0;
-        return limit == won;
-      })) << "controller " << c << " round " << round << " serves limit "
+      EXPECT_TRUE(Eventually(
+          std::chrono::milliseconds(1000),
+          [&] {
+            const auto now = nlohmann::json::parse(
+                stack.Http(c, "GET", path).body, nullptr, false);
+            limit = now.is_object() ? now.value("limit", int64_t{0}) : 0;
+            return limit == won;
+          }))
+          << "controller " << c << " round " << round << " serves limit "
           << limit << ", the winner wrote " << won;
     }
   }

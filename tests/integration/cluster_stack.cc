@@ -53,8 +53,8 @@ ClusterStack::ClusterStack(size_t controllers,
   relay_ = std::make_unique<TcpRelay>(PortOf(TestDatabase::ServerConninfo()),
                                       /*capture=*/false);
   // libpq takes the last of a repeated keyword.
-  conninfo_ = db_.conninfo() + " host=127.0.0.1 port=" +
-              std::to_string(relay_->port());
+  conninfo_ =
+      db_.conninfo() + " host=127.0.0.1 port=" + std::to_string(relay_->port());
   for (size_t i = 0; i < controllers; ++i) AddController();
 }
 
@@ -87,16 +87,15 @@ std::string ClusterStack::socket_path(size_t i) const {
 
 void ClusterStack::StartController(size_t i) {
   Slot& slot = slots_.at(i);
-  std::vector<std::string> argv = {
-      BuiltBinary("controller/sluice-controller"),
-      "--db",
-      conninfo_,
-      "--http",
-      "127.0.0.1:" + std::to_string(slot.http),
-      "--agents",
-      endpoint(i),
-      "--metrics",
-      "127.0.0.1:" + std::to_string(slot.metrics)};
+  std::vector<std::string> argv = {BuiltBinary("controller/sluice-controller"),
+                                   "--db",
+                                   conninfo_,
+                                   "--http",
+                                   "127.0.0.1:" + std::to_string(slot.http),
+                                   "--agents",
+                                   endpoint(i),
+                                   "--metrics",
+                                   "127.0.0.1:" + std::to_string(slot.metrics)};
   argv.insert(argv.end(), controller_args_.begin(), controller_args_.end());
   slot.process->Start(argv, {{"SLUICE_ADMIN_TOKEN", Stack::kToken}},
                       dir_ + "/controller-" + std::to_string(i) + ".log");
@@ -126,16 +125,15 @@ void ClusterStack::StartAgent(size_t i,
   slot.metrics = PickFreePort();
   slot.process = std::make_unique<ChildProcess>();
   const std::string id = "it-agent-" + std::to_string(i);
-  std::vector<std::string> argv = {
-      BuiltBinary("agent/sluice-agent"),
-      "--controller",
-      list,
-      "--socket",
-      socket_path(i),
-      "--agent-id",
-      id,
-      "--metrics",
-      "127.0.0.1:" + std::to_string(slot.metrics)};
+  std::vector<std::string> argv = {BuiltBinary("agent/sluice-agent"),
+                                   "--controller",
+                                   list,
+                                   "--socket",
+                                   socket_path(i),
+                                   "--agent-id",
+                                   id,
+                                   "--metrics",
+                                   "127.0.0.1:" + std::to_string(slot.metrics)};
   slot.process->Start(argv, {}, dir_ + "/" + id + ".log");
   bool up = Eventually(std::chrono::seconds(10), [&] {
     if (!slot.process->Running()) return false;
@@ -143,7 +141,8 @@ void ClusterStack::StartAgent(size_t i,
     auto reply = client.Command({"PING"});
     return reply && reply->type == REDIS_REPLY_STATUS;
   });
-  if (!up) throw std::runtime_error("agent not up:\n" + slot.process->LogTail());
+  if (!up)
+    throw std::runtime_error("agent not up:\n" + slot.process->LogTail());
 }
 
 ClusterHttpResult ClusterStack::Http(size_t i, const std::string& method,

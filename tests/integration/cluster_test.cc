@@ -108,8 +108,8 @@ TEST_F(SeveralControllersTest, RollingRestartOfEveryController) {
     load.ExpectHeld("rolling restart", 2.0);
     Misses out = load.ExpectUsed("before the restarts", 2.0, 4.0);
     for (const double back : backs) {
-      const Misses used = load.ExpectUsed("from 3 s after a restart",
-                                          back + 3.0, back + 4.5);
+      const Misses used =
+          load.ExpectUsed("from 3 s after a restart", back + 3.0, back + 4.5);
       out.insert(out.end(), used.begin(), used.end());
     }
     for (const Misses& more : {load.ExpectFast("rolling restart", 2.0, end),
@@ -134,10 +134,13 @@ TEST_F(SeveralControllersTest, AFourthControllerIsLearnedByTheAgents) {
     EXPECT_TRUE(load.AwaitAgents(fourth)) << load.stack().Logs();
     const double connected = load.Now();
     for (size_t a = 0; a < kAgents; ++a) {
-      EXPECT_TRUE(Eventually(std::chrono::milliseconds(5000), [&] {
-        return load.stack().AgentMetric(
-                   a, "sluice_agent_controllers_reachable") == 4;
-      })) << "agent " << a;
+      EXPECT_TRUE(
+          Eventually(std::chrono::milliseconds(5000),
+                     [&] {
+                       return load.stack().AgentMetric(
+                                  a, "sluice_agent_controllers_reachable") == 4;
+                     }))
+          << "agent " << a;
     }
     load.prober().SetLive(fourth, true);
     SleepUntil(load.origin(), joined + 7.0);

@@ -59,9 +59,10 @@ void PacedClient::Run() {
   RedisClient client(socket_);
   const auto start = Steady::now();
   for (int64_t i = 0; !stop_.load(); ++i) {
-    const auto due = start + std::chrono::duration_cast<Steady::duration>(
-                                 std::chrono::duration<double>(
-                                     static_cast<double>(i) * interval_));
+    const auto due =
+        start +
+        std::chrono::duration_cast<Steady::duration>(
+            std::chrono::duration<double>(static_cast<double>(i) * interval_));
     const auto now = Steady::now();
     if (now - due > milliseconds(100)) continue;  // skip, do not burst
     std::this_thread::sleep_until(due);
