@@ -385,6 +385,14 @@ void LocalBucket::ApplyGrant(const Rule& rule, int64_t requested_at,
   if (in_flight_ && requested_at >= window_start_) in_flight_ = 0;
   tokens = std::clamp<int64_t>(tokens, 0, kMaxCount);
   last_grant_ = static_cast<uint32_t>(tokens);
+  if (ttl_ns <= 0 && has_lease(now) && LeaseTokens(now) == 0) {
+    // No lease (a held, unowned or fenced bucket; a restart's learning):
+    // the controller keeps no credit for this agent, so a spent lease,
+    // worth nothing, must not keep the safe share shut until it expires
+    // (ShareBehindLease). It ends here.
+    lease_expiry_ = now;
+    old_tokens_ = 0;
+  }
   if (ttl_ns <= 0 ||
       requested_at > std::numeric_limits<int64_t>::max() - ttl_ns) {
     return;

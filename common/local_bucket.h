@@ -220,6 +220,8 @@ class LocalBucket {
   // A grant of tokens > 0 also empties the safe share (it holds this
   // agent's credit, its share of the refill until about now), so that the
   // safe share admits only the share of the refill since the last grant.
+  // A reply with no lease (ttl 0) ends a valid lease that is spent, so the
+  // safe share may admit at once (the controller holds no credit for us).
   void ApplyGrant(const Rule& rule, int64_t requested_at, int64_t tokens,
                   int64_t ttl_ns, int64_t now);
 

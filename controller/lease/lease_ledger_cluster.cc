@@ -60,13 +60,19 @@ bool LeaseLedger::GateItem(size_t i, const AgentRecord& agent,
     answered_unowned_ = true;
     return true;
   }
-  // Held: learn the agent's demand and spend, grant nothing.
+  // Held: learn the agent's demand, grant nothing. What it admitted
+  // without a lease is not charged: since the adoption the budget grants
+  // nothing and drops its unclaimed refill, so those admissions (the
+  // agents' safe shares, at most the rate together) took tokens nobody
+  // else can grant; before the adoption, the bucket was not ours and the
+  // budget starts empty. Charged, they became a debt that starved the
+  // bucket for up to a second after the hold.
   Budget& budget = BudgetOfItem(i, now, /*held=*/true);
   LeaseReport report;
   report.want = want.want;
   report.admitted = want.admitted;
   report.refused = want.refused;
-  report.unleased = want.unleased;
+  report.unleased = 0;
   report.weight = agent.weight;
   budget.allocator.Report(agent.number, now, report);
   return true;

@@ -103,6 +103,29 @@ TEST(LocalBucketRetryTest, WithinTheCreditHorizonOneGrantsWorthPerRequest) {
   EXPECT_TRUE(Check(&bucket, rule, 600 * kMs, 1, ctx).allowed);
 }
 
+// A reply with no lease (ttl 0: the bucket is held by a controller that
+// just gained it, not owned, fenced) ends a spent lease: the safe share
+// admits at once instead of waiting for that lease's expiry while the
+// agent keeps asking. A lease with tokens left is kept and spent first.
+TEST(LocalBucketRetryTest, NoLeaseReplyEndsASpentLeaseForTheSafeShare) {
+  const Rule rule = TenPerSecond();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  Request(&bucket, 0);
+  bucket.ApplyGrant(rule, 0, 2, kSec, 1 * kMs);
+  Request(&bucket, 50 * kMs);
+  bucket.ApplyGrant(rule, 50 * kMs, 0, 0, 51 * kMs);  // tokens left: kept
+  EXPECT_TRUE(bucket.has_lease(52 * kMs));
+  ASSERT_TRUE(Check(&bucket, rule, 52 * kMs, 1, ctx).allowed);
+  ASSERT_TRUE(Check(&bucket, rule, 53 * kMs, 1, ctx).allowed);
+  EXPECT_EQ(bucket.LeaseTokens(54 * kMs), 0);
+  Request(&bucket, 100 * kMs);
+  bucket.ApplyGrant(rule, 100 * kMs, 0, 0, 101 * kMs);  // spent: ended
+  EXPECT_FALSE(bucket.has_lease(101 * kMs));
+  // The safe share holds the refill since the last grant (about 1 token).
+  EXPECT_TRUE(Check(&bucket, rule, 150 * kMs, 1, ctx).allowed);
+}
+
 struct SpreadCase {
   std::string name;
   int64_t agents;

@@ -48,189 +48,16 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/paced_load.h"
 #include "tests/integration/stack.h"
 
 namespace sluice::testing {
 namespace {
 
-using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr int64_t kLeaseTtlMs = 1000;
 constexpr int kAttempts = 3;
-
-// Soft expectations an attempt missed, each saying what and by how much.
-using Misses = std::vector<std::string>;
-
-void Soft(Misses* misses, bool ok, const std::string& what) {
-  if (!ok) misses->push_back(what);
-}
-
-// Runs `attempt` until it misses no soft expectation, kAttempts times at
-// most (see the top of the file). Hard expectations fail at once.
-void Retried(const std::function<Misses(int)>& attempt) {
-  for (int i = 1; i <= kAttempts; ++i) {
-    const Misses misses = attempt(i);
-    if (::testing::Test::HasFailure() || misses.empty()) return;
-    for (const std::string& miss : misses) {
-      std::printf("attempt %d of %d missed: %s\n", i, kAttempts, miss.c_str());
-      if (i == kAttempts)
-        ADD_FAILURE() << miss << " (in all " << kAttempts
-                      << " attempts; see the log)";
-    }
-  }
-}
-
-std::string Figure(const char* format, double a, double b) {
-  char buf[160];
-  std::snprintf(buf, sizeof(buf), format, a, b);
-  return buf;
-}
-
-struct Record {
-  double t;           // seconds since the run's origin, at the reply
-  double latency_ms;  // of the RL.CHECK round trip
-  bool allowed;
-  int64_t retry_after_ms;
-};
-
-// One client on one agent, sending `argv` at `per_second`, on schedule
-// (a client more than 100 ms late skips what it missed).
-class PacedClient {
- public:
-  PacedClient(std::string socket, std::vector<std::string> argv,
-              double per_second)
-      : socket_(std::move(socket)),
-        argv_(std::move(argv)),
-        interval_(1.0 / per_second) {}
-  ~PacedClient() { Stop(); }
-
-  void Start(Steady::time_point origin) {
-    origin_ = origin;
-    thread_ = std::thread([this] { Run(); });
-  }
-  void Stop() {
-    stop_.store(true);
-    if (thread_.joinable()) thread_.join();
-  }
-  std::vector<Record> records() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return records_;
-  }
-  int64_t errors() const { return errors_.load(); }
-
- private:
-  void Run() {
-    RedisClient client(socket_);
-    const auto start = Steady::now();
-    for (int64_t i = 0; !stop_.load(); ++i) {
-      const auto due = start + std::chrono::duration_cast<Steady::duration>(
-                                   std::chrono::duration<double>(
-                                       static_cast<double>(i) * interval_));
-      const auto now = Steady::now();
-      if (now - due > milliseconds(100)) continue;  // skip, do not burst
-      std::this_thread::sleep_until(due);
-      const auto sent = Steady::now();
-      CheckReply reply = client.Check(argv_);
-      const auto done = Steady::now();
-      if (!reply.error.empty()) {
-        ++errors_;
-        continue;
-      }
-      Record r;
-      r.t = std::chrono::duration<double>(done - origin_).count();
-      r.latency_ms =
-          std::chrono::duration<double, std::milli>(done - sent).count();
-      r.allowed = reply.allowed == 1;
-      r.retry_after_ms = reply.retry_after_ms;
-      std::lock_guard<std::mutex> lock(mu_);
-      records_.push_back(r);
-    }
-  }
-
-  const std::string socket_;
-  const std::vector<std::string> argv_;
-  const double interval_;
-  Steady::time_point origin_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int64_t> errors_{0};
-  std::mutex mu_;
-  std::vector<Record> records_;
-};
-
-struct Span {
-  int64_t checks = 0, allowed = 0;
-  double max_latency_ms = 0;
-  bool all_retry_1000 = true;  // every refusal says retry in 1000 ms
-};
-
-Span In(const std::vector<Record>& records, double from, double to) {
-  Span s;
-  for (const Record& r : records) {
-    if (r.t < from || r.t >= to) continue;
-    ++s.checks;
-    if (r.allowed) {
-      ++s.allowed;
-    } else if (r.retry_after_ms != 1000) {
-      s.all_retry_1000 = false;
-    }
-    s.max_latency_ms = std::max(s.max_latency_ms, r.latency_ms);
-  }
-  return s;
-}
-
-double Percentile(std::vector<Record> records, double from, double to,
-                  double p) {
-  std::vector<double> latencies;
-  for (const Record& r : records) {
-    if (r.t >= from && r.t < to) latencies.push_back(r.latency_ms);
-  }
-  if (latencies.empty()) return -1;
-  std::sort(latencies.begin(), latencies.end());
-  return latencies[static_cast<size_t>(p * (latencies.size() - 1))];
-}
-
-// Admitted in [from, to) over several clients.
-int64_t Admitted(const std::vector<std::vector<Record>>& all, double from,
-                 double to) {
-  int64_t sum = 0;
-  for (const auto& records : all) sum += In(records, from, to).allowed;
-  return sum;
-}
-
-// The most admitted in any window [t, t + width) with t >= from; *at (if
-// given) is where that window starts.
-int64_t MaxWindow(const std::vector<std::vector<Record>>& all, double from,
-                  double to, double width, double* at = nullptr) {
-  std::vector<double> times;
-  for (const auto& records : all) {
-    for (const Record& r : records) {
-      if (r.allowed && r.t >= from && r.t < to) times.push_back(r.t);
-    }
-  }
-  std::sort(times.begin(), times.end());
-  int64_t best = 0;
-  size_t j = 0;
-  for (size_t i = 0; i < times.size(); ++i) {
-    while (j < times.size() && times[j] < times[i] + width) ++j;
-    if (static_cast<int64_t>(j - i) > best) {
-      best = static_cast<int64_t>(j - i);
-      if (at != nullptr) *at = times[i];
-    }
-  }
-  return best;
-}
-
-double Since(Steady::time_point origin) {
-  return std::chrono::duration<double>(Steady::now() - origin).count();
-}
-
-void SleepUntil(Steady::time_point origin, double t) {
-  std::this_thread::sleep_until(origin +
-                                std::chrono::duration_cast<Steady::duration>(
-                                    std::chrono::duration<double>(t)));
-}
 
 class FailoverTest : public ::testing::Test {
  protected:
@@ -355,7 +182,7 @@ Misses CheckFailureModes(const FailureModeRun& run) {
 }
 
 TEST_F(FailoverTest, ControllerUnreachableAgentsAnswerThenFollowFailureMode) {
-  Retried([&](int) -> Misses {
+  Retried(kAttempts, [&](int) -> Misses {
     StartStack(2);  // two agents: `local` is limit / 2
     for (const char* mode : {"open", "closed", "local"}) {
       CreateRule(std::string("fm-") + mode, 40, mode);
@@ -469,13 +296,13 @@ class RestartTest : public FailoverTest,
 };
 
 TEST_P(RestartTest, RestartedControllerHoldsTheLimitAgainWithinTwoSeconds) {
-  Retried([&](int) { return Attempt(GetParam()); });
+  Retried(kAttempts, [&](int) { return Attempt(GetParam()); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Downtime, RestartTest, ::testing::Values(0, 2000));
 
 TEST_F(FailoverTest, CrashedAgentsShareGoesToTheOthersAndIsForgotten) {
-  Retried([&](int) -> Misses {
+  Retried(kAttempts, [&](int) -> Misses {
     StartStack(2);
     CreateRule("crash", 200, "local");
     for (size_t i = 0; i < 2; ++i) AwaitRule(i, "crash", 200);

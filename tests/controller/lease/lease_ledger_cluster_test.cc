@@ -124,6 +124,39 @@ TEST(LeaseLedgerClusterTest, GainedBucketsAreHeldThenStartEmpty) {
   EXPECT_LT(after.items[0].tokens, 20);
 }
 
+// What agents admit without a lease while a bucket is held (their safe
+// shares) is not charged: the held budget grants nothing and drops its
+// unclaimed refill meanwhile. Charged, a burst's worth of debt would leave
+// the bucket without a lease for a second after the hold (measured end to
+// end: 48 admitted in that second for a limit of 200).
+TEST(LeaseLedgerClusterTest, UnleasedAdmissionsDuringAHoldAreNotADebt) {
+  LedgerHarness h(Options());
+  h.Connect("p");
+  const ControllerSet two = Set(4, {"a", "b"});
+  h.ledger().OnClusterHeartbeat(h.now(), two, ControllerSet{}, h.now());
+  h.clock().AdvanceMillis(5000);
+  h.ledger().OnClusterHeartbeat(h.now(), two, two, h.now());
+  const std::string gained = ValueOwnedBy(two, "b");
+  const int64_t adopted = h.now();
+  h.ledger().OnClusterHeartbeat(h.now(), Set(5, {"a"}), two, adopted);
+  // Rule 1 is 10/s, burst 20: the agent reports its safe share's 10/s,
+  // and a backlog of 20 from before (all unleased), while refusing more.
+  const LeaseGrant first = h.Lease(
+      "p", {Line(1, {gained}, 20, /*admitted=*/20, /*refused=*/10, 20)});
+  EXPECT_EQ(first.items[0].tokens, 0);
+  for (int i = 1; i <= 6; ++i) {  // every 250 ms while held
+    h.clock().Set(adopted + i * 250 * kMs);
+    h.Lease("p", {Line(1, {gained}, 20, 2, 3, 2)});
+  }
+  h.clock().Set(adopted + 1750 * kMs);  // the hold is over
+  const LeaseGrant after = h.Lease("p", {Line(1, {gained}, 20)});
+  EXPECT_GT(after.items[0].ttl_ms, 0);
+  EXPECT_GT(after.items[0].tokens, 0);
+  // A second later the agent gets the rate (10/s), not less.
+  h.clock().Set(adopted + 2750 * kMs);
+  EXPECT_GE(h.Lease("p", {Line(1, {gained}, 20, 5, 5)}).items[0].tokens, 9);
+}
+
 TEST(LeaseLedgerClusterTest, FencedGrantsNothingUntilAHeartbeatSucceeds) {
   LedgerHarness h(Options());
   h.Connect("p");
