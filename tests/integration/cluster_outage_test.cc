@@ -22,7 +22,9 @@
 namespace sluice::testing {
 namespace {
 
-constexpr int kAttempts = 1;  // CI time: a second attempt doubles it
+// Two: on two shared cores a run of seven daemons and sixteen clients can
+// miss the 1 ms p99 by a few percent; a second attempt runs only then.
+constexpr int kAttempts = 2;
 constexpr double kOutageSeconds = 20;
 
 class SeveralControllersOutageTest : public ::testing::Test {

@@ -16,8 +16,7 @@
 // Hard expectations (fail at once): every check answered; no tenant
 // admitted more than (burst + rate) * 1.05 in any 1 s window; every change
 // accepted by a controller reached every agent. Soft ones (an attempt that
-// misses one runs again on a fresh stack, kAttempts in all; one, as the
-// five tests already take over two minutes): 95 % of the
+// misses one runs again on a fresh stack, kAttempts in all): 95 % of the
 // limit used in steady state and from 3 s after each disturbance; p99 of
 // the check's round trip under 1 ms; each rule change within 1 s.
 #include <gtest/gtest.h>
@@ -30,7 +29,9 @@
 namespace sluice::testing {
 namespace {
 
-constexpr int kAttempts = 1;  // CI time: a second attempt doubles it
+// Two: on two shared cores a run of seven daemons and sixteen clients can
+// miss the 1 ms p99 by a few percent; a second attempt runs only then.
+constexpr int kAttempts = 2;
 
 class SeveralControllersTest : public ::testing::Test {
  protected:
