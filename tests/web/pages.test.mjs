@@ -1,12 +1,14 @@
 // Every page at 1280×800 and 390×844: it renders, axe-core finds no serious
 // or critical violation, nothing overflows sideways, nothing is requested
 // from another origin. With SLUICE_SCREENSHOTS=DIR each page is also saved
-// there (docs/screenshots/ is made this way).
+// there (docs/screenshots/ is made this way), after a minute of skewed
+// traffic through the agent, so the charts and top clients show something.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {execFileSync} from 'node:child_process';
+import {Resp} from './resp.mjs';
 import {API, DESKTOP, PHONE, launch, open, signIn, api, newRule, axe, noProblems} from './harness.mjs';
 
 const SHOTS = process.env.SLUICE_SCREENSHOTS || '';
@@ -18,7 +20,34 @@ before(async () => {
   delete changed.id; delete changed.version;
   await api('PUT', `/api/v1/rules/${rule.id}`, changed);
   await newRule({name: 'pages-login', domain: 'login', match: {user: '*'}, limit: 3, period: '1m', mode: 'shadow'});
+  if (SHOTS) await traffic();
 });
+
+// About 70 s of checks, client i sending 1/(i+1) of the heaviest one's
+// 200 a second (above the rule's 120), until a minute with them has ended
+// and its top clients are listed (bounded: it throws past 150 s).
+async function traffic() {
+  const agent = await Resp.connect(process.env.SLUICE_AGENT_SOCKET);
+  const start = Date.now();
+  for (let tick = 0; ; tick++) {
+    for (let i = 0; i < 12; i++) {
+      for (let n = 0; n < Math.round(20 / (i + 1)); n++) {
+        await agent.check('api', 1, {route: '/search', client_id: `customer-${1000 + i * 37}`});
+      }
+      if (tick % 20 === 0) await agent.check('login', 1, {user: `user-${i}`});
+    }
+    const wait = start + (tick + 1) * 100 - Date.now();
+    if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait));
+    if (tick % 50 === 0 && Date.now() - start > 65000) {
+      const to = new Date().toISOString();
+      const from = new Date(start).toISOString();
+      const top = await api('GET', `/api/v1/usage/top?rule=${rule.id}&by=refused&limit=10&from=${from}&to=${to}`);
+      if (top.status === 200 && (top.json.clients || []).length > 0) break;
+    }
+    if (Date.now() - start > 150000) throw new Error('no top clients listed after 150 s of traffic');
+  }
+  agent.close();
+}
 after(async () => { await browser?.close(); });
 
 const PAGES = () => [
