@@ -4,7 +4,7 @@
 // for this client", which the agent then follows within a bound.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {API, launch, open, signIn, api, newRule, noProblems} from './harness.mjs';
+import {API, launch, open, signIn, api, newRule, noProblems, axe} from './harness.mjs';
 import {Resp} from './resp.mjs';
 
 const SOCKET = process.env.SLUICE_AGENT_SOCKET;
@@ -134,6 +134,9 @@ test("the rule's top clients, heaviest first, by refused and by allowed", async 
   }
   const headers = await page.getByRole('table', {name: 'Top clients by refused'}).getByRole('columnheader').allTextContents();
   assert.deepEqual(headers.slice(0, 3), ['Client', 'Allowed (at least)', 'Refused']);
+  // With clients listed, each row's override link is in the page: axe again.
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], violations.join('\n'));
 });
 
 test('the Agents page lists the agent, connected, with its rules version and buckets', async () => {
@@ -157,7 +160,7 @@ test('an override made from a top client applies at the agent within the bound',
   const client = expectedTop('refused')[0][0].split('=')[1];
   await page.goto(`${API}/#/rules/${rule.id}`);
   await page.getByRole('table', {name: 'Top clients by refused'})
-    .getByRole('link', {name: `Make an override for client_id=${client}`}).click();
+    .getByRole('link', {name: `Make an override for this client (client_id=${client})`}).click();
   await page.getByRole('heading', {name: 'New rule'}).waitFor();
   assert.equal(await page.getByLabel('Match').inputValue(), `client_id=${client}`);
   assert.equal(await page.getByLabel('Domain').inputValue(), 'usage');

@@ -41,7 +41,7 @@ async function topClients(box, rule, from, to, by, editor) {
         h('td', {class: 'mono'}, matchText(c.values)), h('td', {class: 'num'}, compact(c.allowed)),
         h('td', {class: 'num'}, compact(c.refused)),
         editor ? h('td', {}, h('a', {class: 'button small', href: `#/rules/new?from=${rule.id}&values=${encodeURIComponent(JSON.stringify(c.values))}`,
-          'aria-label': `Make an override for ${matchText(c.values)}`}, 'Make an override for this client')) : null))))));
+          'aria-label': `Make an override for this client (${matchText(c.values)})`}, 'Make an override for this client')) : null))))));
   } catch (e) { clear(box).append(emptyState(usageUnavailable(e))); }
 }
 
