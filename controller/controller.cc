@@ -1,10 +1,11 @@
 #include "controller/controller.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string_view>
-#include <unistd.h>
 #include <utility>
 
 #include "platform/curve_keys.h"
@@ -80,8 +81,7 @@ StatusOr<std::string> ResolveAdvertise(const std::string& advertise,
   const size_t colon = rest.rfind(':');
   const std::string host = rest.substr(0, colon);
   if (colon == std::string::npos || host.empty() || IsWildcardHost(host)) {
-    if (advertise.empty() && colon != std::string::npos &&
-        !host_name.empty()) {
+    if (advertise.empty() && colon != std::string::npos && !host_name.empty()) {
       return "tcp://" + host_name + rest.substr(colon);
     }
     if (advertise.empty()) {

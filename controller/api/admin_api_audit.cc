@@ -83,8 +83,8 @@ Status ParseAuditQuery(const std::map<std::string, std::string>& query,
     }
   }
   if (const std::string* until = get("until")) read->until = *until;
-  for (auto [name, out] : {std::pair{"actor", &read->actor},
-                           std::pair{"target", &read->target}}) {
+  for (auto [name, out] :
+       {std::pair{"actor", &read->actor}, std::pair{"target", &read->target}}) {
     const std::string* value = get(name);
     if (value == nullptr) continue;
     if (value->empty() || value->size() > kMaxFilterBytes) {
@@ -100,17 +100,18 @@ Status ParseAuditQuery(const std::map<std::string, std::string>& query,
     if (!Kind(*kind, &read->kind)) {
       return Status::InvalidArgument(
           "kind must be rule, token or agent_key (or rules, tokens, "
-          "agent-keys), got '" + *kind + "'",
+          "agent-keys), got '" +
+              *kind + "'",
           "kind");
     }
   }
   if (const std::string* limit = get("limit")) {
     if (!AllDigits(*limit) || std::stoll(*limit) < 1 ||
         std::stoll(*limit) > AuditLog::kMaxLimit) {
-      return Status::InvalidArgument(
-          "limit must be a whole number from 1 to " +
-              std::to_string(AuditLog::kMaxLimit) + ", got '" + *limit + "'",
-          "limit");
+      return Status::InvalidArgument("limit must be a whole number from 1 to " +
+                                         std::to_string(AuditLog::kMaxLimit) +
+                                         ", got '" + *limit + "'",
+                                     "limit");
     }
     read->limit = static_cast<int>(std::stoll(*limit));
   }
@@ -120,9 +121,9 @@ Status ParseAuditQuery(const std::map<std::string, std::string>& query,
 }  // namespace
 
 HttpResponse AdminApi::ListAudit(const Call& call) {
-  StatusOr<std::map<std::string, std::string>> query = api::ParseQuery(
-      call.request.query,
-      {"since", "until", "actor", "kind", "target", "limit"});
+  StatusOr<std::map<std::string, std::string>> query =
+      api::ParseQuery(call.request.query,
+                      {"since", "until", "actor", "kind", "target", "limit"});
   if (!query.ok()) return api::BadQuery(query.status());
   AuditLog::Query read;
   if (Status bad = ParseAuditQuery(*query, &read); !bad.ok()) {

@@ -59,14 +59,12 @@ const std::string kYamlExample =
 
 // Reads a YAML body into *out, or sets *error (413, or 400 invalid_yaml
 // with the line and column of the problem) and returns false.
-bool ParseYamlBody(const HttpRequest& request, json* out,
-                   HttpResponse* error) {
+bool ParseYamlBody(const HttpRequest& request, json* out, HttpResponse* error) {
   if (request.body.size() > AdminApi::kMaxBodyBytes) {
-    *error = AdminApi::Error(
-        413, "body_too_large",
-        "the request body is over the limit of " +
-            std::to_string(AdminApi::kMaxBodyBytes) +
-            " bytes (1 MiB); send a smaller document");
+    *error = AdminApi::Error(413, "body_too_large",
+                             "the request body is over the limit of " +
+                                 std::to_string(AdminApi::kMaxBodyBytes) +
+                                 " bytes (1 MiB); send a smaller document");
     return false;
   }
   YamlProblem problem;
@@ -128,10 +126,10 @@ HttpResponse AdminApi::PutConfig(const Call& call) {
   if (!if_match.ok()) return api::BadHeader(if_match.status());
   json body;
   HttpResponse error;
-  bool parsed = IsYamlContentType(call.request.content_type)
-                    ? ParseYamlBody(call.request, &body, &error)
-                    : api::ParseJsonBody(call.request, kConfigExample, &body,
-                                         &error);
+  bool parsed =
+      IsYamlContentType(call.request.content_type)
+          ? ParseYamlBody(call.request, &body, &error)
+          : api::ParseJsonBody(call.request, kConfigExample, &body, &error);
   if (!parsed) return error;
   std::vector<Rule> rules;
   std::vector<ConfigProblem> problems = ParseConfigDocument(body, &rules);

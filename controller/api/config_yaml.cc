@@ -140,18 +140,21 @@ struct Converter {
 std::string Explain(const std::string& msg) {
   std::string hint;
   if (msg == "end of map not found") {
-    hint = "expected another 'key: value' at the same indentation as the "
-           "keys above, or less indentation to end the map";
+    hint =
+        "expected another 'key: value' at the same indentation as the "
+        "keys above, or less indentation to end the map";
   } else if (msg == "end of sequence not found") {
-    hint = "expected another '- ' item at the same indentation, or less "
-           "indentation to end the list";
+    hint =
+        "expected another '- ' item at the same indentation, or less "
+        "indentation to end the list";
   } else if (msg == "end of map flow not found") {
     hint = "expected ',' or '}' in a {...} map";
   } else if (msg == "end of sequence flow not found") {
     hint = "expected ',' or ']' in a [...] list";
   } else if (msg == "illegal map value") {
-    hint = "a ':' cannot start a value here; expected a value on the same "
-           "line as its key, or quote a value that contains ': '";
+    hint =
+        "a ':' cannot start a value here; expected a value on the same "
+        "line as its key, or quote a value that contains ': '";
   } else if (msg.find("end of") != std::string::npos) {
     hint = "expected the closing quote or bracket";
   }
@@ -228,8 +231,7 @@ double Quality(std::string_view range) {
 
 }  // namespace
 
-bool ParseConfigYaml(const std::string& text, json* out,
-                     YamlProblem* problem) {
+bool ParseConfigYaml(const std::string& text, json* out, YamlProblem* problem) {
   YAML::Node root;
   try {
     root = YAML::Load(text);

@@ -15,16 +15,15 @@ StatusOr<std::string> SessionStore::Create(int64_t token_id) {
     Status stored = rows_->Insert(hash, token_id, lifetime_seconds_,
                                   static_cast<int64_t>(kMaxSessions));
     if (!stored.ok()) {
-      return Status::Unavailable(
-          "the session could not be stored (" + stored.message() +
-          "); sign in again once the database is back");
+      return Status::Unavailable("the session could not be stored (" +
+                                 stored.message() +
+                                 "); sign in again once the database is back");
     }
   }
   const int64_t now = clock_->NowNanos();
   MutexLock lock(&mu_);
-  RememberLocked(hash,
-                 Entry{token_id, now + lifetime_seconds_ * kNanosPerSecond,
-                       now});
+  RememberLocked(
+      hash, Entry{token_id, now + lifetime_seconds_ * kNanosPerSecond, now});
   return id;
 }
 
@@ -80,8 +79,9 @@ std::optional<int64_t> SessionStore::Find(std::string_view session_id) {
     return std::nullopt;
   }
   const SessionRows::Live& live = **stored;
-  RememberLocked(hash, Entry{live.token_id,
-                             now + live.remaining_millis * kNanosPerMilli, now});
+  RememberLocked(
+      hash,
+      Entry{live.token_id, now + live.remaining_millis * kNanosPerMilli, now});
   return live.token_id;
 }
 
@@ -100,8 +100,7 @@ void SessionStore::EndAllOf(int64_t token_id) {
   {
     MutexLock lock(&mu_);
     for (auto it = by_hash_.begin(); it != by_hash_.end();) {
-      it = it->second.token_id == token_id ? by_hash_.erase(it)
-                                           : std::next(it);
+      it = it->second.token_id == token_id ? by_hash_.erase(it) : std::next(it);
     }
   }
   if (rows_ != nullptr) rows_->DeleteAllOf(token_id).IgnoreError();

@@ -125,7 +125,8 @@ Filter MakeFilter(const AuditLog::Query& query) {
   if (!query.actor.empty()) filter.Add("actor = ?", query.actor);
   if (!query.kind.empty()) filter.Add("target_kind = ?", query.kind);
   if (WholeNumber(query.target)) {
-    filter.Add("(target_id = ?::text::bigint OR target_name = ?)", query.target);
+    filter.Add("(target_id = ?::text::bigint OR target_name = ?)",
+               query.target);
   } else if (!query.target.empty()) {
     filter.Add("target_name = ?", query.target);
   }
@@ -144,8 +145,7 @@ Status CheckTime(const std::string& field, const std::string& value) {
 }
 
 // The database checks the calendar (month 13, February 30).
-Status CheckTimeInDatabase(pqxx::read_transaction& tx,
-                           const std::string& field,
+Status CheckTimeInDatabase(pqxx::read_transaction& tx, const std::string& field,
                            const std::string& value) {
   if (value.empty()) return Status::Ok();
   try {
@@ -188,8 +188,8 @@ StatusOr<AuditLog::Page> AuditLog::Read(const Query& query) {
       Status bad = CheckTimeInDatabase(tx, field, value);
       if (!bad.ok()) return bad;
     }
-    pqxx::result rows = tx.exec_params(
-        sql, pqxx::prepare::make_dynamic_params(filter.params));
+    pqxx::result rows =
+        tx.exec_params(sql, pqxx::prepare::make_dynamic_params(filter.params));
     tx.commit();
     page.entries.clear();
     for (const pqxx::row& row : rows) page.entries.push_back(RowToEntry(row));

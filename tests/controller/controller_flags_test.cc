@@ -129,8 +129,7 @@ TEST(ControllerFlagsTest, TheAdvertisedEndpoint) {
   // An endpoint on every interface is advertised by the host name.
   EXPECT_EQ(*ResolveAdvertise("", "tcp://0.0.0.0:7070", "ctl-1"),
             "tcp://ctl-1:7070");
-  EXPECT_EQ(*ResolveAdvertise("", "tcp://*:7071", "ctl-1"),
-            "tcp://ctl-1:7071");
+  EXPECT_EQ(*ResolveAdvertise("", "tcp://*:7071", "ctl-1"), "tcp://ctl-1:7071");
   EXPECT_EQ(*ResolveAdvertise("tcp://ctl.example:7000", "tcp://*:7070", "h"),
             "tcp://ctl.example:7000");
   StatusOr<std::string> no_name = ResolveAdvertise("", "tcp://[::]:7070", "");

@@ -24,9 +24,9 @@ class AuditFilterTest : public testing::ApiTest {
     std::string since;
     *pages = 0;
     for (;;) {
-      HttpResult page = admin_->Get(
-          "/api/v1/audit?limit=" + std::to_string(limit) + query +
-          (since.empty() ? "" : "&since=" + since));
+      HttpResult page =
+          admin_->Get("/api/v1/audit?limit=" + std::to_string(limit) + query +
+                      (since.empty() ? "" : "&since=" + since));
       EXPECT_EQ(page.status, 200) << query << ": " << page.body;
       if (page.status != 200 || ++*pages > 50) break;
       for (const json& entry : page.json["entries"]) entries.push_back(entry);
@@ -42,13 +42,14 @@ class AuditFilterTest : public testing::ApiTest {
     alice_ = Client(NewToken("alice", "editor"));
     bob_ = Client(NewToken("bob", "admin"));
     for (int i = 0; i < 5; ++i) {
-      HttpResult made =
-          alice_->Post("/api/v1/rules", RuleNamed("a" + std::to_string(i)).dump());
+      HttpResult made = alice_->Post("/api/v1/rules",
+                                     RuleNamed("a" + std::to_string(i)).dump());
       ASSERT_EQ(made.status, 201);
       ids_.push_back(made.json["id"].get<int64_t>());
     }
-    ASSERT_EQ(alice_->Put("/api/v1/rules/" + std::to_string(ids_[0]),
-                          RuleNamed("a0", 7).dump())
+    ASSERT_EQ(alice_
+                  ->Put("/api/v1/rules/" + std::to_string(ids_[0]),
+                        RuleNamed("a0", 7).dump())
                   .status,
               200);
     ASSERT_EQ(bob_->Post("/api/v1/rules", RuleNamed("b0").dump()).status, 201);

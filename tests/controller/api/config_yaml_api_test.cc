@@ -43,22 +43,22 @@ TEST_F(ConfigYamlApiTest, AcceptChoosesYamlOrJson) {
   HttpResult json_config = admin_->Get("/api/v1/config");
   EXPECT_EQ(yaml.Header("ETag"), json_config.Header("ETag"));
   EXPECT_EQ(GetAs("text/yaml").Header("Content-Type"), kYaml);
-  for (const char* accept : {"application/json", "*/*",
-                             "application/json, application/yaml",
-                             "application/yaml;q=0.5, application/json"}) {
+  for (const char* accept :
+       {"application/json", "*/*", "application/json, application/yaml",
+        "application/yaml;q=0.5, application/json"}) {
     HttpResult as_json = GetAs(accept);
     EXPECT_EQ(as_json.json, json_config.json) << accept;
   }
-  EXPECT_EQ(GetAs("application/json;q=0.5, application/yaml")
-                .Header("Content-Type"),
-            kYaml);
+  EXPECT_EQ(
+      GetAs("application/json;q=0.5, application/yaml").Header("Content-Type"),
+      kYaml);
 }
 
 TEST_F(ConfigYamlApiTest, ADownloadPutBackChangesNothing) {
   // Strings that would read back as other types unless quoted.
   json tricky = RuleNamed("007");
   tricky["match"] = {{"client_id", "*"}, {"tier", "true"}, {"n", "42"},
-                     {"none", "~"}, {"flow", "{x}"}, {"hash", "#x"},
+                     {"none", "~"},      {"flow", "{x}"},  {"hash", "#x"},
                      {"dash", "-x"}};
   Create(tricky);
   Create(RuleNamed("null"));
@@ -133,8 +133,8 @@ TEST_F(ConfigYamlApiTest, MalformedYamlIsA400WithLineAndColumn) {
             std::string::npos)
       << indent.body;
 
-  HttpResult twice = PutYaml("/api/v1/config",
-                             "rules:\n  - name: x\n    name: y\n");
+  HttpResult twice =
+      PutYaml("/api/v1/config", "rules:\n  - name: x\n    name: y\n");
   ASSERT_EQ(twice.status, 400) << twice.body;
   EXPECT_EQ(twice.json["error"]["line"], 3) << twice.body;
   EXPECT_NE(twice.ErrorPart("message").find("appears twice"),

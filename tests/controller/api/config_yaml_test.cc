@@ -32,10 +32,20 @@ TEST(ConfigYamlTest, PlainScalarsAreTypedAndQuotedOnesAreText) {
       "a: 100\nb: -7\nc: 1.5\nd: true\ne: False\nf: null\ng: ~\nh:\n"
       "i: '100'\nj: \"true\"\nk: 1s\nl: \"*\"\nm: 0x10\nn: !!str 5\n"
       "o: 99999999999999999999\n");
-  EXPECT_EQ(doc, json({{"a", 100}, {"b", -7}, {"c", 1.5}, {"d", true},
-                       {"e", false}, {"f", nullptr}, {"g", nullptr},
-                       {"h", nullptr}, {"i", "100"}, {"j", "true"},
-                       {"k", "1s"}, {"l", "*"}, {"m", "0x10"}, {"n", "5"},
+  EXPECT_EQ(doc, json({{"a", 100},
+                       {"b", -7},
+                       {"c", 1.5},
+                       {"d", true},
+                       {"e", false},
+                       {"f", nullptr},
+                       {"g", nullptr},
+                       {"h", nullptr},
+                       {"i", "100"},
+                       {"j", "true"},
+                       {"k", "1s"},
+                       {"l", "*"},
+                       {"m", "0x10"},
+                       {"n", "5"},
                        {"o", "99999999999999999999"}}));
 }
 
@@ -45,9 +55,16 @@ TEST(ConfigYamlTest, WhatIsWrittenReadsBackTheSame) {
                  {"limit", 100},
                  {"enabled", false},
                  {"match",
-                  {{"client_id", "*"}, {"a", "true"}, {"b", "null"},
-                   {"c", ""}, {"d", "a: b"}, {"e", "#x"}, {"f", "1.5"},
-                   {"g", " padded "}, {"h", "line\nbreak"}, {"i", "- x"}}}},
+                  {{"client_id", "*"},
+                   {"a", "true"},
+                   {"b", "null"},
+                   {"c", ""},
+                   {"d", "a: b"},
+                   {"e", "#x"},
+                   {"f", "1.5"},
+                   {"g", " padded "},
+                   {"h", "line\nbreak"},
+                   {"i", "- x"}}}},
                 {{"name", "empty"}, {"match", json::object()}}}}};
   const std::string yaml = ConfigYaml(doc);
   EXPECT_EQ(yaml.rfind("rules:\n  - name: \"007\"\n", 0), 0u) << yaml;
@@ -71,7 +88,8 @@ TEST(ConfigYamlTest, ProblemsSayWhereAndWhatWasExpected) {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'j'; ++c) {
     bomb += std::string(1, c) + ": &" + c + " [";
-    for (int i = 0; i < 10; ++i) bomb += std::string(i ? ", *" : "*") + (char)(c - 1);
+    for (int i = 0; i < 10; ++i)
+      bomb += std::string(i ? ", *" : "*") + (char)(c - 1);
     bomb += "]\n";
   }
   EXPECT_NE(Problem(bomb).message.find("too large"), std::string::npos);

@@ -28,9 +28,10 @@ class SessionRowsTest : public testing::MigratedDatabaseTest {
   }
 
   int64_t Token(const std::string& name, char fill) {
-    return std::stoll(Sql("INSERT INTO api_tokens (name, role, token_sha256) "
-                          "VALUES ('" + name + "', 'viewer', '" +
-                          std::string(64, fill) + "') RETURNING id"));
+    return std::stoll(Sql(
+        "INSERT INTO api_tokens (name, role, token_sha256) "
+        "VALUES ('" +
+        name + "', 'viewer', '" + std::string(64, fill) + "') RETURNING id"));
   }
 
   std::string Sql(const std::string& sql) {
