@@ -36,7 +36,9 @@ async function until(what, timeoutMs, fn, intervalMs = 100) {
 
 before(async () => {
   browser = await launch();
-  ({context, page, problems} = await open(browser));
+  // The context bypasses the CSP so that axe can be injected (the session
+  // and rules tests run under the CSP).
+  ({context, page, problems} = await open(browser, {bypassCSP: true}));
   await signIn(page);
   agent = await Resp.connect(SOCKET);
   rule = await newRule({name: 'web-usage', domain: 'usage', match: {client_id: '*'}, limit: LIMIT, period: '1h'});
@@ -60,8 +62,8 @@ before(async () => {
 
 after(async () => {
   agent?.close();
-  noProblems(problems);
   await browser?.close();
+  noProblems(problems);
 });
 
 // The heaviest clients by `by`, as [client, allowed, refused] tokens, as
