@@ -16,7 +16,7 @@ SLUICE_PACKAGES=(
   postgresql postgresql-client
   redis-server redis-tools python3 python3-redis python3-yaml
   clang libclang-rt-14-dev
-  libboost-dev libgrpc++-dev protobuf-compiler-grpc nginx
+  libboost-dev libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc nginx
   prometheus systemd adduser sudo
   chromium
 )

@@ -14,7 +14,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config dpkg-dev file \
       libcpprest-dev libpqxx-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev \
-      prometheus-cpp-dev libboost-system-dev libssl-dev \
+      prometheus-cpp-dev libboost-system-dev libboost-dev libssl-dev \
+      libhiredis-dev libyaml-cpp-dev \
+      libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
