@@ -38,8 +38,9 @@ size_t BudgetTable::EntryBytes(size_t key_size) {
 }
 
 void BudgetTable::Destroy(Entry* entry) {
+  const size_t bytes = EntryBytes(entry->key_size);
   entry->~Entry();
-  ::operator delete(static_cast<void*>(entry));
+  arena_.Free(entry, bytes);
 }
 
 uint64_t BudgetTable::SlotFor(Entry* entry, uint64_t hash) const {
@@ -82,7 +83,7 @@ Budget* BudgetTable::Find(std::string_view key, uint64_t hash) {
 Budget* BudgetTable::Insert(std::string_view key, uint64_t hash,
                             Budget budget) {
   if ((size_ + 1) * 2 > slots_.size()) Grow();
-  void* block = ::operator new(EntryBytes(key.size()));
+  void* block = arena_.Allocate(EntryBytes(key.size()));
   Entry* entry =
       new (block) Entry{std::move(budget), static_cast<uint32_t>(key.size())};
   if (!key.empty()) std::memcpy(entry->key_bytes(), key.data(), key.size());

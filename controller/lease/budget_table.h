@@ -14,8 +14,9 @@
 // uses any of them, instead of waiting on two or three cache misses per
 // item in turn.
 //
-// Memory per budget: EntryBytes(key size) in one allocation (the budget,
-// the key's size, the key) and 16 to 32 bytes of slots
+// Memory per budget: EntryBytes(key size) in one block of the table's
+// EntryArena (the budget, the key's size, the key; rounded up to 8 bytes,
+// with no per-block header) and 16 to 32 bytes of slots
 // (tests/controller/lease/budget_table_test.cc checks the bound).
 //
 // Positions (0..capacity()-1) let a sweep walk the table a slice at a
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "common/allocator.h"
+#include "controller/lease/entry_arena.h"
 
 namespace sluice {
 
@@ -85,7 +87,7 @@ class BudgetTable {
   void EraseAt(size_t position);
 
   // Bytes of one budget with a key of `key_size` bytes, before the
-  // allocator's rounding (one agent; see common/allocator.h for more).
+  // arena's rounding to 8 (one agent; see common/allocator.h for more).
   static size_t EntryBytes(size_t key_size);
 
   // Calls f(key, budget) for every entry.
@@ -133,8 +135,9 @@ class BudgetTable {
   size_t Probe(std::string_view key, uint64_t hash) const;
   void Grow();
   void DropTags();
-  static void Destroy(Entry* entry);
+  void Destroy(Entry* entry);
 
+  EntryArena arena_;  // the entries' blocks
   std::vector<uint64_t> slots_;  // a power of two; 0: empty
   size_t size_ = 0;
   bool tagged_ = true;  // slots carry hash tags (see the header)
