@@ -326,9 +326,13 @@ void LocalBucket::Reconfigure(const Rule& before, const Rule& after,
 bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
                              const LeaseTiming& timing, const LeaseContext& ctx,
                              int64_t* want) const {
-  // What the safe share holds for this agent: the grant empties it.
-  const double share = share_.AvailableAt(RuleShape(rule), now) /
-                       static_cast<double>(Agents(ctx));
+  // A fresh bucket's first request: at least what the safe share holds for
+  // this agent (the grant empties it). Not later: a lease granted from the
+  // burst and left unspent while the share refills would then be spent on
+  // top of the refilled share.
+  const double share = requested_ ? 0
+                                  : share_.AvailableAt(RuleShape(rule), now) /
+                                        static_cast<double>(Agents(ctx));
   return NeedsLeaseAsking(rule, now, timing, share, want);
 }
 

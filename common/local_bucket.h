@@ -184,15 +184,16 @@ class LocalBucket {
   // is at least timing.min_interval_ns old. Sets *want to the tokens to ask
   // for: the demand (admitted + refused) rate of the current report window
   // (taken as at least 100 ms and at most refresh_margin long) times
-  // 2 * refresh_margin, at least the last cost seen and at least the whole
-  // tokens the safe share holds for this agent now (ctx.agents), at most
-  // burst. (So a bucket used again after an idle spell asks for twice what
-  // its last window used, not for that spread over the idle time. And
-  // since a grant empties the safe share, asking for what it holds keeps
-  // the agent's capacity whenever the global budget has the tokens: a
-  // fresh bucket's first grant, sized by one check's demand, would
-  // otherwise leave it short of the share it started with, refusing until
-  // the next grant while the budget still held them.)
+  // 2 * refresh_margin, at least the last cost seen, at most burst; a
+  // bucket's first request also asks for at least the whole tokens the
+  // safe share holds for this agent now (ctx.agents). (So a bucket used
+  // again after an idle spell asks for twice what its last window used,
+  // not for that spread over the idle time. And since a grant empties the
+  // safe share, a fresh bucket's first grant, sized by one check's demand,
+  // would leave it short of the share it started with, refusing until the
+  // next grant while the budget still held the tokens. Later requests ask
+  // for no such floor: a lease granted from the burst and left unspent
+  // while the share refills would be spent on top of the refilled share.)
   bool NeedsLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
                   const LeaseContext& ctx, int64_t* want) const;
 

@@ -471,6 +471,21 @@ TEST(LocalBucketTest, WantIsAtLeastWhatTheSafeShareHolds) {
     EXPECT_EQ(want, 18);
   }
   {
+    // Only the first request: a grant from the burst left unspent while
+    // the share refills would be spent on top of the refilled share.
+    LocalBucket bucket(rule, 0, Reachable(1));
+    Check(&bucket, rule, 0, 1, Reachable(1));
+    Report(&bucket, 0);
+    bucket.ApplyGrant(rule, 0, 19, 2 * kSec, 1 * kMs);
+    Check(&bucket, rule, 1500 * kMs, 1, Reachable(1));  // from the lease
+    int64_t want = 0;
+    ASSERT_TRUE(
+        bucket.NeedsLease(rule, 1500 * kMs, LeaseTiming(), Reachable(1), &want));
+    // One check in the window (1.5 s, counted as 0.5 s): 2, though the
+    // share holds 15 again.
+    EXPECT_EQ(want, 2);
+  }
+  {
     // The sweep asks for no floor: nobody is checking the bucket.
     LocalBucket bucket(rule, 0, Reachable(1));
     Check(&bucket, rule, 0, 1, Reachable(1));
