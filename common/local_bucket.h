@@ -23,10 +23,12 @@
 //      the safe share, a local token bucket of burst/agents capacity
 //      refilled at rate/agents (agents = connected agents last reported by
 //      the controller, at least 1). A grant of tokens empties it (the grant
-//      holds the agent's share of the refill until then), so between grants
-//      it admits at most the agent's share of the refill since the last
-//      one, and a bucket whose lease lapsed or ran dry is never refused only
-//      because no lease is in hand. What it admits is reported as
+//      holds the agent's share of the refill until then), and what a lease
+//      admits drains it too (never below zero: a lease left unspent while
+//      the share refilled must not be spent on top of the refill), so
+//      between grants it admits at most the agent's share of the refill
+//      since the last one, and a bucket whose lease lapsed or ran dry is
+//      never refused only because no lease is in hand. What it admits is reported as
 //      `unleased` and charged to the global bucket by the controller
 //      (netted against a grant still in flight).
 //   3. No valid lease, controller unreachable:

@@ -70,6 +70,12 @@ double TokenBucketState::TakeUpTo(const TokenBucketShape& shape, int64_t now,
   return take;
 }
 
+void TokenBucketState::Drain(const TokenBucketShape& shape, int64_t now,
+                             double amount) {
+  Refill(shape, now);
+  if (tokens_ > 0 && amount > 0) tokens_ = std::max(0.0, tokens_ - amount);
+}
+
 double TokenBucketState::Available(const TokenBucketShape& shape, int64_t now) {
   Refill(shape, now);
   return tokens_;

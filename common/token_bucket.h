@@ -45,6 +45,9 @@ class TokenBucketState {
   bool TryTake(const TokenBucketShape& shape, int64_t now, double cost);
   void Debit(const TokenBucketShape& shape, int64_t now, double amount);
   double TakeUpTo(const TokenBucketShape& shape, int64_t now, double want);
+  // Takes up to `amount` (fractions too), never below zero; a debt stays
+  // as it is.
+  void Drain(const TokenBucketShape& shape, int64_t now, double amount);
   double Available(const TokenBucketShape& shape, int64_t now);
   // Available() without bringing the state up to `now`.
   double AvailableAt(const TokenBucketShape& shape, int64_t now) const;

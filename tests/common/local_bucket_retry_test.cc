@@ -122,8 +122,11 @@ TEST(LocalBucketRetryTest, NoLeaseReplyEndsASpentLeaseForTheSafeShare) {
   Request(&bucket, 100 * kMs);
   bucket.ApplyGrant(rule, 100 * kMs, 0, 0, 101 * kMs);  // spent: ended
   EXPECT_FALSE(bucket.has_lease(101 * kMs));
-  // The safe share holds the refill since the last grant (about 1 token).
-  EXPECT_TRUE(Check(&bucket, rule, 150 * kMs, 1, ctx).allowed);
+  // The safe share holds the refill since the lease was spent (at 53 ms,
+  // which took what had accrued since the grant): a token at 153 ms, long
+  // before the lease's expiry at 1 s.
+  EXPECT_FALSE(Check(&bucket, rule, 150 * kMs, 1, ctx).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, 155 * kMs, 1, ctx).allowed);
 }
 
 struct SpreadCase {

@@ -522,6 +522,24 @@ TEST(LocalBucketTest, FreshBucketsFirstGrantKeepsItsCapacity) {
   EXPECT_EQ(Report(&bucket, 3 * kMs).unleased, 0);
 }
 
+// A lease granted from the burst and left unspent while the safe share
+// refills: what the lease admits is taken from the share too, so that the
+// client coming back after a pause gets the lease's tokens and the share's
+// refill beyond them, not both (the budget refilled only into the room the
+// unspent lease left).
+TEST(LocalBucketTest, WhatALeaseAdmitsIsNotAdmittedAgainFromTheShare) {
+  Rule rule = MakeRule(1, "api", {{"client_id", "*"}}, 10, 1000, 10);
+  LocalBucket bucket(rule, 0, Reachable(1));
+  ASSERT_TRUE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
+  Report(&bucket, 0);
+  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 1 * kMs);  // the rest of the burst
+  int admitted = 0;
+  for (int i = 0; i < 15; ++i) {  // 1.1 s later: the share is full again
+    admitted += Check(&bucket, rule, 1100 * kMs, 1, Reachable(1)).allowed;
+  }
+  EXPECT_EQ(admitted, 10);  // 9 from the lease, 1 from the share (was 19)
+}
+
 TEST(LocalBucketTest, NoSecondRequestWhileOneIsInFlight) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());

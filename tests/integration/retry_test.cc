@@ -201,15 +201,12 @@ RetryRun RunRetryClients(size_t agents, int clients, int64_t limit,
 }
 
 // Hard: every check answered, the limit held in every 1 s window (burst +
-// rate, + 5 %). The share of retries refused depends on how whole-token
-// grants line up with the clients' turns (a grant of 2 tokens where 1 was
-// due lets a client's next, non-retry check take the second, and the next
-// turn finds none), which varies from run to run: 0 % to 48 % measured,
-// median 15 %, higher with the two cores saturated. The goal is 20 %; what
-// is asserted, so that a loaded machine does not fail the build, is the
-// best of three runs (each on a fresh stack) at most kMaxRefused.
+// rate, + 5 %), and at most kGoalRefused of the retries refused in the best
+// of three runs (each on a fresh stack; a loaded machine may spoil one).
+// Measured side by side on a quiet machine: 0.0 % in 8 runs of 8; an
+// agent whose safe share is not drained by what its leases admit
+// (docs/leasing.md) gave 6 % to 48 % (median 17 %, 9 runs).
 constexpr double kGoalRefused = 0.20;
-constexpr double kMaxRefused = 0.35;
 TEST(RetryTest, ClientsHonouringRetryAfterMostlyGetThroughOnThreeAgents) {
   constexpr int kAttempts = 3;
   constexpr int64_t kLimit = 20;  // per second, burst 20
@@ -223,13 +220,8 @@ TEST(RetryTest, ClientsHonouringRetryAfterMostlyGetThroughOnThreeAgents) {
     best = std::min(best, run.refused_share());
     if (best <= kGoalRefused) break;
   }
-  if (best > kGoalRefused) {
-    std::printf(
-        "goal missed: best of %d runs %.1f %% of retries refused "
-        "(goal %.0f %%)\n",
-        kAttempts, 100.0 * best, 100.0 * kGoalRefused);
-  }
-  EXPECT_LE(best, kMaxRefused) << "in all " << kAttempts << " runs";
+  EXPECT_LE(best, kGoalRefused)
+      << "share of retries refused, best of " << kAttempts << " runs";
 }
 
 }  // namespace
