@@ -255,8 +255,9 @@ void LocalBucket::Take(const Rule& rule, int64_t now, int64_t cost,
       SpendLease(now, cost);
       // What a lease admits is the agent's share of the budget too: the
       // safe share must not admit it again behind the lease.
-      share_.Drain(RuleShape(rule), now,
-                   static_cast<double>(cost) * static_cast<double>(Agents(ctx)));
+      share_.Drain(
+          RuleShape(rule), now,
+          static_cast<double>(cost) * static_cast<double>(Agents(ctx)));
       AddCount(&admitted_, cost);
       tokens = UsableLeaseTokens(now);
       d->remaining = tokens;

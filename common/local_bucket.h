@@ -28,9 +28,9 @@
 //      the share refilled must not be spent on top of the refill), so
 //      between grants it admits at most the agent's share of the refill
 //      since the last one, and a bucket whose lease lapsed or ran dry is
-//      never refused only because no lease is in hand. What it admits is reported as
-//      `unleased` and charged to the global bucket by the controller
-//      (netted against a grant still in flight).
+//      never refused only because no lease is in hand. What it admits is
+//      reported as `unleased` and charged to the global bucket by the
+//      controller (netted against a grant still in flight).
 //   3. No valid lease, controller unreachable:
 //      - failure_mode `open`: admit everything.
 //      - failure_mode `closed`: refuse everything (retry_after 1000 ms, the

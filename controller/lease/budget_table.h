@@ -137,7 +137,7 @@ class BudgetTable {
   void DropTags();
   void Destroy(Entry* entry);
 
-  EntryArena arena_;  // the entries' blocks
+  EntryArena arena_;             // the entries' blocks
   std::vector<uint64_t> slots_;  // a power of two; 0: empty
   size_t size_ = 0;
   bool tagged_ = true;  // slots carry hash tags (see the header)

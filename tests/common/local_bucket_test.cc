@@ -360,7 +360,8 @@ TEST(LocalBucketTest, UnusedBucketNeedsNoLease) {
   LocalBucket bucket(rule, 0, Reachable());
   int64_t want = -1;
   EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
-  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kSec, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 10 * kSec, LeaseTiming(), kDemandOnly, &want));
   Check(&bucket, rule, 0, 0, Reachable());  // cost 0 is no demand
   EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
 }
@@ -389,7 +390,8 @@ TEST(LocalBucketTest, WantIsDemandRateTimesTwiceTheRefreshMargin) {
   for (int i = 0; i < 30; ++i) Check(&bucket, rule, 0, 1, Reachable(1));
   int64_t want = 0;
   // 30 tokens in 500 ms: 60/s, times 1 s.
-  ASSERT_TRUE(bucket.NeedsLease(rule, 500 * kMs, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(
+      bucket.NeedsLease(rule, 500 * kMs, LeaseTiming(), kDemandOnly, &want));
   EXPECT_EQ(want, 60);
   LeaseTiming timing;
   timing.refresh_margin_ns = 2 * kSec;  // 30 tokens in 2 s, times 4 s
@@ -412,7 +414,8 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
   for (int i = 1; i < 4; ++i) {
     EXPECT_EQ(Check(&bucket, rule, i * 100 * kMs, 1, Reachable(1)).allowed, 1);
   }
-  EXPECT_FALSE(bucket.NeedsLease(rule, 300 * kMs, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 300 * kMs, LeaseTiming(), kDemandOnly, &want));
   // 3.4 s later (the lease expired): the next burst starts.
   const int64_t t = 3700 * kMs;
   Check(&bucket, rule, t, 1, Reachable(1));
@@ -423,7 +426,8 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
   for (int i = 1; i < 4; ++i) {
     const int64_t at = t + i * 100 * kMs;
     EXPECT_EQ(Check(&bucket, rule, at, 1, Reachable(1)).allowed, 1);
-    EXPECT_FALSE(bucket.NeedsLease(rule, at, LeaseTiming(), kDemandOnly, &want)) << i;
+    EXPECT_FALSE(bucket.NeedsLease(rule, at, LeaseTiming(), kDemandOnly, &want))
+        << i;
   }
 }
 
@@ -434,7 +438,8 @@ TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
   int64_t want = 0;
   // 7 tokens in 100 s: the window counts as the refresh margin (500 ms),
   // so it asks for twice what it used.
-  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kSec, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(
+      bucket.NeedsLease(rule, 100 * kSec, LeaseTiming(), kDemandOnly, &want));
   EXPECT_EQ(want, 14);
   // 7 tokens in the minimum 100 ms window: 70 per second, capped at burst.
   ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
@@ -446,7 +451,8 @@ TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
   Check(&bucket, rule, 101 * kSec, 1, Reachable(1));
   Decision d;
   ASSERT_TRUE(bucket.CanTake(rule, 101 * kSec, 7, Reachable(1), &d));
-  ASSERT_TRUE(bucket.NeedsLease(rule, 200 * kSec, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(
+      bucket.NeedsLease(rule, 200 * kSec, LeaseTiming(), kDemandOnly, &want));
   EXPECT_EQ(want, 7);  // not 2
 }
 
@@ -479,8 +485,8 @@ TEST(LocalBucketTest, WantIsAtLeastWhatTheSafeShareHolds) {
     bucket.ApplyGrant(rule, 0, 19, 2 * kSec, 1 * kMs);
     Check(&bucket, rule, 1500 * kMs, 1, Reachable(1));  // from the lease
     int64_t want = 0;
-    ASSERT_TRUE(
-        bucket.NeedsLease(rule, 1500 * kMs, LeaseTiming(), Reachable(1), &want));
+    ASSERT_TRUE(bucket.NeedsLease(rule, 1500 * kMs, LeaseTiming(), Reachable(1),
+                                  &want));
     // One check in the window (1.5 s, counted as 0.5 s): 2, though the
     // share holds 15 again.
     EXPECT_EQ(want, 2);
@@ -598,24 +604,29 @@ TEST(LocalBucketTest, HealthyLeaseNeedsNoRenewal) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 9 left
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(),
+                                   kDemandOnly, &want));
 }
 
 TEST(LocalBucketTest, LeaseExpiringWithinTheMarginIsRenewed) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1499 * kMs, LeaseTiming(), kDemandOnly, &want));
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1499 * kMs, LeaseTiming(),
+                                   kDemandOnly, &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(),
+                                  kDemandOnly, &want));
 }
 
 TEST(LocalBucketTest, LeaseBelowHalfOfTheLastGrantIsRenewed) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 5, Reachable(1));  // 5 left: half
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(),
+                                   kDemandOnly, &want));
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 4 left
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly,
+                                  &want));
 }
 
 TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
@@ -623,7 +634,8 @@ TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
   // A refused check of 12 makes the last cost 12, more than the 10 held.
   Check(&b.bucket, b.rule, 100 * kMs, 12, Reachable(1));
   int64_t want = 0;
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly,
+                                  &want));
   EXPECT_GE(want, 12);
 }
 
@@ -632,7 +644,8 @@ TEST(LocalBucketTest, SweepWaitsToReportTokensSpentFromLeases) {
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // from the lease
   int64_t want = 0;
   // A check at 1.5 s would renew; the sweep does not, nor once it expired.
-  ASSERT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(),
+                                  kDemandOnly, &want));
   EXPECT_FALSE(
       b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
   EXPECT_FALSE(
@@ -673,8 +686,10 @@ TEST(LocalBucketTest, SweepReportsRefusedAndUnleasedAtOnce) {
 TEST(LocalBucketTest, LeaseWithoutUseIsNotRenewed) {
   LeasedBucket b;
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1900 * kMs, LeaseTiming(), kDemandOnly, &want));
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 5 * kSec, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1900 * kMs, LeaseTiming(),
+                                   kDemandOnly, &want));
+  EXPECT_FALSE(
+      b.bucket.NeedsLease(b.rule, 5 * kSec, LeaseTiming(), kDemandOnly, &want));
 }
 
 // --- Idle and Reconfigure ---
@@ -861,7 +876,8 @@ TEST(LocalBucketTest, LastCostAboveTheCountRangeStillAsksForALease) {
   ASSERT_FALSE(
       Check(&bucket, rule, 100 * kMs, int64_t{1} << 35, Reachable(1)).allowed);
   int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kMs, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(
+      bucket.NeedsLease(rule, 100 * kMs, LeaseTiming(), kDemandOnly, &want));
   EXPECT_GE(want, LocalBucket::kMaxCount);
 }
 
