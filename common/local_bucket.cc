@@ -329,21 +329,7 @@ void LocalBucket::Reconfigure(const Rule& before, const Rule& after,
 }
 
 bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
-                             const LeaseTiming& timing, const LeaseContext& ctx,
-                             int64_t* want) const {
-  // A fresh bucket's first request: at least what the safe share holds for
-  // this agent (the grant empties it). Not later: a lease granted from the
-  // burst and left unspent while the share refills would then be spent on
-  // top of the refilled share.
-  const double share = requested_ ? 0
-                                  : share_.AvailableAt(RuleShape(rule), now) /
-                                        static_cast<double>(Agents(ctx));
-  return NeedsLeaseAsking(rule, now, timing, share, want);
-}
-
-bool LocalBucket::NeedsLeaseAsking(const Rule& rule, int64_t now,
-                                   const LeaseTiming& timing,
-                                   double share_floor, int64_t* want) const {
+                             const LeaseTiming& timing, int64_t* want) const {
   const int64_t demand = int64_t{admitted_} + int64_t{refused_};
   if (demand <= 0) return false;
   if (in_flight_ && now - window_start_ < timing.request_timeout_ns) {
@@ -370,7 +356,6 @@ bool LocalBucket::NeedsLeaseAsking(const Rule& rule, int64_t now,
   double wanted =
       std::ceil(static_cast<double>(demand) / window * horizon - kEpsilon);
   wanted = std::max(wanted, static_cast<double>(last_cost_));
-  wanted = std::max(wanted, std::floor(share_floor + kEpsilon));
   wanted = std::min(wanted, static_cast<double>(rule.burst));
   *want = ClampToInt64(wanted);
   return true;
@@ -383,8 +368,7 @@ bool LocalBucket::NeedsSweepLease(const Rule& rule, int64_t now,
       now - window_start_ < timing.quiet_report_ns) {
     return false;
   }
-  // Nobody is checking it: no need to ask for the safe share's content.
-  return NeedsLeaseAsking(rule, now, timing, 0, want);
+  return NeedsLease(rule, now, timing, want);
 }
 
 void LocalBucket::MarkRequested(int64_t now, int64_t* admitted,

@@ -186,18 +186,11 @@ class LocalBucket {
   // is at least timing.min_interval_ns old. Sets *want to the tokens to ask
   // for: the demand (admitted + refused) rate of the current report window
   // (taken as at least 100 ms and at most refresh_margin long) times
-  // 2 * refresh_margin, at least the last cost seen, at most burst; a
-  // bucket's first request also asks for at least the whole tokens the
-  // safe share holds for this agent now (ctx.agents). (So a bucket used
-  // again after an idle spell asks for twice what its last window used,
-  // not for that spread over the idle time. And since a grant empties the
-  // safe share, a fresh bucket's first grant, sized by one check's demand,
-  // would leave it short of the share it started with, refusing until the
-  // next grant while the budget still held the tokens. Later requests ask
-  // for no such floor: a lease granted from the burst and left unspent
-  // while the share refills would be spent on top of the refilled share.)
+  // 2 * refresh_margin, at least the last cost seen, at most burst. (So a
+  // bucket used again after an idle spell asks for twice what its last
+  // window used, not for that spread over the idle time.)
   bool NeedsLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
-                  const LeaseContext& ctx, int64_t* want) const;
+                  int64_t* want) const;
 
   // NeedsLease for a bucket visited by the agent's background sweep (not
   // by a check). A bucket that refused or admitted without a lease since
@@ -207,8 +200,7 @@ class LocalBucket {
   // those tokens are already accounted (outstanding) by the controller, a
   // client that comes back renews on its next check (which also carries
   // the report), and one that stopped is reported once, not once as its
-  // lease nears expiry and again when it comes back. Its want has no safe
-  // share floor: nobody is checking it.
+  // lease nears expiry and again when it comes back.
   bool NeedsSweepLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
                        int64_t* want) const;
 
@@ -250,10 +242,6 @@ class LocalBucket {
   bool has_lease(int64_t now) const { return now < lease_expiry_; }
 
  private:
-  // NeedsLease asking for at least `share_floor` tokens.
-  bool NeedsLeaseAsking(const Rule& rule, int64_t now,
-                        const LeaseTiming& timing, double share_floor,
-                        int64_t* want) const;
   enum class Source { kLease, kSafeShare, kOpen, kClosed };
   Source SourceFor(const Rule& rule, int64_t now,
                    const LeaseContext& ctx) const;

@@ -81,13 +81,6 @@ double TokenBucketState::Available(const TokenBucketShape& shape, int64_t now) {
   return tokens_;
 }
 
-double TokenBucketState::AvailableAt(const TokenBucketShape& shape,
-                                     int64_t now) const {
-  if (now <= last_nanos_ || tokens_ >= shape.capacity) return tokens_;
-  const double elapsed = static_cast<double>(now - last_nanos_);
-  return std::min(shape.capacity, tokens_ + elapsed * shape.rate_per_nano);
-}
-
 int64_t TokenBucketState::NanosUntilAvailable(const TokenBucketShape& shape,
                                               int64_t now, double tokens) {
   Refill(shape, now);

@@ -49,8 +49,6 @@ class TokenBucketState {
   // as it is.
   void Drain(const TokenBucketShape& shape, int64_t now, double amount);
   double Available(const TokenBucketShape& shape, int64_t now);
-  // Available() without bringing the state up to `now`.
-  double AvailableAt(const TokenBucketShape& shape, int64_t now) const;
   int64_t NanosUntilAvailable(const TokenBucketShape& shape, int64_t now,
                               double tokens);
   int64_t NanosUntilFull(const TokenBucketShape& shape, int64_t now);

@@ -317,7 +317,7 @@ void Checker::CollectLease(const Rule& rule, BucketTable::Handle h,
   uint32_t& flags = table_.flags(h);
   if ((flags & kPendingFlag) != 0) return;
   int64_t want = 0;
-  if (!table_.bucket(h).NeedsLease(rule, now, timing_, ctx_, &want)) return;
+  if (!table_.bucket(h).NeedsLease(rule, now, timing_, &want)) return;
   flags |= kPendingFlag;
   pending_.push_back(h);
 }
@@ -327,7 +327,7 @@ bool Checker::AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
   LocalBucket& bucket = table_.bucket(h);
   int64_t want = 0;
   if (!(sweep ? bucket.NeedsSweepLease(rule, now, timing_, &want)
-              : bucket.NeedsLease(rule, now, timing_, ctx_, &want))) {
+              : bucket.NeedsLease(rule, now, timing_, &want))) {
     return false;
   }
   LeaseWant w;

@@ -106,11 +106,11 @@ class Simulation {
         }
         if (node.flush_at >= 0 && t >= node.flush_at) {
           node.flush_at = -1;
-          MaybeRequest(i, t, ctx);
+          MaybeRequest(i, t);
         }
         if (t >= node.next_sweep) {
           node.next_sweep += kSweepEvery;
-          MaybeRequest(i, t, ctx);
+          MaybeRequest(i, t);
         }
       }
     }
@@ -191,15 +191,15 @@ class Simulation {
     }
     int64_t want = 0;
     if (node.flush_at < 0 &&
-        node.bucket->NeedsLease(config_.rule, t, config_.timing, ctx, &want)) {
+        node.bucket->NeedsLease(config_.rule, t, config_.timing, &want)) {
       node.flush_at = t + kFlushDelay;
     }
   }
 
-  void MaybeRequest(size_t i, int64_t t, const LeaseContext& ctx) {
+  void MaybeRequest(size_t i, int64_t t) {
     Node& node = nodes_[i];
     int64_t want = 0;
-    if (!node.bucket->NeedsLease(config_.rule, t, config_.timing, ctx, &want)) {
+    if (!node.bucket->NeedsLease(config_.rule, t, config_.timing, &want)) {
       return;
     }
     Message m{};

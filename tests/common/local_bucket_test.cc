@@ -26,9 +26,6 @@ LeaseContext Reachable(int64_t agents = 2) {
 LeaseContext Unreachable(int64_t agents = 2) {
   return LeaseContext{false, agents};
 }
-// For NeedsLease tests of the demand part of a want: so many agents that
-// the safe share's floor (a fraction of a token) never decides it.
-const LeaseContext kDemandOnly{true, 1'000'000};
 
 struct Counters {
   int64_t admitted = 0, refused = 0, unleased = 0;
@@ -359,11 +356,10 @@ TEST(LocalBucketTest, UnusedBucketNeedsNoLease) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
   int64_t want = -1;
-  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
-  EXPECT_FALSE(
-      bucket.NeedsLease(rule, 10 * kSec, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kSec, LeaseTiming(), &want));
   Check(&bucket, rule, 0, 0, Reachable());  // cost 0 is no demand
-  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
 }
 
 TEST(LocalBucketTest, UsedBucketWithoutLeaseNeedsOne) {
@@ -371,7 +367,7 @@ TEST(LocalBucketTest, UsedBucketWithoutLeaseNeedsOne) {
   LocalBucket bucket(rule, 0, Reachable());
   Check(&bucket, rule, 0, 1, Reachable());
   int64_t want = -1;
-  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
   // 1 token in the minimum window of 100 ms is 10/s; times 2 * 500 ms.
   EXPECT_EQ(want, 10);
 }
@@ -381,7 +377,7 @@ TEST(LocalBucketTest, RefusedDemandAlsoCounts) {
   LocalBucket bucket(rule, 0, Unreachable());
   Check(&bucket, rule, 0, 1, Unreachable());
   int64_t want = -1;
-  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
 }
 
 TEST(LocalBucketTest, WantIsDemandRateTimesTwiceTheRefreshMargin) {
@@ -390,12 +386,11 @@ TEST(LocalBucketTest, WantIsDemandRateTimesTwiceTheRefreshMargin) {
   for (int i = 0; i < 30; ++i) Check(&bucket, rule, 0, 1, Reachable(1));
   int64_t want = 0;
   // 30 tokens in 500 ms: 60/s, times 1 s.
-  ASSERT_TRUE(
-      bucket.NeedsLease(rule, 500 * kMs, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 500 * kMs, LeaseTiming(), &want));
   EXPECT_EQ(want, 60);
   LeaseTiming timing;
   timing.refresh_margin_ns = 2 * kSec;  // 30 tokens in 2 s, times 4 s
-  ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, timing, kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, timing, &want));
   EXPECT_EQ(want, 60);
 }
 
@@ -408,26 +403,24 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
   LocalBucket bucket(rule, 0, Reachable(1));
   Check(&bucket, rule, 0, 1, Reachable(1));
   int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
   Report(&bucket, 0);
   bucket.ApplyGrant(rule, 0, want, 2 * kSec, 1 * kMs);
   for (int i = 1; i < 4; ++i) {
     EXPECT_EQ(Check(&bucket, rule, i * 100 * kMs, 1, Reachable(1)).allowed, 1);
   }
-  EXPECT_FALSE(
-      bucket.NeedsLease(rule, 300 * kMs, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 300 * kMs, LeaseTiming(), &want));
   // 3.4 s later (the lease expired): the next burst starts.
   const int64_t t = 3700 * kMs;
   Check(&bucket, rule, t, 1, Reachable(1));
-  ASSERT_TRUE(bucket.NeedsLease(rule, t, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, t, LeaseTiming(), &want));
   EXPECT_EQ(want, 8);  // twice the 3 + 1 used, not 4 / 3.7 s * 1 s
   Report(&bucket, t);
   bucket.ApplyGrant(rule, t, want, 2 * kSec, t + 1 * kMs);
   for (int i = 1; i < 4; ++i) {
     const int64_t at = t + i * 100 * kMs;
     EXPECT_EQ(Check(&bucket, rule, at, 1, Reachable(1)).allowed, 1);
-    EXPECT_FALSE(bucket.NeedsLease(rule, at, LeaseTiming(), kDemandOnly, &want))
-        << i;
+    EXPECT_FALSE(bucket.NeedsLease(rule, at, LeaseTiming(), &want)) << i;
   }
 }
 
@@ -438,11 +431,10 @@ TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
   int64_t want = 0;
   // 7 tokens in 100 s: the window counts as the refresh margin (500 ms),
   // so it asks for twice what it used.
-  ASSERT_TRUE(
-      bucket.NeedsLease(rule, 100 * kSec, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kSec, LeaseTiming(), &want));
   EXPECT_EQ(want, 14);
   // 7 tokens in the minimum 100 ms window: 70 per second, capped at burst.
-  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
   EXPECT_EQ(want, 20);
   // A window that used 1 token, then a check of cost 7 this bucket could
   // have admitted but did not count (another rule of an AND refused it):
@@ -451,81 +443,8 @@ TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
   Check(&bucket, rule, 101 * kSec, 1, Reachable(1));
   Decision d;
   ASSERT_TRUE(bucket.CanTake(rule, 101 * kSec, 7, Reachable(1), &d));
-  ASSERT_TRUE(
-      bucket.NeedsLease(rule, 200 * kSec, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 200 * kSec, LeaseTiming(), &want));
   EXPECT_EQ(want, 7);  // not 2
-}
-
-TEST(LocalBucketTest, WantIsAtLeastWhatTheSafeShareHolds) {
-  Rule rule = TestRule();  // burst 20, 10/s
-  {
-    LocalBucket bucket(rule, 0, Reachable(1));
-    Check(&bucket, rule, 0, 1, Reachable(1));
-    int64_t want = 0;
-    ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), Reachable(1), &want));
-    EXPECT_EQ(want, 19);  // not the 10 of one check in 100 ms
-  }
-  {
-    LocalBucket bucket(rule, 0, Reachable(2));  // share: 10
-    Check(&bucket, rule, 0, 1, Reachable(2));
-    int64_t want = 0;
-    ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), Reachable(2), &want));
-    EXPECT_EQ(want, 10);  // the demand's 10; the share holds 9
-    ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), Reachable(1), &want));
-    // One agent now: its share is the whole burst's, less the tenth of it
-    // the check took (a share is rescaled in proportion): 18.
-    EXPECT_EQ(want, 18);
-  }
-  {
-    // Only the first request: a grant from the burst left unspent while
-    // the share refills would be spent on top of the refilled share.
-    LocalBucket bucket(rule, 0, Reachable(1));
-    Check(&bucket, rule, 0, 1, Reachable(1));
-    Report(&bucket, 0);
-    bucket.ApplyGrant(rule, 0, 19, 2 * kSec, 1 * kMs);
-    Check(&bucket, rule, 1500 * kMs, 1, Reachable(1));  // from the lease
-    int64_t want = 0;
-    ASSERT_TRUE(bucket.NeedsLease(rule, 1500 * kMs, LeaseTiming(), Reachable(1),
-                                  &want));
-    // One check in the window (1.5 s, counted as 0.5 s): 2, though the
-    // share holds 15 again.
-    EXPECT_EQ(want, 2);
-  }
-  {
-    // The sweep asks for no floor: nobody is checking the bucket.
-    LocalBucket bucket(rule, 0, Reachable(1));
-    Check(&bucket, rule, 0, 1, Reachable(1));
-    int64_t want = 0;
-    ASSERT_TRUE(bucket.NeedsSweepLease(rule, 0, LeaseTiming(), &want));
-    EXPECT_EQ(want, 10);
-  }
-}
-
-// A client checking faster than a lease round trip on a fresh bucket (one
-// agent, 20 per hour): every check is admitted until the budget's 20 are
-// spent. Asking for the demand of the first check only (10 here, at most
-// the burst), the grant emptied the safe share and left the client
-// refused after 11 until the next grant, with 9 tokens still in the
-// budget.
-TEST(LocalBucketTest, FreshBucketsFirstGrantKeepsItsCapacity) {
-  Rule rule = MakeRule(1, "api", {{"client_id", "*"}}, 20, 3600 * 1000, 20);
-  LocalBucket bucket(rule, 0, Reachable(1));
-  ASSERT_TRUE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
-  int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), Reachable(1), &want));
-  EXPECT_EQ(want, 19);
-  Report(&bucket, 0);  // the controller charges the 1 unleased: 19 left
-  int admitted = 1;
-  for (int i = 0; i < 4; ++i) {  // while the request is in flight
-    admitted += Check(&bucket, rule, kMs, 1, Reachable(1)).allowed;
-  }
-  bucket.ApplyGrant(rule, 0, want, 2 * kSec, 2 * kMs);  // nets those 4
-  for (int i = 0; i < 16; ++i) {
-    admitted += Check(&bucket, rule, 3 * kMs, 1, Reachable(1)).allowed;
-  }
-  EXPECT_EQ(admitted, 20);
-  EXPECT_EQ(bucket.LeaseTokens(3 * kMs), 0);
-  EXPECT_EQ(Report(&bucket, 3 * kMs).unleased, 0);
 }
 
 // A lease granted from the burst and left unspent while the safe share
@@ -543,7 +462,7 @@ TEST(LocalBucketTest, WhatALeaseAdmitsIsNotAdmittedAgainFromTheShare) {
   for (int i = 0; i < 15; ++i) {  // 1.1 s later: the share is full again
     admitted += Check(&bucket, rule, 1100 * kMs, 1, Reachable(1)).allowed;
   }
-  EXPECT_EQ(admitted, 10);  // 9 from the lease, 1 from the share (was 19)
+  EXPECT_EQ(admitted, 10);  // 9 from the lease, 1 from the share (was 15)
 }
 
 TEST(LocalBucketTest, NoSecondRequestWhileOneIsInFlight) {
@@ -552,13 +471,13 @@ TEST(LocalBucketTest, NoSecondRequestWhileOneIsInFlight) {
   LeaseTiming timing;  // timeout 1 s
   Check(&bucket, rule, 0, 1, Reachable());
   int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, 0, timing, kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, timing, &want));
   Report(&bucket, 0);
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
-  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, kDemandOnly, &want));
-  EXPECT_FALSE(bucket.NeedsLease(rule, 999 * kMs, timing, kDemandOnly, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 999 * kMs, timing, &want));
   // The answer never came: after the timeout, ask again.
-  EXPECT_TRUE(bucket.NeedsLease(rule, 1000 * kMs, timing, kDemandOnly, &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 1000 * kMs, timing, &want));
 }
 
 TEST(LocalBucketTest, GrantEndsTheRequestInFlight) {
@@ -571,8 +490,8 @@ TEST(LocalBucketTest, GrantEndsTheRequestInFlight) {
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
   // Not in flight any more, but the last request is only 10 ms old.
-  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, kDemandOnly, &want));
-  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, kDemandOnly, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, &want));
 }
 
 TEST(LocalBucketTest, GrantForAnOlderRequestLeavesTheNewOneInFlight) {
@@ -586,7 +505,7 @@ TEST(LocalBucketTest, GrantForAnOlderRequestLeavesTheNewOneInFlight) {
   bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 2100 * kMs);  // answers the first
   Check(&bucket, rule, 2200 * kMs, 1, Reachable());
   int64_t want = 0;
-  EXPECT_FALSE(bucket.NeedsLease(rule, 2200 * kMs, timing, kDemandOnly, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 2200 * kMs, timing, &want));
 }
 
 // A bucket with a fresh, full lease and some use since the last report.
@@ -604,29 +523,24 @@ TEST(LocalBucketTest, HealthyLeaseNeedsNoRenewal) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 9 left
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(),
-                                   kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
 }
 
 TEST(LocalBucketTest, LeaseExpiringWithinTheMarginIsRenewed) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1499 * kMs, LeaseTiming(),
-                                   kDemandOnly, &want));
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(),
-                                  kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1499 * kMs, LeaseTiming(), &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
 }
 
 TEST(LocalBucketTest, LeaseBelowHalfOfTheLastGrantIsRenewed) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 5, Reachable(1));  // 5 left: half
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(),
-                                   kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 4 left
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly,
-                                  &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
 }
 
 TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
@@ -634,8 +548,7 @@ TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
   // A refused check of 12 makes the last cost 12, more than the 10 held.
   Check(&b.bucket, b.rule, 100 * kMs, 12, Reachable(1));
   int64_t want = 0;
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), kDemandOnly,
-                                  &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
   EXPECT_GE(want, 12);
 }
 
@@ -644,8 +557,7 @@ TEST(LocalBucketTest, SweepWaitsToReportTokensSpentFromLeases) {
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // from the lease
   int64_t want = 0;
   // A check at 1.5 s would renew; the sweep does not, nor once it expired.
-  ASSERT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(),
-                                  kDemandOnly, &want));
+  ASSERT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
   EXPECT_FALSE(
       b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
   EXPECT_FALSE(
@@ -686,10 +598,8 @@ TEST(LocalBucketTest, SweepReportsRefusedAndUnleasedAtOnce) {
 TEST(LocalBucketTest, LeaseWithoutUseIsNotRenewed) {
   LeasedBucket b;
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1900 * kMs, LeaseTiming(),
-                                   kDemandOnly, &want));
-  EXPECT_FALSE(
-      b.bucket.NeedsLease(b.rule, 5 * kSec, LeaseTiming(), kDemandOnly, &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1900 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 5 * kSec, LeaseTiming(), &want));
 }
 
 // --- Idle and Reconfigure ---
@@ -793,8 +703,8 @@ TEST(LocalBucketTest, GrantStampedAfterTheRequestEndsItsFlight) {
   bucket.ApplyGrant(rule, 3 * kMs, 0, 10 * kSec, 5 * kMs);  // sent at 3 ms
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
-  EXPECT_FALSE(bucket.NeedsLease(rule, 49 * kMs, timing, kDemandOnly, &want));
-  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, kDemandOnly, &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 49 * kMs, timing, &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, &want));
 }
 
 TEST(LocalBucketTest, EarlierLeaseDiesAtMostOneGapUnitEarly) {
@@ -876,8 +786,7 @@ TEST(LocalBucketTest, LastCostAboveTheCountRangeStillAsksForALease) {
   ASSERT_FALSE(
       Check(&bucket, rule, 100 * kMs, int64_t{1} << 35, Reachable(1)).allowed);
   int64_t want = 0;
-  ASSERT_TRUE(
-      bucket.NeedsLease(rule, 100 * kMs, LeaseTiming(), kDemandOnly, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kMs, LeaseTiming(), &want));
   EXPECT_GE(want, LocalBucket::kMaxCount);
 }
 

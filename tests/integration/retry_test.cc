@@ -203,7 +203,7 @@ RetryRun RunRetryClients(size_t agents, int clients, int64_t limit,
 // Hard: every check answered, the limit held in every 1 s window (burst +
 // rate, + 5 %), and at most kGoalRefused of the retries refused in the best
 // of three runs (each on a fresh stack; a loaded machine may spoil one).
-// Measured side by side on a quiet machine: 0.0 % in 8 runs of 8; an
+// Measured side by side on a quiet machine: 0.0 % in 11 runs of 11; an
 // agent whose safe share is not drained by what its leases admit
 // (docs/leasing.md) gave 6 % to 48 % (median 17 %, 9 runs).
 constexpr double kGoalRefused = 0.20;
