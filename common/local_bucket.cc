@@ -452,7 +452,11 @@ void LocalBucket::ApplyGrant(const Rule& rule, int64_t requested_at,
   SetOldLease(merged_tokens, merged_expiry);
 }
 
-bool LocalBucket::Idle(const Rule& rule, int64_t now) {
+bool LocalBucket::Idle(const Rule& rule, int64_t now,
+                       const LeaseTiming& timing) {
+  if (in_flight_ && now - window_start_ < timing.request_timeout_ns) {
+    return false;
+  }
   return !has_lease(now) && admitted_ == 0 && refused_ == 0 && unleased_ == 0 &&
          share_.NanosUntilFull(RuleShape(rule), now) == 0;
 }

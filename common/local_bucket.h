@@ -228,8 +228,13 @@ class LocalBucket {
                   int64_t ttl_ns, int64_t now);
 
   // True when the bucket is indistinguishable from a fresh one at `now`
-  // (no valid lease, nothing to report, safe share full): it may be evicted.
-  bool Idle(const Rule& rule, int64_t now);
+  // (no valid lease, no request in flight younger than
+  // timing.request_timeout_ns, nothing to report, safe share full): it may
+  // be evicted. (A bucket evicted with its request in flight would lose
+  // the grant, which the controller counts as leased until it expires,
+  // and ask again from scratch; with a fast-refilling share that happened
+  // within a millisecond of the request.)
+  bool Idle(const Rule& rule, int64_t now, const LeaseTiming& timing);
 
   // Tokens held under leases, valid or not (see has_lease()).
   int64_t lease_tokens() const {

@@ -373,7 +373,7 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
     --budget;
     ++stats.scanned;
     const Rule* rule = index_->Find(BucketKeyRuleId(table_.key(h)));
-    if (rule == nullptr || table_.bucket(h).Idle(*rule, now)) {
+    if (rule == nullptr || table_.bucket(h).Idle(*rule, now, timing_)) {
       table_.Remove(h);
       ++stats.evicted;
       continue;

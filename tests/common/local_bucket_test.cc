@@ -607,25 +607,41 @@ TEST(LocalBucketTest, LeaseWithoutUseIsNotRenewed) {
 TEST(LocalBucketTest, FreshBucketIsIdle) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
-  EXPECT_TRUE(bucket.Idle(rule, 0));
+  EXPECT_TRUE(bucket.Idle(rule, 0, LeaseTiming()));
+}
+
+// A bucket whose request is in flight is not idle, though its share may
+// be full again a millisecond later (1000/s): evicted, it would lose the
+// grant, which the controller counts as leased until it expires, and its
+// next check would ask again from an emptier budget.
+TEST(LocalBucketTest, ABucketWithARequestInFlightIsNotIdle) {
+  Rule rule = MakeRule(1, "api", {{"client_id", "*"}}, 1000, 1000, 1000);
+  LocalBucket bucket(rule, 0, Reachable(1));
+  Check(&bucket, rule, 0, 1, Reachable(1));
+  Report(&bucket, 0);  // the request leaves
+  EXPECT_FALSE(bucket.Idle(rule, 5 * kMs, LeaseTiming()));  // share full
+  // No answer within the request timeout (1 s): nothing is coming.
+  EXPECT_FALSE(bucket.Idle(rule, 999 * kMs, LeaseTiming()));
+  EXPECT_TRUE(bucket.Idle(rule, 1000 * kMs, LeaseTiming()));
 }
 
 TEST(LocalBucketTest, BucketIsIdleOnlyWhenNothingDistinguishesIt) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));  // share: 10 at 5/s
   Check(&bucket, rule, 0, 5, Reachable(2));
-  EXPECT_FALSE(bucket.Idle(rule, 0));  // counters to report
+  EXPECT_FALSE(bucket.Idle(rule, 0, LeaseTiming()));  // counters to report
   Report(&bucket, 0);
-  EXPECT_FALSE(bucket.Idle(rule, 0));  // safe share not full
-  EXPECT_FALSE(bucket.Idle(rule, 999 * kMs));
-  EXPECT_TRUE(bucket.Idle(rule, 1000 * kMs));  // refilled
+  EXPECT_FALSE(bucket.Idle(rule, 0, LeaseTiming()));  // safe share not full
+  EXPECT_FALSE(bucket.Idle(rule, 999 * kMs, LeaseTiming()));
+  EXPECT_TRUE(bucket.Idle(rule, 1000 * kMs, LeaseTiming()));  // refilled
   bucket.ApplyGrant(rule, 1000 * kMs, 3, kSec, 1000 * kMs);
-  EXPECT_FALSE(bucket.Idle(rule, 1500 * kMs));  // holds a valid lease
+  EXPECT_FALSE(
+      bucket.Idle(rule, 1500 * kMs, LeaseTiming()));  // holds a valid lease
   // The grant emptied the safe share: full again 2 s after.
-  EXPECT_FALSE(bucket.Idle(rule, 2999 * kMs));
-  EXPECT_TRUE(bucket.Idle(rule, 3000 * kMs));
+  EXPECT_FALSE(bucket.Idle(rule, 2999 * kMs, LeaseTiming()));
+  EXPECT_TRUE(bucket.Idle(rule, 3000 * kMs, LeaseTiming()));
   bucket.CountRefused(1);
-  EXPECT_FALSE(bucket.Idle(rule, 4000 * kMs));
+  EXPECT_FALSE(bucket.Idle(rule, 4000 * kMs, LeaseTiming()));
 }
 
 TEST(LocalBucketTest, ReconfigureRescalesTheSafeShare) {
