@@ -446,7 +446,7 @@ TEST_F(CheckerTest, SweepEvictsIdleBucketsAndKeepsActiveOnes) {
   Checker::SweepStats stats = checker_.Sweep(now_, 1000, &wants);
   EXPECT_EQ(stats.evicted, 0u);  // not full again yet
   EXPECT_EQ(wants.size(), 50u);  // their reports went out
-  now_ += 100 * kMs;  // refilled, but their requests are in flight
+  now_ += 100 * kMs;             // refilled, but their requests are in flight
   wants.clear();
   EXPECT_EQ(checker_.Sweep(now_, 1000, &wants).evicted, 0u);
   now_ += 900 * kMs;            // no answer within the request timeout
