@@ -197,6 +197,22 @@ TEST(TokenBucketStateTest, IsSixteenBytes) {
   EXPECT_EQ(sizeof(TokenBucketState), 16u);
 }
 
+// Drain takes what is there, fractions too, never below zero, and leaves
+// a debt as it is (the agent drains its safe share by what leases admit).
+TEST(TokenBucketStateTest, DrainStopsAtZeroAndLeavesADebt) {
+  const TokenBucketShape shape{10, kRate};
+  TokenBucketState state(shape, 0);
+  state.Drain(shape, 0, 2.5);
+  EXPECT_DOUBLE_EQ(state.Available(shape, 0), 7.5);
+  state.Drain(shape, 0, 100);
+  EXPECT_DOUBLE_EQ(state.Available(shape, 0), 0);
+  state.Debit(shape, 0, 4);  // a debt
+  state.Drain(shape, 0, 1);
+  EXPECT_DOUBLE_EQ(state.Available(shape, 0), -4);
+  state.Drain(shape, 0, -3);  // nothing
+  EXPECT_DOUBLE_EQ(state.Available(shape, 0), -4);
+}
+
 TEST(TokenBucketStateTest, FollowsTheSameMathsAsTokenBucket) {
   const TokenBucketShape shape{10, kRate};
   TokenBucketState state(shape, 0);
