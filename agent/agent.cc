@@ -296,7 +296,11 @@ void Agent::FlushLeases() {
 
 void Agent::Submit(std::vector<LeaseWant> wants) {
   if (wants.empty()) return;
-  metrics_.AddLeaseRequests(static_cast<int64_t>(wants.size()));
+  const auto reports = static_cast<int64_t>(
+      std::count_if(wants.begin(), wants.end(),
+                    [](const LeaseWant& w) { return w.want <= 0; }));
+  metrics_.AddLeaseRequests(static_cast<int64_t>(wants.size()) - reports,
+                            reports);
   lease_client_->Submit(std::move(wants));  // summarised for usage there
 }
 

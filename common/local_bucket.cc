@@ -328,8 +328,16 @@ void LocalBucket::Reconfigure(const Rule& before, const Rule& after,
       std::max<int64_t>(1, std::min<int64_t>(last_cost_, after.burst)));
 }
 
+bool LocalBucket::DecidedLocally(const Rule& rule, int64_t now) const {
+  if (has_lease(now) || refused_ > 0) return false;
+  const TokenBucketShape shape = RuleShape(rule);
+  TokenBucketState share = share_;  // refilled on a copy: this is a query
+  return share.Available(shape, now) * 2 >= shape.capacity;
+}
+
 bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
-                             const LeaseTiming& timing, int64_t* want) const {
+                             const LeaseTiming& timing, const LeaseContext& ctx,
+                             int64_t* want) const {
   const int64_t demand = int64_t{admitted_} + int64_t{refused_};
   if (demand <= 0) return false;
   if (in_flight_ && now - window_start_ < timing.request_timeout_ns) {
@@ -337,6 +345,13 @@ bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
   }
   if (requested_ && now - window_start_ < timing.min_interval_ns) {
     return false;
+  }
+  if (timing.decide_locally && DecidedLocally(rule, now)) {
+    // A report only: once half of the share's capacity was admitted
+    // unreported, or the window is old.
+    *want = 0;
+    return int64_t{unleased_} * 2 * Agents(ctx) >= rule.burst ||
+           now - window_start_ >= timing.quiet_report_ns;
   }
   const int64_t tokens = LeaseTokens(now);
   const bool low =
@@ -363,16 +378,29 @@ bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
 
 bool LocalBucket::NeedsSweepLease(const Rule& rule, int64_t now,
                                   const LeaseTiming& timing,
+                                  const LeaseContext& ctx,
                                   int64_t* want) const {
   if (refused_ == 0 && unleased_ == 0 && requested_ &&
       now - window_start_ < timing.quiet_report_ns) {
     return false;
   }
-  return NeedsLease(rule, now, timing, want);
+  return NeedsLease(rule, now, timing, ctx, want);
 }
 
 void LocalBucket::MarkRequested(int64_t now, int64_t* admitted,
                                 int64_t* refused, int64_t* unleased) {
+  MarkSent(now, admitted, refused, unleased);
+  in_flight_ = 1;
+}
+
+void LocalBucket::MarkReported(int64_t now, int64_t* admitted, int64_t* refused,
+                               int64_t* unleased) {
+  MarkSent(now, admitted, refused, unleased);
+  in_flight_ = 0;
+}
+
+void LocalBucket::MarkSent(int64_t now, int64_t* admitted, int64_t* refused,
+                           int64_t* unleased) {
   *admitted = admitted_;
   *refused = refused_;
   *unleased = unleased_;
@@ -381,12 +409,12 @@ void LocalBucket::MarkRequested(int64_t now, int64_t* admitted,
   const int64_t queue_end = retry_queue_millis_ == 0 ? 0 : RetryQueueEnd();
   window_start_ = now;
   SetRetryQueueEnd(queue_end);
-  in_flight_ = 1;
   requested_ = 1;
 }
 
 void LocalBucket::ApplyGrant(const Rule& rule, int64_t requested_at,
                              int64_t tokens, int64_t ttl_ns, int64_t now) {
+  if (!in_flight_ && tokens <= 0) return;  // the answer to a report
   if (in_flight_ && requested_at >= window_start_) in_flight_ = 0;
   tokens = std::clamp<int64_t>(tokens, 0, kMaxCount);
   last_grant_ = static_cast<uint32_t>(tokens);

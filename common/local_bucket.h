@@ -123,8 +123,12 @@ struct LeaseTiming {
   int64_t min_interval_ns = 50 * 1000 * 1000;       // per bucket
   // A bucket no longer checked whose only news is tokens spent from its
   // leases reports them this long after its last request (see
-  // NeedsSweepLease).
+  // NeedsSweepLease); so, at the latest, does a bucket decided locally.
   int64_t quiet_report_ns = int64_t{5} * 1000 * 1000 * 1000;
+  // Buckets used far below their safe share are decided locally: they ask
+  // for no lease and only report what they admitted (see NeedsLease).
+  // Off: every bucket used asks for a lease, as a contended one does.
+  bool decide_locally = true;
 };
 
 class LocalBucket {
@@ -179,7 +183,8 @@ class LocalBucket {
   // --- Leasing (called by the agent's lease logic) ---
 
   // True when a lease request should be sent for this bucket now: it has
-  // been used since the last report; its lease is missing, expired,
+  // been used since the last report; it is not decided locally (below);
+  // its lease is missing, expired,
   // expiring within timing.refresh_margin_ns, below half of the last grant
   // or below the last cost seen; no request is in flight (or the one in
   // flight is older than timing.request_timeout_ns); and the last request
@@ -189,8 +194,21 @@ class LocalBucket {
   // 2 * refresh_margin, at least the last cost seen, at most burst. (So a
   // bucket used again after an idle spell asks for twice what its last
   // window used, not for that spread over the idle time.)
+  //
+  // Decided locally (timing.decide_locally): a bucket without a valid
+  // lease that refused nothing since its last report and whose safe share
+  // still holds at least half of its capacity is used far below what its
+  // share refills. It asks for no tokens: the safe share decides, and the
+  // bucket only reports (want 0, answered with no grant: MarkReported)
+  // once what it admitted without a lease since its last report reaches
+  // half of the share's capacity (burst / agents / 2), or
+  // timing.quiet_report_ns after its report window began. So each agent
+  // holds at most half a share (plus one check's cost) unreported, and all
+  // agents together half a burst: the bound in docs/leasing.md. Once the
+  // share falls below half, or a check is refused, it asks for a lease as
+  // above.
   bool NeedsLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
-                  int64_t* want) const;
+                  const LeaseContext& ctx, int64_t* want) const;
 
   // NeedsLease for a bucket visited by the agent's background sweep (not
   // by a check). A bucket that refused or admitted without a lease since
@@ -202,12 +220,16 @@ class LocalBucket {
   // the report), and one that stopped is reported once, not once as its
   // lease nears expiry and again when it comes back.
   bool NeedsSweepLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
-                       int64_t* want) const;
+                       const LeaseContext& ctx, int64_t* want) const;
 
   // Marks a request as sent at `now` and returns the counters to report
   // (admitted, refused, unleased since the last report), resetting them.
   void MarkRequested(int64_t now, int64_t* admitted, int64_t* refused,
                      int64_t* unleased);
+  // MarkRequested for a report (want 0): the controller accounts it and
+  // answers no grant, so no request is left in flight.
+  void MarkReported(int64_t now, int64_t* admitted, int64_t* refused,
+                    int64_t* unleased);
 
   // Applies a grant for the request sent at `requested_at`: the new lease
   // holds `tokens` until requested_at + ttl. Tokens of a previous lease
@@ -224,6 +246,8 @@ class LocalBucket {
   // safe share admits only the share of the refill since the last grant.
   // A reply with no lease (ttl 0) ends a valid lease that is spent, so the
   // safe share may admit at once (the controller holds no credit for us).
+  // No tokens while no request is in flight (the answer to a report, from
+  // a controller that answers reports) change nothing.
   void ApplyGrant(const Rule& rule, int64_t requested_at, int64_t tokens,
                   int64_t ttl_ns, int64_t now);
 
@@ -261,6 +285,11 @@ class LocalBucket {
   // would hold (its fair share, which may be below rate/agents when others
   // weigh more); beyond, it would eat into the others' refill.
   bool ShareBehindLease(int64_t now, int64_t cost) const;
+  // Whether the bucket is decided locally at `now` (see NeedsLease).
+  bool DecidedLocally(const Rule& rule, int64_t now) const;
+  // MarkRequested and MarkReported.
+  void MarkSent(int64_t now, int64_t* admitted, int64_t* refused,
+                int64_t* unleased);
   // CanTake and Take on the safe share alone.
   bool ShareCanTake(const Rule& rule, int64_t now, int64_t cost, int64_t agents,
                     Decision* d);
@@ -300,7 +329,7 @@ class LocalBucket {
   uint32_t old_gap_units_ : 16;  // old_expiry() = lease_expiry_ - gap
   uint32_t contended_ : 1;       // the last report had refusals
   uint32_t in_flight_ : 1;       // a request was sent, no answer yet
-  uint32_t requested_ : 1;       // a request was ever sent
+  uint32_t requested_ : 1;       // a request or report was ever sent
   // The retry queue's end (Refuse), in milliseconds after window_start_
   // (0: no queue).
   uint32_t retry_queue_millis_ : 13;

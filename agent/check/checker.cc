@@ -317,7 +317,7 @@ void Checker::CollectLease(const Rule& rule, BucketTable::Handle h,
   uint32_t& flags = table_.flags(h);
   if ((flags & kPendingFlag) != 0) return;
   int64_t want = 0;
-  if (!table_.bucket(h).NeedsLease(rule, now, timing_, &want)) return;
+  if (!table_.bucket(h).NeedsLease(rule, now, timing_, ctx_, &want)) return;
   flags |= kPendingFlag;
   pending_.push_back(h);
 }
@@ -326,8 +326,8 @@ bool Checker::AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
                       bool sweep, std::vector<LeaseWant>* out) {
   LocalBucket& bucket = table_.bucket(h);
   int64_t want = 0;
-  if (!(sweep ? bucket.NeedsSweepLease(rule, now, timing_, &want)
-              : bucket.NeedsLease(rule, now, timing_, &want))) {
+  if (!(sweep ? bucket.NeedsSweepLease(rule, now, timing_, ctx_, &want)
+              : bucket.NeedsLease(rule, now, timing_, ctx_, &want))) {
     return false;
   }
   LeaseWant w;
@@ -335,7 +335,11 @@ bool Checker::AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
   if (!ParseBucketKey(table_.key(h), &rule_id, &w.values)) return false;
   w.rule_id = rule_id;
   w.want = want;
-  bucket.MarkRequested(now, &w.admitted, &w.refused, &w.unleased);
+  if (want > 0) {
+    bucket.MarkRequested(now, &w.admitted, &w.refused, &w.unleased);
+  } else {
+    bucket.MarkReported(now, &w.admitted, &w.refused, &w.unleased);
+  }
   out->push_back(std::move(w));
   return true;
 }

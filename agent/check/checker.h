@@ -38,8 +38,10 @@
 //
 // Leases: after a check, a bucket whose NeedsLease() is true (evaluated only
 // while the controller is reachable) is put on a pending list, at most once.
-// TakeLeaseWants() drains it into LeaseWants (MarkRequested on each); the
-// agent sends them with LeaseClient::Submit. Sweep() does the same for
+// TakeLeaseWants() drains it into LeaseWants (MarkRequested on each, or
+// MarkReported for a bucket decided locally, whose want is 0: a report the
+// controller answers with no grant); the agent sends them with
+// LeaseClient::Submit. Sweep() does the same for
 // buckets not checked lately (by NeedsSweepLease(): their reports of
 // tokens spent from leases wait for LeaseTiming::quiet_report_ns) and evicts
 // Idle() ones, a bounded slice of the table per call.

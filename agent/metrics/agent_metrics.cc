@@ -19,6 +19,13 @@ AgentMetrics::AgentMetrics()
                                 "controller")
                           .Register(*registry_)
                           .Add({})),
+      lease_reports_(prometheus::BuildCounter()
+                         .Name("sluice_agent_lease_reports_total")
+                         .Help("Bucket reports sent to the controller "
+                               "without asking for tokens (buckets decided "
+                               "locally)")
+                         .Register(*registry_)
+                         .Add({})),
       buckets_(prometheus::BuildGauge()
                    .Name("sluice_agent_buckets")
                    .Help("Buckets held by this agent")
@@ -111,8 +118,9 @@ void AgentMetrics::SetUsageReports(int64_t dropped, int64_t pending) {
   usage_pending_.Set(static_cast<double>(pending));
 }
 
-void AgentMetrics::AddLeaseRequests(int64_t buckets) {
-  if (buckets > 0) lease_requests_.Increment(static_cast<double>(buckets));
+void AgentMetrics::AddLeaseRequests(int64_t requests, int64_t reports) {
+  if (requests > 0) lease_requests_.Increment(static_cast<double>(requests));
+  if (reports > 0) lease_reports_.Increment(static_cast<double>(reports));
 }
 
 void AgentMetrics::SetBuckets(int64_t buckets) {

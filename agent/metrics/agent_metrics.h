@@ -5,7 +5,10 @@
 //       (allowed | refused | shadow_refused; see agent/check/checker.h for what
 //       each counts). `rule` is the rule's name.
 //   sluice_agent_lease_requests_total          bucket lease requests sent
-//       to the controller (one per bucket per LeaseRequest)
+//       to the controller (one per bucket per LeaseRequest that asks for
+//       tokens)
+//   sluice_agent_lease_reports_total           bucket reports sent without
+//       asking for tokens (buckets decided locally, common/local_bucket.h)
 //   sluice_agent_buckets                       buckets held
 //   sluice_agent_controller_reachable          1 when the controller
 //       answered lately (with several: any of them), else 0
@@ -59,7 +62,8 @@ class AgentMetrics {
   // Adds `counts` (parallel to rules.rules()) to the decision counters.
   void RecordDecisions(const RuleIndex& rules,
                        const std::vector<RuleDecisionCounts>& counts);
-  void AddLeaseRequests(int64_t buckets);
+  // Bucket items sent: `requests` ask for tokens, `reports` do not.
+  void AddLeaseRequests(int64_t requests, int64_t reports);
   void SetBuckets(int64_t buckets);
   void SetControllerReachable(bool reachable);
   void SetControllers(int64_t reachable, int64_t set_version);
@@ -82,6 +86,7 @@ class AgentMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Counter& lease_requests_;
+  prometheus::Counter& lease_reports_;
   prometheus::Gauge& buckets_;
   prometheus::Gauge& controller_reachable_;
   prometheus::Gauge& controllers_reachable_;

@@ -139,11 +139,22 @@ bool LeaseLedger::OnLeaseRequest(const std::string& peer, LeaseRequest& request,
   PrefetchBudgets(n);
   int64_t granted = 0;
   answered_unowned_ = false;
+  size_t kept = 0;  // reports are answered with no item
   for (size_t i = 0; i < n; ++i) {
-    if (item_rules_[i] == nullptr) continue;
-    if (GateItem(i, *agent, request.items[i], now, &grant->items[i])) continue;
-    granted += GrantItem(i, *agent, request.items[i], now, &grant->items[i]);
+    const LeaseWant& want = request.items[i];
+    LeaseGrantItem& out = grant->items[i];
+    if (item_rules_[i] != nullptr && !GateItem(i, *agent, want, now, &out)) {
+      if (want.want <= 0) {
+        ReportItem(i, *agent, want, now);
+        ++counts_.lease_reports;
+        continue;
+      }
+      granted += GrantItem(i, *agent, want, now, &out);
+    }
+    if (kept != i) grant->items[kept] = std::move(out);
+    ++kept;
   }
+  grant->items.resize(kept);
   ++counts_.lease_requests;
   counts_.tokens_granted += granted;
   return true;
@@ -221,6 +232,16 @@ int64_t LeaseLedger::GrantItem(size_t i, const AgentRecord& agent,
   // safe share would only add to what old leases may admit.
   if (learning(now) && out->tokens == 0 && want.refused <= 0) out->ttl_ms = 0;
   return out->tokens;
+}
+
+void LeaseLedger::ReportItem(size_t i, const AgentRecord& agent,
+                             const LeaseWant& want, int64_t now) {
+  LeaseReport report;
+  report.admitted = want.admitted;
+  report.refused = want.refused;
+  report.unleased = want.unleased;
+  report.weight = agent.weight;
+  BudgetOfItem(i, now).allocator.Report(agent.number, now, report);
 }
 
 Budget* LeaseLedger::FindBudget(int64_t rule_id,

@@ -13,7 +13,9 @@
 //     the request. Unknown or disabled rule, or wildcard values that do not
 //     fit the rule: 0 tokens. Else the bucket's budget (created on first
 //     use, reconfigured when its rule's version changed) accounts the
-//     report and grants for lease_ttl_ms.
+//     report and grants for lease_ttl_ms. An item that wants 0 tokens is a
+//     report (a bucket the agent decides locally, common/local_bucket.h):
+//     accounted the same way, and answered with no item at all.
 //   - Learning period, for learning_ms from construction (restart safety,
 //     docs/leasing.md): budgets created then start empty and drop refill
 //     nobody has a claim on until it ends; an item that gets no tokens for
@@ -94,6 +96,7 @@ struct LeaseLedgerOptions {
 // For metrics: totals since construction, and sizes.
 struct LedgerCounts {
   int64_t lease_requests = 0;  // LeaseRequests answered
+  int64_t lease_reports = 0;   // their items that wanted 0 tokens
   int64_t tokens_granted = 0;  // tokens in their grants
   int64_t agents = 0;          // agents known now
   int64_t buckets = 0;         // budgets, as of the last pass or forget
@@ -219,6 +222,9 @@ class LeaseLedger {
   // Grants item `i` to `agent` into *out; returns the tokens.
   int64_t GrantItem(size_t i, const AgentRecord& agent, const LeaseWant& want,
                     int64_t now, LeaseGrantItem* out);
+  // Accounts item `i`, a report (want 0), from `agent`.
+  void ReportItem(size_t i, const AgentRecord& agent, const LeaseWant& want,
+                  int64_t now);
   void ReconcileBudgets(int64_t now);
   // Visits `slices` slices of the budgets.
   void SweepBudgets(int64_t now, size_t slices);

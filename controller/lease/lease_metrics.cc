@@ -44,6 +44,10 @@ LeaseMetrics::LeaseMetrics(prometheus::Registry* registry,
     : lease_requests_(NewCounter(registry,
                                  "sluice_controller_lease_requests_total",
                                  "LeaseRequests received from agents")),
+      lease_reports_(NewCounter(
+          registry, "sluice_controller_lease_reports_total",
+          "Items of LeaseRequests that only reported usage (buckets the "
+          "agents decide locally), answered with no grant")),
       tokens_granted_(NewCounter(registry,
                                  "sluice_controller_lease_tokens_granted_total",
                                  "Tokens granted to agents in leases")),
@@ -72,6 +76,7 @@ void LeaseMetrics::PublishLearning(bool learning) {
 
 void LeaseMetrics::Publish(const LedgerCounts& counts) {
   Add(lease_requests_, counts.lease_requests - published_.lease_requests);
+  Add(lease_reports_, counts.lease_reports - published_.lease_reports);
   Add(tokens_granted_, counts.tokens_granted - published_.tokens_granted);
   // The first time, everything: a server started again on the same
   // registry starts from what its new ledger says.

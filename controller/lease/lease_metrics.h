@@ -1,6 +1,8 @@
 // LeaseMetrics: publishes the lease ledger's counts (lease_ledger.h) as
 // Prometheus metrics and as the atomics behind LeaseServer's accessors:
 //   sluice_controller_lease_requests_total       LeaseRequests answered
+//   sluice_controller_lease_reports_total        their items that only
+//                                                reported (want 0)
 //   sluice_controller_lease_tokens_granted_total tokens granted in leases
 //   sluice_controller_wire_errors_total          bad frames from agents
 //   sluice_controller_agents_connected           agents known now
@@ -52,6 +54,7 @@ class LeaseMetrics {
   void PublishAgents(int64_t agents);
 
   prometheus::Counter* lease_requests_ = nullptr;
+  prometheus::Counter* lease_reports_ = nullptr;
   prometheus::Counter* tokens_granted_ = nullptr;
   prometheus::Counter* wire_errors_ = nullptr;
   prometheus::Gauge* agents_connected_ = nullptr;

@@ -28,6 +28,7 @@
 #include "common/membership.h"
 #include "tests/agent/hiredis_client.h"
 #include "tests/agent/lease/fake_controller.h"
+#include "tests/common/test_timing.h"
 #include "tests/support/free_port.h"
 #include "tests/support/simulated_clock.h"
 
@@ -139,6 +140,8 @@ class AgentClusterTest : public ::testing::Test {
     options.handle_signals = false;
     options.heartbeat_ms = 50;
     options.reachable_timeout_ms = kReachableTimeoutMs;
+    // The subject is where lease requests go: every bucket used asks.
+    options.timing = testing_timing::LeaseEveryBucket();
     agent_ = std::make_unique<Agent>(options, &clock_);
     Status started = agent_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();

@@ -27,6 +27,7 @@
 #include "controller/catalog/rule_catalog.h"
 #include "controller/lease/lease_server.h"
 #include "tests/agent/hiredis_client.h"
+#include "tests/common/test_timing.h"
 #include "tests/support/free_port.h"
 #include "tests/support/simulated_clock.h"
 
@@ -264,6 +265,7 @@ TEST_F(AgentTest, AFullBatchOfLeaseRequestsGoesWithoutWaiting) {
     options->flush_delay_ms = 60 * 1000;     // never, in this test
     options->sweep_interval_ms = 60 * 1000;  // no sweep either
     options->flush_at_pending = 3;
+    options->timing = testing_timing::LeaseEveryBucket();
   });
   Redis c = Connect();
   ASSERT_TRUE(Eventually([&] {
@@ -303,7 +305,9 @@ TEST_F(AgentTest, WithoutTheControllerLeasesRunOutThenFailureModesApply) {
                        FailureModeRule(2, "closed", FailureMode::kClosed),
                        FailureModeRule(3, "local", FailureMode::kLocal)});
   StartController();
-  StartAgent();
+  StartAgent("", [](AgentOptions* options) {
+    options->timing = testing_timing::LeaseEveryBucket();  // leases to run out
+  });
   Redis c = Connect();
   ASSERT_TRUE(Eventually([&] {
     const std::string info = Info(c.get());

@@ -106,11 +106,11 @@ class Simulation {
         }
         if (node.flush_at >= 0 && t >= node.flush_at) {
           node.flush_at = -1;
-          MaybeRequest(i, t);
+          MaybeRequest(i, t, ctx);
         }
         if (t >= node.next_sweep) {
           node.next_sweep += kSweepEvery;
-          MaybeRequest(i, t);
+          MaybeRequest(i, t, ctx);
         }
       }
     }
@@ -191,15 +191,15 @@ class Simulation {
     }
     int64_t want = 0;
     if (node.flush_at < 0 &&
-        node.bucket->NeedsLease(config_.rule, t, config_.timing, &want)) {
+        node.bucket->NeedsLease(config_.rule, t, config_.timing, ctx, &want)) {
       node.flush_at = t + kFlushDelay;
     }
   }
 
-  void MaybeRequest(size_t i, int64_t t) {
+  void MaybeRequest(size_t i, int64_t t, const LeaseContext& ctx) {
     Node& node = nodes_[i];
     int64_t want = 0;
-    if (!node.bucket->NeedsLease(config_.rule, t, config_.timing, &want)) {
+    if (!node.bucket->NeedsLease(config_.rule, t, config_.timing, ctx, &want)) {
       return;
     }
     Message m{};
@@ -209,8 +209,13 @@ class Simulation {
     m.sent_at = t;
     m.report.want = want;
     m.report.weight = config_.agents[i].weight;
-    node.bucket->MarkRequested(t, &m.report.admitted, &m.report.refused,
-                               &m.report.unleased);
+    if (want > 0) {
+      node.bucket->MarkRequested(t, &m.report.admitted, &m.report.refused,
+                                 &m.report.unleased);
+    } else {  // decided locally: a report, answered with no grant
+      node.bucket->MarkReported(t, &m.report.admitted, &m.report.refused,
+                                &m.report.unleased);
+    }
     ++node.requests;
     last_request_ = t;
     queue_.push_back(m);
@@ -232,6 +237,10 @@ class Simulation {
                 config_.rule, t, &config_.options,
                 BucketAllocator::Start::kEmpty);
           }
+        }
+        if (m.report.want <= 0) {  // a report: no grant, as the ledger does
+          allocator_->Report(m.agent, t, m.report);
+          continue;
         }
         Message reply = m;
         reply.to_controller = false;
@@ -552,10 +561,14 @@ TEST(AllocatorSimTest, AnIdleBucketCostsNoTraffic) {
   sim.Run();
   EXPECT_GT(sim.total_requests(), 0);
   // The last report (what was used before the pause) goes out at the
-  // latest when the lease is about to expire; then nothing at all.
+  // latest once the lease has expired and the bucket, decided locally from
+  // then on, reports what it spent (quiet_report_ns after its last
+  // request); then nothing at all.
   std::printf("idle: last request %lld ms after the clients stopped\n",
               static_cast<long long>((sim.last_request() - kSec) / kMs));
-  EXPECT_LE(sim.last_request(), kSec + config.options.lease_ttl_ns);
+  EXPECT_LE(sim.last_request(),
+            kSec + config.options.lease_ttl_ns + config.timing.quiet_report_ns);
+  EXPECT_LT(sim.last_request(), config.duration - kSec);
 }
 
 // --- Agent crash: its share goes to the others, nothing leaks ---

@@ -4,11 +4,13 @@
 
 #include "common/clock.h"
 #include "tests/common/test_rule.h"
+#include "tests/common/test_timing.h"
 
 namespace sluice {
 namespace {
 
 using testing_rules::MakeRule;
+using testing_timing::LeaseEveryBucket;
 
 constexpr int64_t kMs = kNanosPerMilli;
 constexpr int64_t kSec = kNanosPerSecond;
@@ -356,10 +358,13 @@ TEST(LocalBucketTest, UnusedBucketNeedsNoLease) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
   int64_t want = -1;
-  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
-  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kSec, LeaseTiming(), &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 0, LeaseEveryBucket(), LeaseContext(), &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kSec, LeaseEveryBucket(),
+                                 LeaseContext(), &want));
   Check(&bucket, rule, 0, 0, Reachable());  // cost 0 is no demand
-  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 0, LeaseEveryBucket(), LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, UsedBucketWithoutLeaseNeedsOne) {
@@ -367,7 +372,8 @@ TEST(LocalBucketTest, UsedBucketWithoutLeaseNeedsOne) {
   LocalBucket bucket(rule, 0, Reachable());
   Check(&bucket, rule, 0, 1, Reachable());
   int64_t want = -1;
-  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  EXPECT_TRUE(
+      bucket.NeedsLease(rule, 0, LeaseEveryBucket(), LeaseContext(), &want));
   // 1 token in the minimum window of 100 ms is 10/s; times 2 * 500 ms.
   EXPECT_EQ(want, 10);
 }
@@ -377,7 +383,8 @@ TEST(LocalBucketTest, RefusedDemandAlsoCounts) {
   LocalBucket bucket(rule, 0, Unreachable());
   Check(&bucket, rule, 0, 1, Unreachable());
   int64_t want = -1;
-  EXPECT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  EXPECT_TRUE(
+      bucket.NeedsLease(rule, 0, LeaseEveryBucket(), LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, WantIsDemandRateTimesTwiceTheRefreshMargin) {
@@ -386,11 +393,12 @@ TEST(LocalBucketTest, WantIsDemandRateTimesTwiceTheRefreshMargin) {
   for (int i = 0; i < 30; ++i) Check(&bucket, rule, 0, 1, Reachable(1));
   int64_t want = 0;
   // 30 tokens in 500 ms: 60/s, times 1 s.
-  ASSERT_TRUE(bucket.NeedsLease(rule, 500 * kMs, LeaseTiming(), &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 500 * kMs, LeaseEveryBucket(),
+                                LeaseContext(), &want));
   EXPECT_EQ(want, 60);
-  LeaseTiming timing;
+  LeaseTiming timing = LeaseEveryBucket();
   timing.refresh_margin_ns = 2 * kSec;  // 30 tokens in 2 s, times 4 s
-  ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, timing, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 2 * kSec, timing, LeaseContext(), &want));
   EXPECT_EQ(want, 60);
 }
 
@@ -403,24 +411,29 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
   LocalBucket bucket(rule, 0, Reachable(1));
   Check(&bucket, rule, 0, 1, Reachable(1));
   int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  ASSERT_TRUE(
+      bucket.NeedsLease(rule, 0, LeaseEveryBucket(), LeaseContext(), &want));
   Report(&bucket, 0);
   bucket.ApplyGrant(rule, 0, want, 2 * kSec, 1 * kMs);
   for (int i = 1; i < 4; ++i) {
     EXPECT_EQ(Check(&bucket, rule, i * 100 * kMs, 1, Reachable(1)).allowed, 1);
   }
-  EXPECT_FALSE(bucket.NeedsLease(rule, 300 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 300 * kMs, LeaseEveryBucket(),
+                                 LeaseContext(), &want));
   // 3.4 s later (the lease expired): the next burst starts.
   const int64_t t = 3700 * kMs;
   Check(&bucket, rule, t, 1, Reachable(1));
-  ASSERT_TRUE(bucket.NeedsLease(rule, t, LeaseTiming(), &want));
+  ASSERT_TRUE(
+      bucket.NeedsLease(rule, t, LeaseEveryBucket(), LeaseContext(), &want));
   EXPECT_EQ(want, 8);  // twice the 3 + 1 used, not 4 / 3.7 s * 1 s
   Report(&bucket, t);
   bucket.ApplyGrant(rule, t, want, 2 * kSec, t + 1 * kMs);
   for (int i = 1; i < 4; ++i) {
     const int64_t at = t + i * 100 * kMs;
     EXPECT_EQ(Check(&bucket, rule, at, 1, Reachable(1)).allowed, 1);
-    EXPECT_FALSE(bucket.NeedsLease(rule, at, LeaseTiming(), &want)) << i;
+    EXPECT_FALSE(
+        bucket.NeedsLease(rule, at, LeaseEveryBucket(), LeaseContext(), &want))
+        << i;
   }
 }
 
@@ -431,10 +444,12 @@ TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
   int64_t want = 0;
   // 7 tokens in 100 s: the window counts as the refresh margin (500 ms),
   // so it asks for twice what it used.
-  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kSec, LeaseTiming(), &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kSec, LeaseEveryBucket(),
+                                LeaseContext(), &want));
   EXPECT_EQ(want, 14);
   // 7 tokens in the minimum 100 ms window: 70 per second, capped at burst.
-  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), &want));
+  ASSERT_TRUE(
+      bucket.NeedsLease(rule, 0, LeaseEveryBucket(), LeaseContext(), &want));
   EXPECT_EQ(want, 20);
   // A window that used 1 token, then a check of cost 7 this bucket could
   // have admitted but did not count (another rule of an AND refused it):
@@ -443,7 +458,8 @@ TEST(LocalBucketTest, WantIsAtLeastTheLastCostAndAtMostBurst) {
   Check(&bucket, rule, 101 * kSec, 1, Reachable(1));
   Decision d;
   ASSERT_TRUE(bucket.CanTake(rule, 101 * kSec, 7, Reachable(1), &d));
-  ASSERT_TRUE(bucket.NeedsLease(rule, 200 * kSec, LeaseTiming(), &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 200 * kSec, LeaseEveryBucket(),
+                                LeaseContext(), &want));
   EXPECT_EQ(want, 7);  // not 2
 }
 
@@ -468,36 +484,40 @@ TEST(LocalBucketTest, WhatALeaseAdmitsIsNotAdmittedAgainFromTheShare) {
 TEST(LocalBucketTest, NoSecondRequestWhileOneIsInFlight) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
-  LeaseTiming timing;  // timeout 1 s
+  LeaseTiming timing = LeaseEveryBucket();  // timeout 1 s
   Check(&bucket, rule, 0, 1, Reachable());
   int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, 0, timing, &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, timing, LeaseContext(), &want));
   Report(&bucket, 0);
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
-  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, &want));
-  EXPECT_FALSE(bucket.NeedsLease(rule, 999 * kMs, timing, &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 10 * kMs, timing, LeaseContext(), &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 999 * kMs, timing, LeaseContext(), &want));
   // The answer never came: after the timeout, ask again.
-  EXPECT_TRUE(bucket.NeedsLease(rule, 1000 * kMs, timing, &want));
+  EXPECT_TRUE(
+      bucket.NeedsLease(rule, 1000 * kMs, timing, LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, GrantEndsTheRequestInFlight) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
-  LeaseTiming timing;  // min interval 50 ms
+  LeaseTiming timing = LeaseEveryBucket();  // min interval 50 ms
   Check(&bucket, rule, 0, 1, Reachable());
   Report(&bucket, 0);
   bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 5 * kMs);  // nothing granted
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
   // Not in flight any more, but the last request is only 10 ms old.
-  EXPECT_FALSE(bucket.NeedsLease(rule, 10 * kMs, timing, &want));
-  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 10 * kMs, timing, LeaseContext(), &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, GrantForAnOlderRequestLeavesTheNewOneInFlight) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
-  LeaseTiming timing;
+  LeaseTiming timing = LeaseEveryBucket();
   Check(&bucket, rule, 0, 1, Reachable());
   Report(&bucket, 0);
   Check(&bucket, rule, 2 * kSec, 1, Reachable());
@@ -505,7 +525,8 @@ TEST(LocalBucketTest, GrantForAnOlderRequestLeavesTheNewOneInFlight) {
   bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 2100 * kMs);  // answers the first
   Check(&bucket, rule, 2200 * kMs, 1, Reachable());
   int64_t want = 0;
-  EXPECT_FALSE(bucket.NeedsLease(rule, 2200 * kMs, timing, &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 2200 * kMs, timing, LeaseContext(), &want));
 }
 
 // A bucket with a fresh, full lease and some use since the last report.
@@ -523,24 +544,29 @@ TEST(LocalBucketTest, HealthyLeaseNeedsNoRenewal) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 9 left
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseEveryBucket(),
+                                   LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, LeaseExpiringWithinTheMarginIsRenewed) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1499 * kMs, LeaseTiming(), &want));
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1499 * kMs, LeaseEveryBucket(),
+                                   LeaseContext(), &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseEveryBucket(),
+                                  LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, LeaseBelowHalfOfTheLastGrantIsRenewed) {
   LeasedBucket b;
   Check(&b.bucket, b.rule, 100 * kMs, 5, Reachable(1));  // 5 left: half
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseEveryBucket(),
+                                   LeaseContext(), &want));
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // 4 left
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseEveryBucket(),
+                                  LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
@@ -548,7 +574,8 @@ TEST(LocalBucketTest, LeaseBelowTheLastCostIsRenewed) {
   // A refused check of 12 makes the last cost 12, more than the 10 held.
   Check(&b.bucket, b.rule, 100 * kMs, 12, Reachable(1));
   int64_t want = 0;
-  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+  EXPECT_TRUE(b.bucket.NeedsLease(b.rule, 100 * kMs, LeaseEveryBucket(),
+                                  LeaseContext(), &want));
   EXPECT_GE(want, 12);
 }
 
@@ -557,16 +584,19 @@ TEST(LocalBucketTest, SweepWaitsToReportTokensSpentFromLeases) {
   Check(&b.bucket, b.rule, 100 * kMs, 1, Reachable(1));  // from the lease
   int64_t want = 0;
   // A check at 1.5 s would renew; the sweep does not, nor once it expired.
-  ASSERT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
-  EXPECT_FALSE(
-      b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, LeaseTiming(), &want));
-  EXPECT_FALSE(
-      b.bucket.NeedsSweepLease(b.rule, 4999 * kMs, LeaseTiming(), &want));
+  ASSERT_TRUE(b.bucket.NeedsLease(b.rule, 1500 * kMs, LeaseEveryBucket(),
+                                  LeaseContext(), &want));
+  EXPECT_FALSE(b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, LeaseEveryBucket(),
+                                        LeaseContext(), &want));
+  EXPECT_FALSE(b.bucket.NeedsSweepLease(b.rule, 4999 * kMs, LeaseEveryBucket(),
+                                        LeaseContext(), &want));
   // The report is due quiet_report_ns after the last request.
-  EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 5 * kSec, LeaseTiming(), &want));
-  LeaseTiming timing;
+  EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 5 * kSec, LeaseEveryBucket(),
+                                       LeaseContext(), &want));
+  LeaseTiming timing = LeaseEveryBucket();
   timing.quiet_report_ns = 1 * kSec;
-  EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, timing, &want));
+  EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 1500 * kMs, timing,
+                                       LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, SweepReportsRefusedAndUnleasedAtOnce) {
@@ -574,16 +604,16 @@ TEST(LocalBucketTest, SweepReportsRefusedAndUnleasedAtOnce) {
     LeasedBucket b;
     Check(&b.bucket, b.rule, 100 * kMs, 11, Reachable(1));  // refused
     int64_t want = 0;
-    EXPECT_TRUE(
-        b.bucket.NeedsSweepLease(b.rule, 100 * kMs, LeaseTiming(), &want));
+    EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 100 * kMs, LeaseEveryBucket(),
+                                         LeaseContext(), &want));
   }
   {
     LeasedBucket b;
     // After the lease: from the safe share, so unleased.
     Check(&b.bucket, b.rule, 2100 * kMs, 1, Reachable(1));
     int64_t want = 0;
-    EXPECT_TRUE(
-        b.bucket.NeedsSweepLease(b.rule, 2100 * kMs, LeaseTiming(), &want));
+    EXPECT_TRUE(b.bucket.NeedsSweepLease(b.rule, 2100 * kMs, LeaseEveryBucket(),
+                                         LeaseContext(), &want));
   }
   {
     // Never asked (say the controller was away): at once.
@@ -591,15 +621,18 @@ TEST(LocalBucketTest, SweepReportsRefusedAndUnleasedAtOnce) {
     LocalBucket bucket(rule, 0, Unreachable(1));
     Check(&bucket, rule, 0, 1, Unreachable(1));
     int64_t want = 0;
-    EXPECT_TRUE(bucket.NeedsSweepLease(rule, 0, LeaseTiming(), &want));
+    EXPECT_TRUE(bucket.NeedsSweepLease(rule, 0, LeaseEveryBucket(),
+                                       LeaseContext(), &want));
   }
 }
 
 TEST(LocalBucketTest, LeaseWithoutUseIsNotRenewed) {
   LeasedBucket b;
   int64_t want = 0;
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1900 * kMs, LeaseTiming(), &want));
-  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 5 * kSec, LeaseTiming(), &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 1900 * kMs, LeaseEveryBucket(),
+                                   LeaseContext(), &want));
+  EXPECT_FALSE(b.bucket.NeedsLease(b.rule, 5 * kSec, LeaseEveryBucket(),
+                                   LeaseContext(), &want));
 }
 
 // --- Idle and Reconfigure ---
@@ -713,14 +746,15 @@ TEST(LocalBucketTest, GrantStampedAfterTheRequestEndsItsFlight) {
   // grant for it still ends the request in flight.
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable());
-  LeaseTiming timing;  // min interval 50 ms, timeout 1 s
+  LeaseTiming timing = LeaseEveryBucket();  // min interval 50 ms, timeout 1 s
   Check(&bucket, rule, 0, 1, Reachable());
   Report(&bucket, 0);
   bucket.ApplyGrant(rule, 3 * kMs, 0, 10 * kSec, 5 * kMs);  // sent at 3 ms
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
-  EXPECT_FALSE(bucket.NeedsLease(rule, 49 * kMs, timing, &want));
-  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, &want));
+  EXPECT_FALSE(
+      bucket.NeedsLease(rule, 49 * kMs, timing, LeaseContext(), &want));
+  EXPECT_TRUE(bucket.NeedsLease(rule, 50 * kMs, timing, LeaseContext(), &want));
 }
 
 TEST(LocalBucketTest, EarlierLeaseDiesAtMostOneGapUnitEarly) {
@@ -802,7 +836,8 @@ TEST(LocalBucketTest, LastCostAboveTheCountRangeStillAsksForALease) {
   ASSERT_FALSE(
       Check(&bucket, rule, 100 * kMs, int64_t{1} << 35, Reachable(1)).allowed);
   int64_t want = 0;
-  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kMs, LeaseTiming(), &want));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kMs, LeaseEveryBucket(),
+                                LeaseContext(), &want));
   EXPECT_GE(want, LocalBucket::kMaxCount);
 }
 

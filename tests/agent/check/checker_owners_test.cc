@@ -12,6 +12,7 @@
 #include "common/bucket_key.h"
 #include "common/clock.h"
 #include "common/membership.h"
+#include "tests/common/test_timing.h"
 
 namespace sluice {
 namespace {
@@ -72,7 +73,8 @@ class CheckerOwnersTest : public ::testing::Test {
 
   ControllerSet set_;
   std::string owned_[2];
-  Checker checker_{1000};
+  // The subject is the lease exchange: every bucket used asks.
+  Checker checker_{1000, testing_timing::LeaseEveryBucket()};
   int64_t now_ = 1000 * kNanosPerSecond;
 };
 

@@ -8,6 +8,7 @@
 #include "common/bucket_key.h"
 #include "common/clock.h"
 #include "tests/agent/allocation_counter.h"
+#include "tests/common/test_timing.h"
 
 namespace sluice {
 namespace {
@@ -73,7 +74,8 @@ class CheckerTest : public ::testing::Test {
     return applied;
   }
 
-  Checker checker_{1000};
+  // The subject is the lease exchange: every bucket used asks.
+  Checker checker_{1000, testing_timing::LeaseEveryBucket()};
   int64_t now_ = 1000 * kNanosPerSecond;
 };
 

@@ -153,6 +153,26 @@ TEST(LeaseLedgerTest, RulesThatDoNotApplyGetNothing) {
   EXPECT_EQ(h.ledger().budget_count(), 1u);  // only rule 2's
 }
 
+// An item that wants nothing is a report (a bucket the agent decides
+// locally): its use is charged, and it is answered with no item.
+TEST(LeaseLedgerTest, AReportIsChargedAndAnsweredWithNoItem) {
+  LedgerHarness h;
+  h.Connect("agent");
+  LeaseGrant grant =
+      h.Lease("agent", {Line(1, {"a"}, 0, 15, 0, 15), Line(1, {"b"}, 100),
+                        Line(1, {"c"}, 0, 3, 0, 3)});
+  ASSERT_EQ(grant.items.size(), 1u);
+  EXPECT_EQ(grant.items[0].values, std::vector<std::string>{"b"});
+  EXPECT_EQ(grant.items[0].tokens, 20);  // the burst
+  EXPECT_EQ(h.ledger().counts().lease_reports, 2);
+  EXPECT_EQ(h.ledger().counts().lease_requests, 1);
+  EXPECT_EQ(h.ledger().budget_count(), 3u);
+  // The 15 admitted locally are gone from a's budget.
+  grant = h.Lease("agent", {Line(1, {"a"}, 100)});
+  ASSERT_EQ(grant.items.size(), 1u);
+  EXPECT_EQ(grant.items[0].tokens, 5);
+}
+
 TEST(LeaseLedgerTest, AnUnknownAgentGetsNoAnswer) {
   LedgerHarness h;
   LeaseRequest request;
@@ -266,7 +286,8 @@ TEST(LeaseLedgerTest, AChangedRuleReconfiguresItsBudget) {
   EXPECT_EQ(budget->allocator.burst(), 3);
   EXPECT_EQ(budget->rule_version, 2);
 
-  EXPECT_EQ(h.Tokens("agent", Line(1, {"a"}, 0, 20)), 0);
+  // A report of the 20 spent (want 0): answered with no item.
+  EXPECT_EQ(h.Tokens("agent", Line(1, {"a"}, 0, 20)), -1);
   h.clock().AdvanceMillis(2000);
   EXPECT_EQ(h.Tokens("agent", Line(1, {"a"}, 100)), 2);
   h.clock().AdvanceMillis(60'000);

@@ -1,0 +1,84 @@
+// Buckets decided locally, through the Checker with the agent's default
+// timing: far below their share they send reports (want 0, nothing left in
+// flight), not lease requests, and the sweep sends the last report before
+// it evicts them. (The decision itself:
+// tests/common/local_bucket_local_test.cc.)
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "agent/check/checker.h"
+#include "common/clock.h"
+#include "tests/common/test_rule.h"
+
+namespace sluice {
+namespace {
+
+constexpr int64_t kMs = kNanosPerMilli;
+constexpr int64_t kSec = kNanosPerSecond;
+
+class CheckerLocalTest : public ::testing::Test {
+ protected:
+  CheckerLocalTest() {
+    // Per client, 100/s, burst 100.
+    checker_.SetRules(
+        RuleIndex::Build({testing_rules::MakeRule(1, "api", {{"client", "*"}},
+                                                  100, 1000, 100)},
+                         1),
+        now_);
+  }
+
+  bool Check(const char* client, int64_t cost = 1) {
+    Decision out;
+    EXPECT_EQ(checker_.Check("api", cost, {{"client", client}}, now_, &out),
+              Checker::Result::kDone);
+    return out.allowed == 1;
+  }
+
+  std::vector<LeaseWant> Wants() {
+    std::vector<LeaseWant> wants;
+    checker_.TakeLeaseWants(now_, &wants);
+    return wants;
+  }
+
+  Checker checker_{1000};
+  int64_t now_ = 1000 * kSec;
+};
+
+TEST_F(CheckerLocalTest, FarBelowTheShareNothingIsAskedThenOneReport) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Check("a"));
+    now_ += 100 * kMs;
+  }
+  EXPECT_TRUE(Wants().empty());
+  EXPECT_EQ(checker_.pending_leases(), 0u);
+  // The sweep sends its report once it is 5 s old, then evicts it.
+  std::vector<LeaseWant> wants;
+  checker_.Sweep(now_, 100, &wants);
+  EXPECT_TRUE(wants.empty());
+  now_ += 4 * kSec;
+  checker_.Sweep(now_, 100, &wants);
+  ASSERT_EQ(wants.size(), 1u);
+  EXPECT_EQ(wants[0].want, 0);
+  EXPECT_EQ(wants[0].admitted, 10);
+  EXPECT_EQ(wants[0].unleased, 10);
+  EXPECT_EQ(checker_.table().size(), 1u);
+  wants.clear();
+  const Checker::SweepStats stats = checker_.Sweep(now_, 100, &wants);
+  EXPECT_TRUE(wants.empty());
+  EXPECT_EQ(stats.evicted, 1u);
+}
+
+TEST_F(CheckerLocalTest, ABurstOverHalfTheShareAsksForALease) {
+  for (int i = 0; i < 51; ++i) ASSERT_TRUE(Check("b"));
+  std::vector<LeaseWant> wants = Wants();
+  ASSERT_EQ(wants.size(), 1u);
+  EXPECT_EQ(wants[0].want, 100);
+  EXPECT_EQ(wants[0].unleased, 51);
+  // A request is in flight: no other goes before its answer (or timeout).
+  ASSERT_TRUE(Check("b"));
+  EXPECT_TRUE(Wants().empty());
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,160 @@
+// Buckets decided locally (LocalBucket::NeedsLease): a bucket used far
+// below its safe share asks for no lease and only reports, at half a share
+// or after LeaseTiming::quiet_report_ns; it asks for a lease once its share
+// falls below half or a check is refused.
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "common/local_bucket.h"
+#include "tests/common/test_rule.h"
+
+namespace sluice {
+namespace {
+
+using testing_rules::MakeRule;
+
+constexpr int64_t kMs = kNanosPerMilli;
+constexpr int64_t kSec = kNanosPerSecond;
+
+// Burst 100, 100/s.
+Rule HundredRule() { return MakeRule(1, "api", {{"client", "*"}}, 100, 1000); }
+
+struct Sent {
+  int64_t admitted = 0, refused = 0, unleased = 0;
+};
+
+// One admitted (or refused) check of cost 1.
+bool Check(LocalBucket* bucket, const Rule& rule, int64_t now,
+           const LeaseContext& ctx) {
+  Decision d;
+  if (bucket->CanTake(rule, now, 1, ctx, &d)) {
+    bucket->Take(rule, now, 1, ctx, &d);
+    return true;
+  }
+  bucket->Refuse(rule, now, 1, ctx, &d);
+  return false;
+}
+
+TEST(LocalDecisionTest, ABucketFarBelowItsShareAsksForNothing) {
+  const Rule rule = HundredRule();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  int64_t want = -1;
+  // 20 checks in one go: the share (100) still holds more than half.
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Check(&bucket, rule, 0, ctx));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 0, LeaseTiming(), ctx, &want));
+  // A client at 10/s for 2.5 s more: the share stays above half, and 45
+  // admitted unreported are below half a share: nothing is sent.
+  for (int64_t t = 100 * kMs; t <= 2500 * kMs; t += 100 * kMs) {
+    ASSERT_TRUE(Check(&bucket, rule, t, ctx));
+    ASSERT_FALSE(bucket.NeedsLease(rule, t, LeaseTiming(), ctx, &want)) << t;
+  }
+}
+
+TEST(LocalDecisionTest, ItReportsAtHalfAShare) {
+  const Rule rule = HundredRule();
+  const LeaseContext ctx{true, 2};  // a share of 50: reports at 25
+  LocalBucket bucket(rule, 0, ctx);
+  int64_t want = -1;
+  // Spread over a second, so that the share stays above half.
+  for (int i = 0; i < 24; ++i) {
+    ASSERT_TRUE(Check(&bucket, rule, i * 40 * kMs, ctx));
+    ASSERT_FALSE(
+        bucket.NeedsLease(rule, i * 40 * kMs, LeaseTiming(), ctx, &want));
+  }
+  const int64_t t = 24 * 40 * kMs;
+  ASSERT_TRUE(Check(&bucket, rule, t, ctx));
+  ASSERT_TRUE(bucket.NeedsLease(rule, t, LeaseTiming(), ctx, &want));
+  EXPECT_EQ(want, 0);  // a report, not a request
+  Sent sent;
+  bucket.MarkReported(t, &sent.admitted, &sent.refused, &sent.unleased);
+  EXPECT_EQ(sent.admitted, 25);
+  EXPECT_EQ(sent.unleased, 25);
+  EXPECT_EQ(sent.refused, 0);
+  // No request is in flight: the next report comes as soon as it is due.
+  for (int i = 1; i <= 25; ++i) {
+    ASSERT_TRUE(Check(&bucket, rule, t + i * 40 * kMs, ctx));
+  }
+  EXPECT_TRUE(
+      bucket.NeedsLease(rule, t + 25 * 40 * kMs, LeaseTiming(), ctx, &want));
+  EXPECT_EQ(want, 0);
+}
+
+TEST(LocalDecisionTest, ItReportsAfterTheQuietDelayAtTheLatest) {
+  const Rule rule = HundredRule();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  const LeaseTiming timing;  // 5 s
+  int64_t want = -1;
+  ASSERT_TRUE(Check(&bucket, rule, 0, ctx));
+  EXPECT_FALSE(bucket.NeedsLease(rule, 4999 * kMs, timing, ctx, &want));
+  EXPECT_FALSE(bucket.NeedsSweepLease(rule, 4999 * kMs, timing, ctx, &want));
+  EXPECT_TRUE(bucket.NeedsSweepLease(rule, 5 * kSec, timing, ctx, &want));
+  EXPECT_EQ(want, 0);
+  // Not idle (not evicted) before its report is out.
+  EXPECT_FALSE(bucket.Idle(rule, 5 * kSec, timing));
+  Sent sent;
+  bucket.MarkReported(5 * kSec, &sent.admitted, &sent.refused, &sent.unleased);
+  EXPECT_EQ(sent.unleased, 1);
+  EXPECT_TRUE(bucket.Idle(rule, 5 * kSec, timing));
+}
+
+TEST(LocalDecisionTest, BelowHalfAShareItAsksForALease) {
+  const Rule rule = HundredRule();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  int64_t want = -1;
+  for (int i = 0; i < 51; ++i) ASSERT_TRUE(Check(&bucket, rule, 0, ctx));
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), ctx, &want));
+  // 51 checks in the minimum 100 ms window: 510/s for 1 s, capped at burst.
+  EXPECT_EQ(want, 100);
+  Sent sent;
+  bucket.MarkRequested(0, &sent.admitted, &sent.refused, &sent.unleased);
+  EXPECT_EQ(sent.unleased, 51);  // what the share admitted is charged
+  // The grant nets what the share admitted meanwhile and empties it.
+  ASSERT_TRUE(Check(&bucket, rule, 1 * kMs, ctx));
+  bucket.ApplyGrant(rule, 0, 50, 2 * kSec, 2 * kMs);
+  EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 49);
+}
+
+TEST(LocalDecisionTest, ARefusalAsksForALease) {
+  // Cost above the share's capacity (burst 100 over 4 agents: 25).
+  const Rule rule = HundredRule();
+  const LeaseContext ctx{true, 4};
+  LocalBucket bucket(rule, 0, ctx);
+  Decision d;
+  ASSERT_FALSE(bucket.CanTake(rule, 0, 30, ctx, &d));
+  bucket.Refuse(rule, 0, 30, ctx, &d);
+  int64_t want = -1;
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, LeaseTiming(), ctx, &want));
+  EXPECT_EQ(want, 100);
+}
+
+TEST(LocalDecisionTest, NoTokensAnsweringAReportChangeNothing) {
+  // A controller that answers a report with an empty lease (valid, 0
+  // tokens) must not shut the share (a valid lease of 0 tokens would).
+  const Rule rule = HundredRule();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  ASSERT_TRUE(Check(&bucket, rule, 0, ctx));
+  Sent sent;
+  bucket.MarkReported(5 * kSec, &sent.admitted, &sent.refused, &sent.unleased);
+  bucket.ApplyGrant(rule, 5 * kSec, 0, 2 * kSec, 5 * kSec + kMs);
+  EXPECT_FALSE(bucket.has_lease(5 * kSec + kMs));
+  EXPECT_TRUE(Check(&bucket, rule, 5 * kSec + 2 * kMs, ctx));
+}
+
+TEST(LocalDecisionTest, OffEveryUsedBucketAsks) {
+  const Rule rule = HundredRule();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  LeaseTiming timing;
+  timing.decide_locally = false;
+  ASSERT_TRUE(Check(&bucket, rule, 0, ctx));
+  int64_t want = -1;
+  ASSERT_TRUE(bucket.NeedsLease(rule, 0, timing, ctx, &want));
+  EXPECT_EQ(want, 10);  // one check in the minimum window of 100 ms, for 1 s
+}
+
+}  // namespace
+}  // namespace sluice
