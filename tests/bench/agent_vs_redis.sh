@@ -25,6 +25,12 @@
 # the controller (all threads) and redis-server (all threads). An agent
 # case's server CPU is agent + controller; a Redis case's is redis-server.
 # (Clock ticks: 10 ms each, so runs must last seconds for 1 % precision.)
+# Background over the whole run: the agent's threads but its event loop and
+# the controller, from before the first case until 6 s after the last,
+# divided by the agent's checks. A bucket decided locally reports up to 5 s
+# after its checks, during a later case: per case, its report would count
+# against whatever ran then. (The leasing goal, <= 0.3 us per check,
+# is for SLUICE_BENCH_CONFIGS=50x16 SLUICE_BENCH_CASES=agent: 100k buckets.)
 #
 #   tests/bench/agent_vs_redis.sh [ROUNDS] [REQUESTS]
 #   SLUICE_BENCH_BUILD=DIR   a Release build tree (default build/release,
@@ -109,6 +115,9 @@ run_case() {  # name clients pipeline
         (y[3] - x[3]) * k, (y[4] - x[4]) * k}'),$(cat "$WORK/line")" >>"$RESULTS"
 }
 
+# The whole run's background too: reports of buckets decided locally leave
+# up to 5 s after their checks, in a later case's run (see below).
+RUN_START="$(cpu_snapshot)"
 for conf in ${SLUICE_BENCH_CONFIGS:-50x16 50x1 1x1}; do
   set -- ${conf/x/ }
   n_saved="$N"
@@ -119,6 +128,8 @@ for conf in ${SLUICE_BENCH_CONFIGS:-50x16 50x1 1x1}; do
   N="$n_saved"
 done
 
+sleep 6  # the last reports (LeaseTiming::quiet_report_ns) go out
+RUN_END="$(cpu_snapshot)"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "agent: $(redis-cli -s "$WORK/agent.sock" RL.INFO | tr -d '\r' | grep -E '^(buckets|leases):' | tr '\n' ' ')"
 # How the checks were decided (most should be admitted, as in the Lua case)
@@ -129,7 +140,18 @@ curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
   /^sluice_agent_decisions_total/ && /result="refused"/ {r += $2}
   /^sluice_agent_lease_requests_total / {l = $2}
   /^sluice_agent_lease_reports_total / {q = $2}
-  END {if (a + r > 0) printf "==> agent checks: %d, refused %.1f%%, per check: bucket lease requests %.3f, reports %.3f\n", a + r, 100 * r / (a + r), l / (a + r), q / (a + r)}' >&2
+  END {if (a + r > 0) printf "%d %.1f %.3f %.3f\n", a + r, 100 * r / (a + r), l / (a + r), q / (a + r)}' >"$WORK/checks"
+read -r CHECKS REFUSED_PCT REQ_PER REP_PER <"$WORK/checks"
+log "agent checks: $CHECKS, refused $REFUSED_PCT%, per check: bucket lease requests $REQ_PER, reports $REP_PER"
+# Background over the whole run, per agent check: the agent's threads but
+# its event loop, and the controller, from before the first case to 6 s
+# after the last (so reports sent after their case ended count, and so
+# does the idle cost of the Redis cases' runs).
+awk -v b="$RUN_START" -v a="$RUN_END" -v n="$CHECKS" -v tick="$TICK" 'BEGIN {
+  split(b, x, " "); split(a, y, " ")
+  bg = (y[2] - x[2] - y[1] + x[1]) * 1e6 / tick / n; ctl = (y[3] - x[3]) * 1e6 / tick / n
+  printf "==> background over the whole run: %.3f us per agent check (agent threads but the event loop %.3f, controller %.3f): %s\n",
+    bg + ctl, bg, ctl, (bg + ctl <= 0.3 ? "goal (<= 0.3) met" : "goal (<= 0.3) NOT met")}' >&2
 
 /usr/bin/python3 - "$RESULTS" <<'PY'
 import csv, statistics, sys
@@ -173,12 +195,6 @@ for (c, p), cases in rows.items():
     cpu_goal = 1.1 if p != "1" else 1.0
     goals.append((f"{c}x{p}: server CPU <= {cpu_goal}x PING", cpu_ratio <= cpu_goal,
                   f"{a[3]:.2f} vs {ping[3]:.2f} us"))
-    if p == "16":
-        # The background: lease client and ZeroMQ I/O at the agent, the
-        # whole controller (its lease thread and ZeroMQ I/O).
-        background = a[5] + a[6]
-        goals.append((f"{c}x{p}: background <= 0.3 us/check", background <= 0.3,
-                      f"{background:.2f} us"))
     if "known" in med:
         k = med["known"]
         known_ratio = k[3] / ping[3] if ping[3] > 0 else float("inf")

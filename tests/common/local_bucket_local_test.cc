@@ -4,6 +4,7 @@
 // falls below half or a check is refused.
 #include <gtest/gtest.h>
 
+#include "common/allocator.h"
 #include "common/clock.h"
 #include "common/local_bucket.h"
 #include "tests/common/test_rule.h"
@@ -154,6 +155,55 @@ TEST(LocalDecisionTest, OffEveryUsedBucketAsks) {
   int64_t want = -1;
   ASSERT_TRUE(bucket.NeedsLease(rule, 0, timing, ctx, &want));
   EXPECT_EQ(want, 10);  // one check in the minimum window of 100 ms, for 1 s
+}
+
+// A fresh bucket of a slow per-client rule (20 an hour) and a client
+// checking faster than the round trip: the first request goes once the
+// share is half spent and carries what it admitted, so the budget's burst
+// is admitted whole before any refusal, and no more (a first request at
+// the first check, sized by one check's demand, got a grant that emptied
+// a share still holding more than it brought: the client was refused
+// until the next grant with tokens left in the budget).
+TEST(LocalDecisionTest, AFastClientOfAFreshBucketGetsTheWholeBurst) {
+  const Rule rule =
+      testing_rules::MakeRule(1, "api", {{"client", "*"}}, 20, 3600 * 1000, 20);
+  const LeaseContext ctx{true, 1};
+  AllocatorOptions options;
+  BucketAllocator budget(rule, 0, &options, BucketAllocator::Start::kFull);
+  LocalBucket bucket(rule, 0, ctx);
+  const LeaseTiming timing;  // (decide_locally off: refused after 11)
+  int admitted = 0;
+  int admitted_before_refusal = -1;
+  int64_t in_flight_at = -1;  // a request waiting for its grant (1 ms)
+  LeaseReport sent;
+  for (int64_t t = 0; t < 100 * kMs; t += 100 * 1000) {  // every 0.1 ms
+    if (in_flight_at >= 0 && t >= in_flight_at + kMs) {
+      const LeaseOffer offer = budget.Grant(1, t, sent);
+      bucket.ApplyGrant(rule, in_flight_at, offer.tokens, offer.ttl_ns, t);
+      in_flight_at = -1;
+    }
+    if (Check(&bucket, rule, t, ctx)) {
+      ++admitted;
+    } else if (admitted_before_refusal < 0) {
+      admitted_before_refusal = admitted;
+    }
+    int64_t want = 0;
+    if (in_flight_at >= 0 || !bucket.NeedsLease(rule, t, timing, ctx, &want)) {
+      continue;
+    }
+    sent = LeaseReport{};
+    sent.want = want;
+    if (want == 0) {  // a report (at half a share): no answer
+      bucket.MarkReported(t, &sent.admitted, &sent.refused, &sent.unleased);
+      budget.Report(1, t + kMs, sent);
+      continue;
+    }
+    bucket.MarkRequested(t, &sent.admitted, &sent.refused, &sent.unleased);
+    in_flight_at = t;
+  }
+  EXPECT_EQ(admitted, 20);
+  // No refusal while the budget still held tokens for this client.
+  EXPECT_EQ(admitted_before_refusal, 20);
 }
 
 }  // namespace
