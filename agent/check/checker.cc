@@ -323,11 +323,12 @@ void Checker::CollectLease(const Rule& rule, BucketTable::Handle h,
 }
 
 bool Checker::AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
-                      bool sweep, std::vector<LeaseWant>* out) {
+                      const LeaseTiming* sweep, std::vector<LeaseWant>* out) {
   LocalBucket& bucket = table_.bucket(h);
   int64_t want = 0;
-  if (!(sweep ? bucket.NeedsSweepLease(rule, now, timing_, ctx_, &want)
-              : bucket.NeedsLease(rule, now, timing_, ctx_, &want))) {
+  if (!(sweep != nullptr
+            ? bucket.NeedsSweepLease(rule, now, *sweep, ctx_, &want)
+            : bucket.NeedsLease(rule, now, timing_, ctx_, &want))) {
     return false;
   }
   LeaseWant w;
@@ -359,7 +360,7 @@ void Checker::TakeLeaseWants(int64_t now, std::vector<LeaseWant>* out) {
     // An owner away: nothing is marked, the bucket's report waits.
     if (!OwnerReachable(h)) continue;
     const Rule* rule = index_->Find(BucketKeyRuleId(table_.key(h)));
-    if (rule != nullptr) AddWant(*rule, h, now, /*sweep=*/false, out);
+    if (rule != nullptr) AddWant(*rule, h, now, /*sweep=*/nullptr, out);
   }
   pending_.clear();
 }
@@ -368,6 +369,13 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
                                    std::vector<LeaseWant>* out) {
   TakeLeaseWants(now, out);
   SweepStats stats;
+  // More than half full: quiet buckets report at once (those decided
+  // locally, and those that only spent leased tokens), so that the next
+  // pass can evict them, instead of holding them for the quiet delay.
+  LeaseTiming sweep_timing = timing_;
+  if (table_.size() > table_.max_buckets() / 2) {
+    sweep_timing.quiet_report_ns = 0;
+  }
   // Visit each bucket at most once: an eviction moves the last bucket into
   // the cursor's place, and that one still counts against the budget.
   size_t budget = std::min(max_entries, table_.size());
@@ -383,7 +391,7 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
       continue;
     }
     if (ctx_.controller_reachable && OwnerReachable(h) &&
-        AddWant(*rule, h, now, /*sweep=*/true, out)) {
+        AddWant(*rule, h, now, &sweep_timing, out)) {
       ++stats.wants;
     }
     ++sweep_cursor_;

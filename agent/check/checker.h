@@ -43,8 +43,10 @@
 // controller answers with no grant); the agent sends them with
 // LeaseClient::Submit. Sweep() does the same for
 // buckets not checked lately (by NeedsSweepLease(): their reports of
-// tokens spent from leases wait for LeaseTiming::quiet_report_ns) and evicts
-// Idle() ones, a bounded slice of the table per call.
+// tokens spent from leases, and those of buckets decided locally, wait for
+// LeaseTiming::quiet_report_ns, or not at all while the table is more than
+// half full, so that memory is freed sooner) and evicts Idle() ones, a
+// bounded slice of the table per call.
 //
 // Allocation: none for a check whose buckets are all known, once the
 // scratch vectors have grown (they are reserved up front) and the pending
@@ -254,9 +256,9 @@ class Checker {
 
   void CollectLease(const Rule& rule, BucketTable::Handle h, int64_t now);
   // Appends a want for the bucket at `h` if it NeedsLease (NeedsSweepLease
-  // when `sweep`); true if so.
-  bool AddWant(const Rule& rule, BucketTable::Handle h, int64_t now, bool sweep,
-               std::vector<LeaseWant>* out);
+  // with the timing `sweep` when not null); true if so.
+  bool AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
+               const LeaseTiming* sweep, std::vector<LeaseWant>* out);
   void ClearPending();
   size_t RuleSlot(const Rule* rule) const {
     return static_cast<size_t>(rule - index_->rules().data());

@@ -80,5 +80,29 @@ TEST_F(CheckerLocalTest, ABurstOverHalfTheShareAsksForALease) {
   EXPECT_TRUE(Wants().empty());
 }
 
+// A table more than half full does not hold buckets for the quiet delay:
+// the sweep reports them at once and evicts them on its next pass.
+TEST(CheckerLocalPressureTest, AFullerTableReportsAndEvictsAtOnce) {
+  Checker checker(4);
+  int64_t now = 1000 * kSec;
+  checker.SetRules(
+      RuleIndex::Build({testing_rules::MakeRule(1, "api", {{"client", "*"}},
+                                                100, 1000, 100)},
+                       1),
+      now);
+  for (const char* client : {"a", "b", "c"}) {
+    Decision out;
+    ASSERT_EQ(checker.Check("api", 1, {{"client", client}}, now, &out),
+              Checker::Result::kDone);
+  }
+  now += 100 * kMs;  // past the minimum interval, far from the quiet delay
+  std::vector<LeaseWant> wants;
+  checker.Sweep(now, 100, &wants);
+  EXPECT_EQ(wants.size(), 3u);  // reports, at once
+  for (const LeaseWant& want : wants) EXPECT_EQ(want.want, 0);
+  wants.clear();
+  EXPECT_EQ(checker.Sweep(now + kMs, 100, &wants).evicted, 3u);
+}
+
 }  // namespace
 }  // namespace sluice
