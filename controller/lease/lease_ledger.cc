@@ -143,13 +143,18 @@ bool LeaseLedger::OnLeaseRequest(const std::string& peer, LeaseRequest& request,
   for (size_t i = 0; i < n; ++i) {
     const LeaseWant& want = request.items[i];
     LeaseGrantItem& out = grant->items[i];
+    const bool report = want.want <= 0;
     if (item_rules_[i] != nullptr && !GateItem(i, *agent, want, now, &out)) {
-      if (want.want <= 0) {
-        ReportItem(i, *agent, want, now);
-        ++counts_.lease_reports;
-        continue;
+      if (report) {
+        BudgetOfItem(i, now).allocator.Report(agent->number, now,
+                                              ReportOf(want, *agent));
+      } else {
+        granted += GrantItem(i, *agent, want, now, &out);
       }
-      granted += GrantItem(i, *agent, want, now, &out);
+    }
+    if (report) {
+      ++counts_.lease_reports;
+      continue;
     }
     if (kept != i) grant->items[kept] = std::move(out);
     ++kept;
@@ -218,13 +223,8 @@ int64_t LeaseLedger::GrantItem(size_t i, const AgentRecord& agent,
                                const LeaseWant& want, int64_t now,
                                LeaseGrantItem* out) {
   Budget& budget = BudgetOfItem(i, now);
-  LeaseReport report;
-  report.want = want.want;
-  report.admitted = want.admitted;
-  report.refused = want.refused;
-  report.unleased = want.unleased;
-  report.weight = agent.weight;
-  const LeaseOffer offer = budget.allocator.Grant(agent.number, now, report);
+  const LeaseOffer offer =
+      budget.allocator.Grant(agent.number, now, ReportOf(want, agent));
   out->tokens = offer.tokens;
   // While learning, no tokens for an agent that refused nothing means no
   // lease at all (ttl 0): it keeps its old lease or its safe share (a cold
@@ -234,14 +234,15 @@ int64_t LeaseLedger::GrantItem(size_t i, const AgentRecord& agent,
   return out->tokens;
 }
 
-void LeaseLedger::ReportItem(size_t i, const AgentRecord& agent,
-                             const LeaseWant& want, int64_t now) {
+LeaseReport LeaseLedger::ReportOf(const LeaseWant& want,
+                                  const AgentRecord& agent) {
   LeaseReport report;
+  report.want = want.want;
   report.admitted = want.admitted;
   report.refused = want.refused;
   report.unleased = want.unleased;
   report.weight = agent.weight;
-  BudgetOfItem(i, now).allocator.Report(agent.number, now, report);
+  return report;
 }
 
 Budget* LeaseLedger::FindBudget(int64_t rule_id,

@@ -15,7 +15,9 @@
 //     use, reconfigured when its rule's version changed) accounts the
 //     report and grants for lease_ttl_ms. An item that wants 0 tokens is a
 //     report (a bucket the agent decides locally, common/local_bucket.h):
-//     accounted the same way, and answered with no item at all.
+//     accounted the same way (or not at all, like any item of an unknown
+//     rule or of a bucket this controller does not own), and answered with
+//     no item at all, whatever became of it.
 //   - Learning period, for learning_ms from construction (restart safety,
 //     docs/leasing.md): budgets created then start empty and drop refill
 //     nobody has a claim on until it ends; an item that gets no tokens for
@@ -222,9 +224,8 @@ class LeaseLedger {
   // Grants item `i` to `agent` into *out; returns the tokens.
   int64_t GrantItem(size_t i, const AgentRecord& agent, const LeaseWant& want,
                     int64_t now, LeaseGrantItem* out);
-  // Accounts item `i`, a report (want 0), from `agent`.
-  void ReportItem(size_t i, const AgentRecord& agent, const LeaseWant& want,
-                  int64_t now);
+  // What `agent` reports with the line `want`, for its bucket's allocator.
+  static LeaseReport ReportOf(const LeaseWant& want, const AgentRecord& agent);
   void ReconcileBudgets(int64_t now);
   // Visits `slices` slices of the budgets.
   void SweepBudgets(int64_t now, size_t slices);

@@ -68,12 +68,8 @@ bool LeaseLedger::GateItem(size_t i, const AgentRecord& agent,
   // budget starts empty. Charged, they became a debt that starved the
   // bucket for up to a second after the hold.
   Budget& budget = BudgetOfItem(i, now, /*held=*/true);
-  LeaseReport report;
-  report.want = want.want;
-  report.admitted = want.admitted;
-  report.refused = want.refused;
+  LeaseReport report = ReportOf(want, agent);
   report.unleased = 0;
-  report.weight = agent.weight;
   budget.allocator.Report(agent.number, now, report);
   return true;
 }

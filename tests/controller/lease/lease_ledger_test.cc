@@ -158,13 +158,14 @@ TEST(LeaseLedgerTest, RulesThatDoNotApplyGetNothing) {
 TEST(LeaseLedgerTest, AReportIsChargedAndAnsweredWithNoItem) {
   LedgerHarness h;
   h.Connect("agent");
-  LeaseGrant grant =
-      h.Lease("agent", {Line(1, {"a"}, 0, 15, 0, 15), Line(1, {"b"}, 100),
-                        Line(1, {"c"}, 0, 3, 0, 3)});
+  LeaseGrant grant = h.Lease(
+      "agent", {Line(1, {"a"}, 0, 15, 0, 15), Line(1, {"b"}, 100),
+                Line(1, {"c"}, 0, 3, 0, 3), Line(99, {"d"}, 0, 1, 0, 1)});
+  // Not even the report of an unknown rule gets an item.
   ASSERT_EQ(grant.items.size(), 1u);
   EXPECT_EQ(grant.items[0].values, std::vector<std::string>{"b"});
   EXPECT_EQ(grant.items[0].tokens, 20);  // the burst
-  EXPECT_EQ(h.ledger().counts().lease_reports, 2);
+  EXPECT_EQ(h.ledger().counts().lease_reports, 3);
   EXPECT_EQ(h.ledger().counts().lease_requests, 1);
   EXPECT_EQ(h.ledger().budget_count(), 3u);
   // The 15 admitted locally are gone from a's budget.
