@@ -19,6 +19,14 @@ float UpToFloat(double x) {
   return f;
 }
 
+// The float nearest `x` from below: a credit or share never holds more
+// than the budget reserved for it.
+float DownToFloat(double x) {
+  float f = static_cast<float>(x);
+  if (static_cast<double>(f) > x) f = std::nextafter(f, -HUGE_VALF);
+  return f;
+}
+
 int64_t CeilDiv(int64_t a, int64_t b) {
   const int64_t q = a / b;
   return q * b < a ? q + 1 : q;
@@ -84,11 +92,7 @@ BucketAllocator::BucketAllocator(const Rule& rule, int64_t now,
       pool_(start == Start::kFull ? capacity_ : 0),
       last_(now) {}
 
-size_t BucketAllocator::agent_count() const {
-  size_t n = 0;
-  for (size_t i = 0; i < count_; ++i) n += agent(i).forgotten ? 0 : 1;
-  return n;
-}
+size_t BucketAllocator::agent_count() const { return count_; }
 
 BucketAllocator::AgentState* BucketAllocator::Find(uint64_t id) {
   for (size_t i = 0; i < count_; ++i) {
@@ -108,19 +112,19 @@ BucketAllocator::AgentState& BucketAllocator::FindOrAdd(uint64_t id,
                                                         double weight) {
   AgentState* found = Find(id);
   if (found == nullptr) {
-    if (count_ > 0 && count_ - 1 == more_capacity_) {
+    const uint32_t capacity = MoreCapacity();
+    if (count_ > 0 && count_ - 1 == capacity) {
       // The agents beyond the first: one array, grown by doubling.
-      const uint32_t capacity = more_capacity_ == 0 ? 1 : 2 * more_capacity_;
-      std::unique_ptr<AgentState[]> grown(new AgentState[capacity]);
-      std::copy(more_.get(), more_.get() + more_capacity_, grown.get());
+      std::unique_ptr<AgentState[]> grown(
+          new AgentState[capacity == 0 ? 1 : 2 * capacity]);
+      std::copy(more_.get(), more_.get() + capacity, grown.get());
+      more_log2_ = static_cast<uint8_t>(capacity == 0 ? 0 : more_log2_ + 1);
       more_ = std::move(grown);
-      more_capacity_ = capacity;
     }
     found = &agent(count_++);
     *found = AgentState();
     found->id = static_cast<uint32_t>(id);
   }
-  found->forgotten = false;  // a forgotten agent that comes back
   found->weight =
       weight > 0 && std::isfinite(weight) ? static_cast<float>(weight) : 1.0f;
   return *found;
@@ -132,7 +136,7 @@ void BucketAllocator::EraseAgent(size_t i) {
   --count_;
   if (count_ <= 1 && more_) {  // back to the inline agent alone
     more_.reset();
-    more_capacity_ = 0;
+    more_log2_ = 0;
   }
 }
 
@@ -156,17 +160,14 @@ int64_t BucketAllocator::BinWidth() const {
       CeilDiv(std::max<int64_t>(1, options_->lease_ttl_ns), kLeaseSlots - 1));
 }
 
-int64_t BucketAllocator::FirstBin(const AgentState& a) const {
+int64_t BucketAllocator::FirstBin() const {
   const int64_t base = last_ / BinWidth();
-  return base + static_cast<int32_t>(a.first_bin - static_cast<uint32_t>(base));
+  return base + static_cast<int32_t>(first_bin_ - static_cast<uint32_t>(base));
 }
 
 double BucketAllocator::OutstandingNow() const {
   double outstanding = 0;
-  for (size_t i = 0; i < count_; ++i) {
-    const AgentState& a = agent(i);
-    for (int b = 0; b < a.bins; ++b) outstanding += a.lease_tokens[b];
-  }
+  for (int b = 0; b < bins_; ++b) outstanding += lease_tokens_[b];
   return outstanding;
 }
 
@@ -203,8 +204,9 @@ double BucketAllocator::GiveCredit(double accrual_time, double room) {
     AgentState& a = first_;
     const double given = std::min(
         {a.share * accrual_time, Positive(CreditCap(a) - a.credit), room});
-    a.credit += given;
-    return given;
+    const float before = a.credit;
+    a.credit = DownToFloat(before + given);
+    return static_cast<double>(a.credit) - before;
   }
   // What an agent at its cap does not take (it is not asking) goes to the
   // agents still below theirs, in proportion to their shares.
@@ -240,68 +242,87 @@ double BucketAllocator::GiveCredit(double accrual_time, double room) {
   for (size_t i = 0; i < count_; ++i) given += add[i];
   // Invariant 1: only what fits in the room, scaled down evenly.
   const double scale = given > room ? room / given : 1.0;
-  for (size_t i = 0; i < count_; ++i) agent(i).credit += add[i] * scale;
-  return given * scale;
+  double added = 0;
+  for (size_t i = 0; i < count_; ++i) {
+    AgentState& a = agent(i);
+    const float before = a.credit;
+    a.credit = DownToFloat(before + add[i] * scale);
+    added += static_cast<double>(a.credit) - before;
+  }
+  return added;
+}
+
+void BucketAllocator::AgeAgents(int64_t now) {
+  const int64_t width = BinWidth();
+  for (size_t i = 0; i < count_; ++i) {
+    AgentState& a = agent(i);
+    a.demand.Age(last_, now);
+    if (a.held > 0 &&
+        CeilDiv(a.demand.last_report(now) + options_->lease_ttl_ns, width) *
+                width <=
+            now) {
+      a.held = 0;  // its last lease has expired, and so all before it
+    }
+  }
 }
 
 void BucketAllocator::Advance(int64_t now) {
+  AgeAgents(now);
   // Lease bins that end before `now` free their room at their end, the
   // earliest first.
   const int64_t width = BinWidth();
-  for (;;) {
-    int64_t bin = 0;
-    bool any = false;
-    for (size_t i = 0; i < count_; ++i) {
-      const AgentState& a = agent(i);
-      if (a.bins > 0 && (!any || FirstBin(a) < bin)) {
-        bin = FirstBin(a);
-        any = true;
-      }
-    }
-    if (!any || bin * width > now) break;
-    AccrueTo(bin * width);
-    for (size_t i = 0; i < count_; ++i) {
-      AgentState& a = agent(i);
-      if (a.bins == 0 || FirstBin(a) != bin) continue;
-      std::copy(a.lease_tokens + 1, a.lease_tokens + a.bins, a.lease_tokens);
-      a.lease_tokens[--a.bins] = 0;
-      ++a.first_bin;
-    }
-  }
-  // A forgotten agent is dropped once its leases have expired.
-  for (size_t i = count_; i-- > 0;) {
-    if (agent(i).forgotten && agent(i).bins == 0) EraseAgent(i);
+  while (bins_ > 0 && FirstBin() * width <= now) {
+    AccrueTo(FirstBin() * width);
+    DropFirstBins(1);
   }
   AccrueTo(now);
 }
 
-void BucketAllocator::AddLease(AgentState& a, int64_t expiry, double tokens) {
+void BucketAllocator::DropFirstBins(int n) {
+  std::copy(lease_tokens_ + n, lease_tokens_ + bins_, lease_tokens_);
+  std::fill(lease_tokens_ + bins_ - n, lease_tokens_ + bins_, 0.0f);
+  bins_ = static_cast<uint8_t>(bins_ - n);
+  first_bin_ += static_cast<uint32_t>(n);
+}
+
+void BucketAllocator::AddLease(int64_t expiry, double tokens) {
   // Rounded up to the end of its bin: never earlier than the real expiry.
   const int64_t bin = CeilDiv(expiry, BinWidth());
-  if (a.bins == 0) {
-    SetFirstBin(a, bin);
-    a.bins = 1;
-    a.lease_tokens[0] = UpToFloat(tokens);
+  if (bins_ == 0) {
+    first_bin_ = static_cast<uint32_t>(bin);
+    bins_ = 1;
+    lease_tokens_[0] = UpToFloat(tokens);
     return;
   }
   // Time never moves back, so the bin is at or after the last one; an
   // earlier one would be put in the last (a later expiry: still safe).
-  int64_t slot = std::max<int64_t>(bin - FirstBin(a), a.bins - 1);
+  int64_t slot = std::max<int64_t>(bin - FirstBin(), bins_ - 1);
   // Beyond the slots (only if expired bins were not dropped first): the
   // earliest bin joins the next one, which expires later (safe).
   while (slot >= kLeaseSlots) {
-    if (a.bins > 1) {
-      a.lease_tokens[1] =
-          UpToFloat(static_cast<double>(a.lease_tokens[0]) + a.lease_tokens[1]);
-      std::copy(a.lease_tokens + 1, a.lease_tokens + a.bins, a.lease_tokens);
-      a.lease_tokens[--a.bins] = 0;
+    if (bins_ > 1) {
+      lease_tokens_[1] =
+          UpToFloat(static_cast<double>(lease_tokens_[0]) + lease_tokens_[1]);
+      lease_tokens_[0] = 0;
     }
-    ++a.first_bin;
+    DropFirstBins(1);
     --slot;
   }
-  a.bins = static_cast<uint8_t>(std::max<int64_t>(a.bins, slot + 1));
-  a.lease_tokens[slot] =
-      UpToFloat(static_cast<double>(a.lease_tokens[slot]) + tokens);
+  bins_ = static_cast<uint8_t>(std::max<int64_t>(bins_, slot + 1));
+  lease_tokens_[slot] =
+      UpToFloat(static_cast<double>(lease_tokens_[slot]) + tokens);
+}
+
+void BucketAllocator::SpendLeases(double spent) {
+  int first_left = 0;  // bins emptied at the front are dropped
+  for (int b = 0; b < bins_ && spent > 0; ++b) {
+    const double held = lease_tokens_[b];
+    const double take = std::min(spent, held);
+    lease_tokens_[b] = UpToFloat(held - take);
+    spent -= take;
+    if (lease_tokens_[b] <= 0 && first_left == b) ++first_left;
+  }
+  if (first_left > 0) DropFirstBins(first_left);
 }
 
 void BucketAllocator::Account(AgentState& a, int64_t now,
@@ -309,30 +330,20 @@ void BucketAllocator::Account(AgentState& a, int64_t now,
   const int64_t admitted = std::max<int64_t>(0, report.admitted);
   const int64_t unleased =
       std::min(admitted, std::max<int64_t>(0, report.unleased));
-  // Spent from leases: no longer outstanding (from the earliest expiring,
-  // as the agent spends them).
-  double spent = static_cast<double>(admitted - unleased);
-  int first_left = 0;  // bins emptied at the front are dropped
-  for (int b = 0; b < a.bins && spent > 0; ++b) {
-    const double held = a.lease_tokens[b];
-    const double take = std::min(spent, held);
-    a.lease_tokens[b] = UpToFloat(held - take);
-    spent -= take;
-    if (a.lease_tokens[b] <= 0 && first_left == b) ++first_left;
-  }
-  if (first_left > 0) {
-    std::copy(a.lease_tokens + first_left, a.lease_tokens + a.bins,
-              a.lease_tokens);
-    std::fill(a.lease_tokens + a.bins - first_left, a.lease_tokens + a.bins,
-              0.0f);
-    a.bins = static_cast<uint8_t>(a.bins - first_left);
-    a.first_bin += static_cast<uint32_t>(first_left);
+  // Spent from leases: no longer outstanding (from the earliest expiring
+  // bins; at most what it holds).
+  const double spent =
+      std::min(static_cast<double>(admitted - unleased),
+               static_cast<double>(a.held));
+  if (spent > 0) {
+    a.held = UpToFloat(a.held - spent);
+    SpendLeases(spent);
   }
   // Admitted without a lease: charged to its credit, then the pool.
   if (unleased > 0) {
     double charge = static_cast<double>(unleased);
-    const double from_credit = std::min(charge, a.credit);
-    a.credit -= from_credit;
+    const double from_credit = std::min(charge, static_cast<double>(a.credit));
+    a.credit = DownToFloat(a.credit - from_credit);
     charge -= from_credit;
     pool_ = std::max(-capacity_, pool_ - charge);
   }
@@ -344,7 +355,8 @@ void BucketAllocator::Account(AgentState& a, int64_t now,
 void BucketAllocator::RecomputeShares(int64_t now) {
   if (count_ == 1) {  // the common case (per-client buckets)
     AgentState& a = first_;
-    a.share = std::min(rate_, a.demand.Rate(options_->demand, now, Grace(a)));
+    a.share = DownToFloat(
+        std::min(rate_, a.demand.Rate(options_->demand, now, Grace(a))));
     return;
   }
   Scratch& scratch = ThreadScratch();
@@ -355,7 +367,9 @@ void BucketAllocator::RecomputeShares(int64_t now) {
     scratch.claims[i].weight = a.weight;
   }
   MaxMinFairShares(rate_, scratch.claims, &scratch.shares);
-  for (size_t i = 0; i < count_; ++i) agent(i).share = scratch.shares[i];
+  for (size_t i = 0; i < count_; ++i) {
+    agent(i).share = DownToFloat(scratch.shares[i]);
+  }
 }
 
 LeaseOffer BucketAllocator::Grant(uint64_t id, int64_t now,
@@ -366,17 +380,18 @@ LeaseOffer BucketAllocator::Grant(uint64_t id, int64_t now,
   Account(a, now, report);
   LeaseOffer offer;
   offer.ttl_ns = options_->lease_ttl_ns;
-  const double available = a.credit + Positive(pool_);
+  const double available = static_cast<double>(a.credit) + Positive(pool_);
   const double want = static_cast<double>(std::max<int64_t>(0, report.want));
   const double tokens = std::min(want, std::floor(available + kEpsilon));
   a.last_grant = static_cast<float>(Positive(tokens));
   if (!(tokens > 0)) return offer;
   offer.tokens = static_cast<int64_t>(tokens);
-  const double from_credit = std::min(tokens, a.credit);
-  a.credit -= from_credit;
+  const double from_credit = std::min(tokens, static_cast<double>(a.credit));
+  a.credit = DownToFloat(Positive(a.credit - from_credit));
   pool_ -= tokens - from_credit;
   if (pool_ < 0 && pool_ > -kEpsilon) pool_ = 0;
-  AddLease(a, now + options_->lease_ttl_ns, tokens);
+  a.held = UpToFloat(static_cast<double>(a.held) + tokens);
+  AddLease(now + options_->lease_ttl_ns, tokens);
   return offer;
 }
 
@@ -391,34 +406,22 @@ void BucketAllocator::Forget(uint64_t id, int64_t now) {
   now = std::max(now, last_);
   Advance(now);
   AgentState* a = Find(id);
-  if (a == nullptr || a->forgotten) return;
+  if (a == nullptr) return;
   // Its credit was inside the room already: moving it to the pool keeps
-  // invariant 1.
+  // invariant 1. Its leases stay in the bins until they expire.
   pool_ += a->credit;
-  if (a->bins == 0) {
-    EraseAgent(a == &first_ ? 0 : static_cast<size_t>(a - more_.get()) + 1);
-  } else {
-    // Its leases stay outstanding until they expire: kept without demand,
-    // share or credit until then.
-    const AgentState keep = *a;
-    *a = AgentState();
-    a->id = keep.id;
-    a->first_bin = keep.first_bin;
-    std::copy(keep.lease_tokens, keep.lease_tokens + kLeaseSlots,
-              a->lease_tokens);
-    a->bins = keep.bins;
-    a->forgotten = true;
-  }
+  EraseAgent(a == &first_ ? 0 : static_cast<size_t>(a - more_.get()) + 1);
   RecomputeShares(now);
 }
+
 void BucketAllocator::Sweep(int64_t now) {
   now = std::max(now, last_);
   Advance(now);
   for (size_t i = count_; i-- > 0;) {
     const AgentState& a = agent(i);
     const bool silent =
-        now - a.demand.last_report() >= options_->forget_after_ns;
-    if (silent && !a.forgotten && a.bins == 0) Forget(a.id, now);
+        now - a.demand.last_report(now) >= options_->forget_after_ns;
+    if (silent) Forget(a.id, now);
   }
 }
 
@@ -433,7 +436,9 @@ void BucketAllocator::ClampToCapacity() {
   excess -= from_pool;
   if (!(excess > 0) || !(credits > 0)) return;
   const double keep = Positive(1.0 - excess / credits);
-  for (size_t i = 0; i < count_; ++i) agent(i).credit *= keep;
+  for (size_t i = 0; i < count_; ++i) {
+    agent(i).credit = DownToFloat(agent(i).credit * keep);
+  }
 }
 
 void BucketAllocator::Reconfigure(const Rule& rule, int64_t now) {
@@ -468,7 +473,7 @@ double BucketAllocator::Outstanding(int64_t now) {
 
 double BucketAllocator::ShareRate(uint64_t id) const {
   const AgentState* a = Find(id);
-  return a == nullptr ? 0 : a->share * 1e9;
+  return a == nullptr ? 0 : static_cast<double>(a->share) * 1e9;
 }
 
 double BucketAllocator::DemandRate(uint64_t id, int64_t now) const {

@@ -15,13 +15,17 @@
 //     when nobody can take it, to the pool.
 //   - `outstanding`: every lease granted, until its expiry (grant time +
 //     ttl, never earlier than the agent's idea of it), less the tokens the
-//     agent reports as spent from leases. Unused tokens simply die at
-//     expiry: they are never granted again. Leases are kept per agent in
-//     kLeaseSlots expiry bins of ttl / (kLeaseSlots - 1) (LeaseBin): a
-//     lease's expiry is rounded UP to the end of its bin, so it holds its
-//     room at most one bin longer than the agent may spend it (safe for
-//     invariant 1), and an agent costs a fixed few bytes whatever its
-//     number of leases.
+//     agents report as spent from leases. Unused tokens simply die at
+//     expiry: they are never granted again. Leases are kept per bucket, not
+//     per agent, in kLeaseSlots expiry bins of ttl / (kLeaseSlots - 1)
+//     (LeaseBin): a lease's expiry is rounded UP to the end of its bin, so
+//     it holds its room at most one bin longer than the agent may spend it
+//     (safe for invariant 1). What an agent reports spent leaves the
+//     earliest bins first, whichever agent's leases they hold: the tokens
+//     it spent were in a bin at or after those, so the bins never end
+//     earlier than the leases they stand for (safe again); an agent's
+//     reports are capped at what it holds (`held`: its grants not reported
+//     spent, all dropped once its last lease expired).
 // Granting moves tokens from credit[a] (first) and the pool (if positive)
 // into a lease. Unleased tokens an agent reports are charged to its credit
 // first, then to the pool.
@@ -73,12 +77,13 @@
 // MEMORY. A bucket with one agent (per-client buckets: the common case)
 // is one object of sizeof(BucketAllocator) bytes (checked by
 // tests/common/allocator_test.cc), with no heap allocation; every further
-// agent adds sizeof(AgentState) in one array. Token amounts in lease bins
-// are floats rounded UP (exact below 2^24 tokens, never below the true
-// amount above), demand estimates and weights are floats (estimates: a
-// relative error of 1e-7 is far below their noise); balances (pool,
-// credit, share) stay doubles. The scratch of the several-agents case is
-// per thread, not per allocator.
+// agent adds sizeof(AgentState) (32 bytes) in one array. An agent's
+// amounts are floats, each rounded the safe way: lease bins and `held` UP
+// (never below the tokens they stand for), credit and share DOWN (never
+// above what the budget reserved), demand estimates and weights to nearest
+// (a relative error of 1e-7 is far below their noise); the pool stays a
+// double. The scratch of the several-agents case is per thread, not per
+// allocator.
 //
 // Thread-compatible: the lease server's thread owns its allocators.
 #pragma once
@@ -183,21 +188,16 @@ class BucketAllocator {
 
  private:
   struct AgentState {
-    double share = 0;   // tokens per nanosecond
-    double credit = 0;  // tokens reserved for it
-    DemandEstimator demand;
-    // Leases: lease_tokens[i] (unspent, rounded up) expire at the end of
-    // bin FirstBin() + i, i < bins. first_bin holds the low 32 bits of
-    // that bin number (the rest is that of last_'s bin: they are never
-    // more than kLeaseSlots + 1 bins apart).
-    uint32_t first_bin = 0;
     // The caller's agent id; ids are a registry's numbers (< 2^32).
     uint32_t id = 0;
-    float lease_tokens[kLeaseSlots] = {};
+    float share = 0;   // tokens per nanosecond
+    float credit = 0;  // tokens reserved for it
+    // Its grants not reported spent (an upper bound of its leases alive):
+    // 0 once the bin of demand.last_report() + ttl has ended.
+    float held = 0;
     float weight = 1;
     float last_grant = 0;  // tokens
-    uint8_t bins = 0;
-    bool forgotten = false;  // kept only until its leases expire
+    DemandEstimator demand;
   };
 
   AgentState& agent(size_t i) { return i == 0 ? first_ : more_[i - 1]; }
@@ -207,6 +207,7 @@ class BucketAllocator {
   AgentState* Find(uint64_t agent);
   const AgentState* Find(uint64_t agent) const;
   AgentState& FindOrAdd(uint64_t agent, double weight);
+  uint32_t MoreCapacity() const { return more_ ? 1u << more_log2_ : 0; }
   void EraseAgent(size_t i);
   // Brings everything up to `now`: refill, expiries.
   void Advance(int64_t now);
@@ -215,12 +216,14 @@ class BucketAllocator {
   // its cap, in all at most `room`; returns what it added.
   double GiveCredit(double accrual_time, double room);
   void Account(AgentState& a, int64_t now, const LeaseReport& report);
-  void AddLease(AgentState& a, int64_t expiry, double tokens);
+  void AddLease(int64_t expiry, double tokens);
+  void SpendLeases(double tokens);
+  void DropFirstBins(int n);
   int64_t BinWidth() const;
-  int64_t FirstBin(const AgentState& a) const;
-  void SetFirstBin(AgentState& a, int64_t bin) const {
-    a.first_bin = static_cast<uint32_t>(bin);
-  }
+  int64_t FirstBin() const;
+  // Ages the agents' report stamps and drops `held` of agents whose leases
+  // have all expired, from last_ to `now`.
+  void AgeAgents(int64_t now);
   double OutstandingNow() const;
   void RecomputeShares(int64_t now);
   double CreditCap(const AgentState& a) const;
@@ -232,12 +235,19 @@ class BucketAllocator {
   double rate_;      // tokens per nanosecond
   double pool_;
   int64_t last_;  // time of the last accrual
+  // Leases of all agents: lease_tokens_[i] (unspent, rounded up) expire at
+  // the end of bin FirstBin() + i, i < bins_. first_bin_ holds the low 32
+  // bits of that bin number (the rest is that of last_'s bin: they are
+  // never more than kLeaseSlots + 1 bins apart).
+  float lease_tokens_[kLeaseSlots] = {};
+  uint32_t first_bin_ = 0;
+  uint8_t bins_ = 0;
   // Agents 0..count_-1: the first inline, the others in more_ (few per
-  // bucket: linear search).
+  // bucket: linear search), which has room for 2^more_log2_ of them.
+  uint8_t more_log2_ = 0;
+  uint32_t count_ = 0;
   AgentState first_;
   std::unique_ptr<AgentState[]> more_;
-  uint32_t count_ = 0;
-  uint32_t more_capacity_ = 0;
 };
 
 }  // namespace sluice

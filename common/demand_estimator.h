@@ -19,6 +19,15 @@
 // after the last report and then decays it with `fall_ns`: silence is read
 // as "no demand" only once the agent should have asked again.
 //
+// MEMORY. The controller keeps one estimator per agent of every live
+// bucket, so it is 8 bytes: the rate as a float (a relative error of 1e-7,
+// far below the noise of any estimate) and the time of the last report as
+// the low 32 bits of its microsecond. That stamp is read relative to `now`,
+// which is unambiguous while the report is less than kMaxAge old; Age()
+// keeps it so: an older report is moved to exactly kMaxAge ago, where its
+// estimate has long decayed to nothing (fall_ns is a fraction of a
+// second), so nothing the estimator answers changes.
+//
 // Invariant: rate() >= 0 and finite.
 //
 // Thread-compatible.
@@ -36,6 +45,9 @@ struct DemandTiming {
 
 class DemandEstimator {
  public:
+  // Reports older than this are kept as this old (about 18 minutes).
+  static constexpr int64_t kMaxAgeMicros = int64_t{1} << 30;
+
   DemandEstimator() = default;
 
   // `amount` tokens (>= 0; negative counts as 0) demanded since the
@@ -47,13 +59,26 @@ class DemandEstimator {
   // then decaying with timing.fall_ns. 0 before any report.
   double Rate(const DemandTiming& timing, int64_t now, int64_t grace_ns) const;
 
-  double rate() const { return rate_; }  // as of the last report
-  bool has_report() const { return last_report_ >= 0; }
-  int64_t last_report() const { return last_report_; }
+  // Must be called at least every kMaxAgeMicros, with the `now` of the
+  // previous call (or of the last report, if later) as `then` and
+  // then <= now: a report more than kMaxAgeMicros old by `now` is moved to
+  // kMaxAgeMicros before it.
+  void Age(int64_t then, int64_t now);
+
+  double rate() const { return rate_ > 0 ? rate_ : 0; }  // as of last report
+  bool has_report() const { return rate_ >= 0; }
+  // The time of the last report, to the microsecond below (as last seen by
+  // Age; `now` must not be earlier than the last report by more than
+  // kMaxAgeMicros). Meaningless before any report.
+  int64_t last_report(int64_t now) const;
 
  private:
-  double rate_ = 0;           // tokens per nanosecond
-  int64_t last_report_ = -1;  // -1: never reported
+  // Microseconds from the last report to `now` (negative: `now` is
+  // earlier).
+  int64_t AgeMicros(int64_t now) const;
+
+  float rate_ = -1;      // tokens per nanosecond; < 0: never reported
+  uint32_t stamp_ = 0;   // low 32 bits of the last report's microsecond
 };
 
 }  // namespace sluice
