@@ -332,9 +332,8 @@ void BucketAllocator::Account(AgentState& a, int64_t now,
       std::min(admitted, std::max<int64_t>(0, report.unleased));
   // Spent from leases: no longer outstanding (from the earliest expiring
   // bins; at most what it holds).
-  const double spent =
-      std::min(static_cast<double>(admitted - unleased),
-               static_cast<double>(a.held));
+  const double spent = std::min(static_cast<double>(admitted - unleased),
+                                static_cast<double>(a.held));
   if (spent > 0) {
     a.held = UpToFloat(a.held - spent);
     SpendLeases(spent);

@@ -17,8 +17,8 @@
 //     ttl, never earlier than the agent's idea of it), less the tokens the
 //     agents report as spent from leases. Unused tokens simply die at
 //     expiry: they are never granted again. Leases are kept per bucket, not
-//     per agent, in kLeaseSlots expiry bins of ttl / (kLeaseSlots - 1)
-//     (LeaseBin): a lease's expiry is rounded UP to the end of its bin, so
+//     per agent, in kLeaseSlots expiry bins of ttl / (kLeaseSlots - 1):
+//     a lease's expiry is rounded UP to the end of its bin, so
 //     it holds its room at most one bin longer than the agent may spend it
 //     (safe for invariant 1). What an agent reports spent leaves the
 //     earliest bins first, whichever agent's leases they hold: the tokens
@@ -180,7 +180,7 @@ class BucketAllocator {
   size_t agent_count() const;
   double burst() const { return capacity_; }
 
-  // Expiry bins per agent: a grant's expiry is rounded up to a multiple of
+  // Expiry bins per bucket: a grant's expiry is rounded up to a multiple of
   // ttl / (kLeaseSlots - 1), so kLeaseSlots bins hold every lease alive.
   static constexpr int kLeaseSlots = 5;
   // Bytes of each agent beyond the first (the first is inline).

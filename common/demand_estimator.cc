@@ -43,9 +43,9 @@ void DemandEstimator::Report(const DemandTiming& timing, int64_t now,
                              int64_t amount) {
   const double tokens = static_cast<double>(std::max<int64_t>(0, amount));
   if (!has_report()) {
-    rate_ = static_cast<float>(
-        tokens / static_cast<double>(
-                     std::max(timing.first_window_ns, kMinIntervalNanos)));
+    rate_ = static_cast<float>(tokens /
+                               static_cast<double>(std::max(
+                                   timing.first_window_ns, kMinIntervalNanos)));
     stamp_ = Stamp(Micros(now));
     return;
   }

@@ -77,8 +77,8 @@ class DemandEstimator {
   // earlier).
   int64_t AgeMicros(int64_t now) const;
 
-  float rate_ = -1;      // tokens per nanosecond; < 0: never reported
-  uint32_t stamp_ = 0;   // low 32 bits of the last report's microsecond
+  float rate_ = -1;     // tokens per nanosecond; < 0: never reported
+  uint32_t stamp_ = 0;  // low 32 bits of the last report's microsecond
 };
 
 }  // namespace sluice

@@ -310,8 +310,8 @@ TEST_F(BucketAllocatorTest, NothingWantedNothingGranted) {
 // earlier than the leases they stand for (room is held longer, never
 // shorter).
 TEST_F(BucketAllocatorTest, SpendingLeavesTheEarliestBinsOfTheBucket) {
-  BucketAllocator a(TestRule(), 0, &options_);  // burst 20, bins of 500 ms
-  ASSERT_EQ(a.Grant(1, 0, Ask(10)).tokens, 10);         // ends at 2000 ms
+  BucketAllocator a(TestRule(), 0, &options_);   // burst 20, bins of 500 ms
+  ASSERT_EQ(a.Grant(1, 0, Ask(10)).tokens, 10);  // ends at 2000 ms
   ASSERT_EQ(a.Grant(2, 600 * kMs, Ask(10)).tokens, 10);  // ends at 3000 ms
   // Agent 2 spent 5 of its own: taken from the bin ending first.
   a.Report(2, 700 * kMs, Ask(0, 5));
