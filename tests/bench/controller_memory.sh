@@ -98,7 +98,8 @@ rss0, rss1, b0, b1, e0, e1 = (int(x) for x in sys.argv[2:])
 delta, budgets, entries = (rss1 - rss0) * 1024, b1 - b0, e1 - e0
 per = delta / max(budgets, 1)
 print(f"== {name}: controller VmRSS {rss0} -> {rss1} kB, budgets +{budgets}, "
-      f"agent entries +{entries} ({entries / max(budgets, 1):.2f} per budget)")
+      f"agent entries +{entries} ({entries / max(budgets, 1):.2f} per budget, "
+      f"as of the controller's last sweep pass: a lower bound)")
 print(f"   resident bytes per budget: {per:.1f}")
 print(f"PER_BUDGET {name} {per:.1f}")
 PY
