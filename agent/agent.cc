@@ -350,8 +350,13 @@ void Agent::Sweep() {
   const size_t budget =
       std::max(kMinSweepEntries, checker_.table().size() / 10);
   wants_.clear();
-  checker_.Sweep(clock_->NowNanos(), budget, &wants_);
+  unsent_.clear();
+  checker_.Sweep(clock_->NowNanos(), budget, &wants_, &unsent_);
   Submit(std::move(wants_));
+  if (!unsent_.empty()) {
+    metrics_.AddUnsentReports(static_cast<int64_t>(unsent_.size()));
+    lease_client_->Summarize(std::move(unsent_));  // for the usage summaries
+  }
   usage_.AddDecisions(*checker_.rules(), checker_.decision_counts(),
                       WallMillis());
   metrics_.RecordDecisions(*checker_.rules(), checker_.decision_counts());

@@ -154,6 +154,7 @@ class Agent {
   bool flush_armed_ = false;
   bool stopped_ = false;
   std::vector<LeaseWant> wants_;
+  std::vector<LeaseWant> unsent_;  // reports the controller needs not
   // Destroyed first: its thread posts onto io_.
   std::unique_ptr<LeaseClient> lease_client_;
 };

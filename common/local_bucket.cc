@@ -387,6 +387,20 @@ bool LocalBucket::NeedsSweepLease(const Rule& rule, int64_t now,
   return NeedsLease(rule, now, timing, ctx, want);
 }
 
+bool LocalBucket::ReportMoot(const Rule& rule, int64_t now,
+                             const LeaseTiming& timing,
+                             const LeaseContext& ctx) const {
+  if (!timing.decide_locally || Agents(ctx) != 1) return false;
+  if (admitted_ == 0 && unleased_ == 0) return false;  // nothing to report
+  if (in_flight_ && now - window_start_ < timing.request_timeout_ns) {
+    return false;
+  }
+  if (now - window_start_ < timing.quiet_report_ns) return false;
+  if (has_lease(now) || refused_ > 0) return false;
+  TokenBucketState share = share_;  // refilled on a copy: this is a query
+  return share.NanosUntilFull(RuleShape(rule), now) == 0;
+}
+
 void LocalBucket::MarkRequested(int64_t now, int64_t* admitted,
                                 int64_t* refused, int64_t* unleased) {
   MarkSent(now, admitted, refused, unleased);

@@ -222,6 +222,22 @@ class LocalBucket {
   bool NeedsSweepLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
                        const LeaseContext& ctx, int64_t* want) const;
 
+  // Whether the report a quiet bucket decided locally would send (see
+  // NeedsSweepLease: its report window is timing.quiet_report_ns old) is
+  // of no use to the controller, so that the bucket may be evicted without
+  // it: the agent is the only one (ctx.agents == 1), the bucket refused
+  // nothing since its last report, holds no valid lease and no request in
+  // flight, and its safe share (the whole budget, for the only agent) has
+  // refilled to full. The budget that report would charge is spent by
+  // nobody else, and by now it would have refilled what the report
+  // charges: the controller is already in the state the charge would
+  // bring it to, except that the charge, made late, would keep it
+  // emptier than the bucket for as long again. With another agent
+  // spending the same budget the charge keeps the two within the limit,
+  // and the report is sent.
+  bool ReportMoot(const Rule& rule, int64_t now, const LeaseTiming& timing,
+                  const LeaseContext& ctx) const;
+
   // Marks a request as sent at `now` and returns the counters to report
   // (admitted, refused, unleased since the last report), resetting them.
   void MarkRequested(int64_t now, int64_t* admitted, int64_t* refused,

@@ -345,6 +345,17 @@ bool Checker::AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
   return true;
 }
 
+void Checker::TakeMootReport(BucketTable::Handle h, int64_t now,
+                             std::vector<LeaseWant>* unsent) {
+  LeaseWant w;
+  table_.bucket(h).MarkReported(now, &w.admitted, &w.refused, &w.unleased);
+  if (unsent == nullptr) return;
+  int64_t rule_id = 0;
+  if (!ParseBucketKey(table_.key(h), &rule_id, &w.values)) return;
+  w.rule_id = rule_id;
+  unsent->push_back(std::move(w));
+}
+
 void Checker::ClearPending() {
   for (BucketTable::Handle h : pending_) table_.flags(h) &= ~kPendingFlag;
   pending_.clear();
@@ -366,7 +377,8 @@ void Checker::TakeLeaseWants(int64_t now, std::vector<LeaseWant>* out) {
 }
 
 Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
-                                   std::vector<LeaseWant>* out) {
+                                   std::vector<LeaseWant>* out,
+                                   std::vector<LeaseWant>* unsent) {
   TakeLeaseWants(now, out);
   SweepStats stats;
   // More than half full: quiet buckets report at once (those decided
@@ -388,6 +400,13 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
     if (rule == nullptr || table_.bucket(h).Idle(*rule, now, timing_)) {
       table_.Remove(h);
       ++stats.evicted;
+      continue;
+    }
+    if (table_.bucket(h).ReportMoot(*rule, now, sweep_timing, ctx_)) {
+      TakeMootReport(h, now, unsent);
+      table_.Remove(h);
+      ++stats.evicted;
+      ++stats.moot;
       continue;
     }
     if (ctx_.controller_reachable && OwnerReachable(h) &&

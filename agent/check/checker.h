@@ -98,8 +98,9 @@ class Checker {
 
   struct SweepStats {
     size_t scanned = 0;
-    size_t evicted = 0;
+    size_t evicted = 0;  // moot reports' buckets included
     size_t wants = 0;
+    size_t moot = 0;  // reports not needed (LocalBucket::ReportMoot)
   };
 
   Checker(size_t max_buckets, LeaseTiming timing = {});
@@ -168,9 +169,12 @@ class Checker {
   // Drains the pending list, then visits up to `max_entries` buckets from
   // where the last sweep stopped (wrapping around, each at most once per
   // call): evicts Idle() ones and buckets of unknown rules, and appends a
-  // LeaseWant for those that NeedsSweepLease.
-  SweepStats Sweep(int64_t now, size_t max_entries,
-                   std::vector<LeaseWant>* out);
+  // LeaseWant for those that NeedsSweepLease. A bucket whose report is
+  // moot (LocalBucket::ReportMoot) is evicted instead, its report appended
+  // to `unsent` (when given): the usage summaries count it, the
+  // controller needs it not.
+  SweepStats Sweep(int64_t now, size_t max_entries, std::vector<LeaseWant>* out,
+                   std::vector<LeaseWant>* unsent = nullptr);
 
   // Applies a grant to the buckets it names (ApplyGrant with the time its
   // request was sent). Items for buckets no longer held are ignored (their
@@ -259,6 +263,9 @@ class Checker {
   // with the timing `sweep` when not null); true if so.
   bool AddWant(const Rule& rule, BucketTable::Handle h, int64_t now,
                const LeaseTiming* sweep, std::vector<LeaseWant>* out);
+  // Marks a moot report as sent and appends it to `unsent` (if given).
+  void TakeMootReport(BucketTable::Handle h, int64_t now,
+                      std::vector<LeaseWant>* unsent);
   void ClearPending();
   size_t RuleSlot(const Rule* rule) const {
     return static_cast<size_t>(rule - index_->rules().data());

@@ -167,6 +167,7 @@ Status LeaseClient::Impl::Open() {
   sockets_ = std::move(sockets);
   io_ = sockets_.get();
   queue_.clear();
+  unsent_.clear();
   wake_pending_ = false;
   stop_.store(false);
   return Status::Ok();
@@ -177,6 +178,7 @@ void LeaseClient::Impl::Close() {
   io_ = nullptr;
   sockets_.reset();
   queue_.clear();
+  unsent_.clear();
   wake_pending_ = false;
 }
 
@@ -206,6 +208,12 @@ void LeaseClient::Impl::Submit(std::vector<LeaseWant> items) {
     LogWarn(kLog, std::string("could not wake the client thread: ") + e.what() +
                       "; the request goes at its next poll");
   }
+}
+
+void LeaseClient::Impl::Summarize(std::vector<LeaseWant> items) {
+  MutexLock lock(&mu_);
+  if (sockets_ == nullptr || stop_.load()) return;  // not running: dropped
+  unsent_.push_back(std::move(items));  // no hurry: taken at the next tick
 }
 
 void LeaseClient::Impl::SubmitUsage(UsageReport report) {
@@ -388,6 +396,10 @@ void LeaseClient::Stop() {
 
 void LeaseClient::Submit(std::vector<LeaseWant> items) {
   impl_->Submit(std::move(items));
+}
+
+void LeaseClient::Summarize(std::vector<LeaseWant> items) {
+  impl_->Summarize(std::move(items));
 }
 
 void LeaseClient::SubmitUsage(UsageReport report) {

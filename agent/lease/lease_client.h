@@ -73,8 +73,9 @@ struct LeaseClientCallbacks {
   // Which buckets' owners are reachable changed (a controller came or
   // went, or the set changed). Called before on_controller.
   std::function<void(std::shared_ptr<const OwnerMap>)> on_owners;
-  // Optional: each batch given to Submit(), as the client thread takes it
-  // to send (usage analytics summarise it there, off the event loop).
+  // Optional: each batch given to Submit() or Summarize(), as the client
+  // thread takes it (usage analytics summarise it there, off the event
+  // loop).
   std::function<void(const std::vector<LeaseWant>& wants)> on_submitted;
 };
 
@@ -95,6 +96,10 @@ class LeaseClient {
   // few milliseconds, split by owner. Items whose owner is unreachable are
   // dropped with a log line (the buckets' request timeout retries).
   void Submit(std::vector<LeaseWant> items);
+  // Items nobody needs sent (reports the controller has no use for): the
+  // client thread hands them to on_submitted at its next tick, and sends
+  // nothing.
+  void Summarize(std::vector<LeaseWant> items);
 
   // Usage analytics: queues a report the same way; the client thread
   // keeps it (agent/usage/usage_outbox.h) and sends it until the

@@ -43,6 +43,7 @@ class LeaseClient::Impl {
   void Close() EXCLUDES(mu_);
   void RequestStop() EXCLUDES(mu_);
   void Submit(std::vector<LeaseWant> items) EXCLUDES(mu_);
+  void Summarize(std::vector<LeaseWant> items) EXCLUDES(mu_);
   void SubmitUsage(UsageReport report) EXCLUDES(mu_);
 
  private:
@@ -126,6 +127,8 @@ class LeaseClient::Impl {
   // after that thread ended. Other threads use only wake_send, under mu_.
   std::unique_ptr<Sockets> sockets_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);
   std::vector<std::vector<LeaseWant>> queue_ GUARDED_BY(mu_);
+  // Batches given to Summarize(): for on_submitted only, never sent.
+  std::vector<std::vector<LeaseWant>> unsent_ GUARDED_BY(mu_);
   std::vector<UsageReport> usage_queue_ GUARDED_BY(mu_);
   bool wake_pending_ GUARDED_BY(mu_) = false;
   // sockets_.get(), for the client thread: its connections and wake_recv.

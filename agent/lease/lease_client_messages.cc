@@ -225,10 +225,17 @@ void LeaseClient::Impl::SendRequests(Connection* c,
 
 void LeaseClient::Impl::FlushSubmits(int64_t now) {
   std::vector<std::vector<LeaseWant>> batch;
+  std::vector<std::vector<LeaseWant>> unsent;
   {
     MutexLock lock(&mu_);
     batch.swap(queue_);
+    unsent.swap(unsent_);
     wake_pending_ = false;
+  }
+  if (callbacks_.on_submitted) {
+    for (const std::vector<LeaseWant>& items : unsent) {
+      callbacks_.on_submitted(items);
+    }
   }
   int64_t dropped = 0;
   int64_t unrouted = 0;

@@ -26,6 +26,14 @@ AgentMetrics::AgentMetrics()
                                "locally)")
                          .Register(*registry_)
                          .Add({})),
+      lease_reports_unsent_(
+          prometheus::BuildCounter()
+              .Name("sluice_agent_lease_reports_unsent_total")
+              .Help("Reports of quiet buckets not sent: this agent alone "
+                    "spends the bucket's budget, and the bucket has refilled "
+                    "since (the controller has no use for them)")
+              .Register(*registry_)
+              .Add({})),
       buckets_(prometheus::BuildGauge()
                    .Name("sluice_agent_buckets")
                    .Help("Buckets held by this agent")
@@ -121,6 +129,11 @@ void AgentMetrics::SetUsageReports(int64_t dropped, int64_t pending) {
 void AgentMetrics::AddLeaseRequests(int64_t requests, int64_t reports) {
   if (requests > 0) lease_requests_.Increment(static_cast<double>(requests));
   if (reports > 0) lease_reports_.Increment(static_cast<double>(reports));
+}
+
+void AgentMetrics::AddUnsentReports(int64_t reports) {
+  if (reports > 0)
+    lease_reports_unsent_.Increment(static_cast<double>(reports));
 }
 
 void AgentMetrics::SetBuckets(int64_t buckets) {

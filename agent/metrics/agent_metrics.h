@@ -9,6 +9,9 @@
 //       tokens)
 //   sluice_agent_lease_reports_total           bucket reports sent without
 //       asking for tokens (buckets decided locally, common/local_bucket.h)
+//   sluice_agent_lease_reports_unsent_total    reports of quiet buckets not
+//       sent because the controller had no use for them (an agent alone
+//       on the bucket's budget, refilled since: LocalBucket::ReportMoot)
 //   sluice_agent_buckets                       buckets held
 //   sluice_agent_controller_reachable          1 when the controller
 //       answered lately (with several: any of them), else 0
@@ -64,6 +67,8 @@ class AgentMetrics {
                        const std::vector<RuleDecisionCounts>& counts);
   // Bucket items sent: `requests` ask for tokens, `reports` do not.
   void AddLeaseRequests(int64_t requests, int64_t reports);
+  // Reports not sent (Checker::Sweep's `unsent`).
+  void AddUnsentReports(int64_t reports);
   void SetBuckets(int64_t buckets);
   void SetControllerReachable(bool reachable);
   void SetControllers(int64_t reachable, int64_t set_version);
@@ -87,6 +92,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Counter& lease_requests_;
   prometheus::Counter& lease_reports_;
+  prometheus::Counter& lease_reports_unsent_;
   prometheus::Gauge& buckets_;
   prometheus::Gauge& controller_reachable_;
   prometheus::Gauge& controllers_reachable_;

@@ -206,5 +206,55 @@ TEST(LocalDecisionTest, AFastClientOfAFreshBucketGetsTheWholeBurst) {
   EXPECT_EQ(admitted_before_refusal, 20);
 }
 
+// ReportMoot: the quiet report of the only agent of a budget, once its
+// bucket has refilled, tells the controller nothing it needs.
+TEST(LocalDecisionTest, AloneAndRefilledTheQuietReportIsMoot) {
+  const Rule rule = HundredRule();  // refills 10 tokens in 100 ms
+  const LeaseContext alone{true, 1};
+  const LeaseTiming timing;  // quiet after 5 s
+  LocalBucket bucket(rule, 0, alone);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Check(&bucket, rule, 0, alone));
+  EXPECT_FALSE(bucket.ReportMoot(rule, 4999 * kMs, timing, alone));  // young
+  EXPECT_TRUE(bucket.ReportMoot(rule, 5 * kSec, timing, alone));
+  // Another agent spends the same budget: the report charges it.
+  EXPECT_FALSE(
+      bucket.ReportMoot(rule, 5 * kSec, timing, LeaseContext{true, 2}));
+  // Every bucket asks for leases: nothing is decided locally.
+  LeaseTiming leasing = timing;
+  leasing.decide_locally = false;
+  EXPECT_FALSE(bucket.ReportMoot(rule, 5 * kSec, leasing, alone));
+  // Reported: nothing left to drop.
+  Sent sent;
+  bucket.MarkReported(5 * kSec, &sent.admitted, &sent.refused, &sent.unleased);
+  EXPECT_FALSE(bucket.ReportMoot(rule, 20 * kSec, timing, alone));
+  EXPECT_TRUE(bucket.Idle(rule, 20 * kSec, timing));
+}
+
+TEST(LocalDecisionTest, NotRefilledRefusedOrLeasedTheReportIsNotMoot) {
+  const LeaseContext alone{true, 1};
+  const LeaseTiming timing;
+  // 100 an hour: 10 checks are not refilled 5 s later.
+  const Rule slow = MakeRule(1, "api", {{"client", "*"}}, 100, 3'600'000);
+  LocalBucket slow_bucket(slow, 0, alone);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Check(&slow_bucket, slow, 0, alone));
+  }
+  EXPECT_FALSE(slow_bucket.ReportMoot(slow, 5 * kSec, timing, alone));
+  // A refused check: the controller must hear of the demand.
+  const Rule rule = HundredRule();
+  LocalBucket refused(rule, 0, alone);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(Check(&refused, rule, 0, alone));
+  ASSERT_FALSE(Check(&refused, rule, 0, alone));
+  EXPECT_FALSE(refused.ReportMoot(rule, 10 * kSec, timing, alone));
+  // A valid lease: its spending is the controller's to account.
+  LocalBucket leased(rule, 0, alone);
+  ASSERT_TRUE(Check(&leased, rule, 0, alone));
+  Sent sent;
+  leased.MarkRequested(0, &sent.admitted, &sent.refused, &sent.unleased);
+  leased.ApplyGrant(rule, 0, 50, 10 * kSec, kMs);
+  ASSERT_TRUE(Check(&leased, rule, kMs, alone));
+  EXPECT_FALSE(leased.ReportMoot(rule, 6 * kSec, timing, alone));
+}
+
 }  // namespace
 }  // namespace sluice

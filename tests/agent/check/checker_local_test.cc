@@ -1,10 +1,12 @@
 // Buckets decided locally, through the Checker with the agent's default
 // timing: far below their share they send reports (want 0, nothing left in
 // flight), not lease requests, and the sweep sends the last report before
-// it evicts them. (The decision itself:
+// it evicts them, unless the report is moot (the agent alone on the
+// budget, the bucket refilled). (The decision itself:
 // tests/common/local_bucket_local_test.cc.)
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "agent/check/checker.h"
@@ -46,6 +48,8 @@ class CheckerLocalTest : public ::testing::Test {
 };
 
 TEST_F(CheckerLocalTest, FarBelowTheShareNothingIsAskedThenOneReport) {
+  // Two agents spend the budget: the controller needs the report.
+  checker_.SetLeaseContext(LeaseContext{true, 2});
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(Check("a"));
     now_ += 100 * kMs;
@@ -69,6 +73,56 @@ TEST_F(CheckerLocalTest, FarBelowTheShareNothingIsAskedThenOneReport) {
   EXPECT_EQ(stats.evicted, 1u);
 }
 
+// The only agent of a budget: the same quiet bucket, refilled, is evicted
+// without its report, which goes to `unsent` (for the usage summaries).
+TEST_F(CheckerLocalTest, AloneOnTheBudgetTheQuietReportIsNotSent) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(Check("a"));
+    now_ += 100 * kMs;
+  }
+  std::vector<LeaseWant> wants, unsent;
+  checker_.Sweep(now_, 100, &wants, &unsent);
+  EXPECT_TRUE(wants.empty());
+  EXPECT_TRUE(unsent.empty());  // not quiet for 5 s yet
+  now_ += 4 * kSec;
+  const Checker::SweepStats stats = checker_.Sweep(now_, 100, &wants, &unsent);
+  EXPECT_TRUE(wants.empty());
+  EXPECT_EQ(stats.moot, 1u);
+  EXPECT_EQ(stats.evicted, 1u);
+  EXPECT_EQ(checker_.table().size(), 0u);
+  ASSERT_EQ(unsent.size(), 1u);
+  EXPECT_EQ(unsent[0].rule_id, 1);
+  EXPECT_EQ(unsent[0].values, std::vector<std::string>{"a"});
+  EXPECT_EQ(unsent[0].want, 0);
+  EXPECT_EQ(unsent[0].admitted, 10);
+  EXPECT_EQ(unsent[0].unleased, 10);
+}
+
+// A bucket that has not refilled still reports, alone or not: the
+// controller's budget must be charged before it grants the rest.
+TEST_F(CheckerLocalTest, AloneOnTheBudgetABucketNotRefilledReports) {
+  // Per client, 100 an hour, burst 100: 10 checks take 6 minutes to refill.
+  checker_.SetRules(
+      RuleIndex::Build({testing_rules::MakeRule(2, "slow", {{"client", "*"}},
+                                                100, 3'600'000, 100)},
+                       2),
+      now_);
+  for (int i = 0; i < 10; ++i) {
+    Decision out;
+    ASSERT_EQ(checker_.Check("slow", 1, {{"client", "a"}}, now_, &out),
+              Checker::Result::kDone);
+    ASSERT_EQ(out.allowed, 1);
+  }
+  now_ += 5 * kSec;
+  std::vector<LeaseWant> wants, unsent;
+  const Checker::SweepStats stats = checker_.Sweep(now_, 100, &wants, &unsent);
+  EXPECT_EQ(stats.moot, 0u);
+  EXPECT_TRUE(unsent.empty());
+  ASSERT_EQ(wants.size(), 1u);
+  EXPECT_EQ(wants[0].want, 0);
+  EXPECT_EQ(wants[0].unleased, 10);
+}
+
 TEST_F(CheckerLocalTest, ABurstOverHalfTheShareAsksForALease) {
   for (int i = 0; i < 51; ++i) ASSERT_TRUE(Check("b"));
   std::vector<LeaseWant> wants = Wants();
@@ -90,6 +144,7 @@ TEST(CheckerLocalPressureTest, AFullerTableReportsAndEvictsAtOnce) {
                                                 100, 1000, 100)},
                        1),
       now);
+  checker.SetLeaseContext(LeaseContext{true, 2});  // reports are needed
   for (const char* client : {"a", "b", "c"}) {
     Decision out;
     ASSERT_EQ(checker.Check("api", 1, {{"client", client}}, now, &out),
