@@ -23,9 +23,12 @@ namespace sluice {
 namespace {
 
 constexpr std::string_view kLog = "lease-client";
-// Poll timeout: bounds how late a heartbeat or a reachability change is
-// seen. Submit() and Stop() wake the thread at once through kWakeEndpoint.
-constexpr std::chrono::milliseconds kPollInterval{20};
+// Poll timeout, at most: bounds how late a reachability change or a
+// handshake timeout is seen (heartbeats shorten it: they leave on time).
+// Messages, Submit() and Stop() wake the thread at once (Stop() and Submit()
+// through kWakeEndpoint), so an idle agent wakes ten times a second, not
+// fifty (each wake-up costs tens of microseconds on a virtual machine).
+constexpr int64_t kPollIntervalMs = 100;
 constexpr const char* kWakeEndpoint = "inproc://sluice-lease-client-wake";
 constexpr int kReconnectIvlMs = 100;
 constexpr int kReconnectIvlMaxMs = 1000;
@@ -288,6 +291,15 @@ void LeaseClient::Impl::Run() {
   owner_->controllers_reachable_.store(0);
 }
 
+std::chrono::milliseconds LeaseClient::Impl::PollTimeout() const {
+  const int64_t next_beat_ms =
+      (last_heartbeat_ + options_.heartbeat_ms * kNanosPerMilli -
+       clock_->NowNanos()) /
+      kNanosPerMilli;
+  return std::chrono::milliseconds(
+      std::clamp<int64_t>(next_beat_ms + 1, 1, kPollIntervalMs));
+}
+
 void LeaseClient::Impl::PollConnections() {
   std::vector<std::unique_ptr<Connection>>& connections = io_->connections;
   std::vector<zmq::pollitem_t> items;
@@ -296,7 +308,7 @@ void LeaseClient::Impl::PollConnections() {
   for (const auto& c : connections) {
     items.push_back({c->dealer->handle(), 0, ZMQ_POLLIN, 0});
   }
-  zmq::poll(items.data(), items.size(), kPollInterval);
+  zmq::poll(items.data(), items.size(), PollTimeout());
   if (items[0].revents & ZMQ_POLLIN) {
     zmq::message_t ignored;
     while (io_->wake_recv.recv(ignored, zmq::recv_flags::dontwait)) {

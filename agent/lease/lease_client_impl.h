@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -77,6 +78,9 @@ class LeaseClient::Impl {
 
   void Tick() EXCLUDES(mu_);
   void PollConnections();
+  // How long PollConnections() may wait: until the next heartbeat is due,
+  // at most kPollIntervalMs.
+  std::chrono::milliseconds PollTimeout() const;
   void HandleFrames(Connection* c, std::vector<zmq::message_t>* parts,
                     int64_t now);
   void HandleHeartbeat(Connection* c, const Heartbeat& heartbeat, int64_t now);

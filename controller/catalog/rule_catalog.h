@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -34,11 +35,24 @@ class RuleCatalog {
   void Upsert(int64_t version, const Rule& rule) EXCLUDES(mu_);
   void Remove(int64_t version, int64_t rule_id) EXCLUDES(mu_);
 
+  // Calls `listener` after each change the catalog applies (not after an
+  // ignored one), on the thread that made it, with no lock of the
+  // catalog's data held: it must be quick and must not call back into the
+  // catalog's writers. Returns an id for RemoveListener(), which waits for
+  // a call under way to return.
+  int AddListener(std::function<void()> listener) EXCLUDES(listeners_mu_);
+  void RemoveListener(int id) EXCLUDES(listeners_mu_);
+
  private:
+  void Notify() EXCLUDES(listeners_mu_);
+
   mutable Mutex mu_;
   std::map<int64_t, Rule> rules_ GUARDED_BY(mu_);
   // Written under mu_ (with rules_); read without it by version().
   std::atomic<int64_t> version_{0};
+  Mutex listeners_mu_;
+  std::map<int, std::function<void()>> listeners_ GUARDED_BY(listeners_mu_);
+  int next_listener_ GUARDED_BY(listeners_mu_) = 0;
 };
 
 }  // namespace sluice
