@@ -29,11 +29,8 @@ namespace {
 
 constexpr std::string_view kLog = "lease-server";
 // Upper bound on how late a catalog change is pushed and a Stop() is seen.
-// Poll timeout: how often the thread looks at what no message announces
-// (usage acknowledgements, the controller set, the allowed keys, agents gone
-// silent, the budget sweep, which catches up). Messages, a catalog change
-// and Stop() wake it at once, so an idle controller wakes ten times a
-// second, not fifty. Without an eventfd (WakeFd::ok()), 20 ms.
+// Poll timeout, for what no message announces (usage acks, the controller
+// set, keys, silent agents, the sweep); catalog changes and Stop() wake it.
 constexpr std::chrono::milliseconds kPollInterval{100};
 constexpr std::chrono::milliseconds kPollIntervalWithoutWake{20};
 constexpr int kHighWaterMark = 10000;  // messages queued per peer
@@ -201,12 +198,11 @@ void LeaseServer::Impl::Tick() {
                               {nullptr, wake_.fd(), ZMQ_POLLIN, 0}};
   zmq::poll(items, 2, wake_.ok() ? kPollInterval : kPollIntervalWithoutWake);
   if (items[1].revents & ZMQ_POLLIN) wake_.Drain();
-  const zmq::pollitem_t& item = items[0];
   if (gate_ != nullptr) RefreshAllowedKeys();
   int64_t now = clock_->NowNanos();
   // Catalog first, so a snapshot sent below is the state deltas build on.
   SyncCatalog(now);
-  if (item.revents & ZMQ_POLLIN) {
+  if (items[0].revents & ZMQ_POLLIN) {
     for (int i = 0; i < kMaxMessagesPerTick && !stop_.load(); ++i) {
       std::vector<zmq::message_t> parts;
       if (!zmq::recv_multipart(router_, std::back_inserter(parts),
