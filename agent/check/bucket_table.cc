@@ -236,10 +236,13 @@ void BucketTable::Remove(Handle h) {
   moved->~Entry();
   --size_;
 
-  // Keep one spare page so that churn at a page boundary does not map and
-  // unmap.
+  // Keep spare pages (an eighth of those in use, at least two) so that
+  // churn does not map and unmap: the sweep evicts in batches of thousands
+  // what checks create again between two sweeps, and a page mapped anew
+  // costs a system call each way and a fault per 4 KiB.
   const size_t pages_needed = (size_ + kPageEntries - 1) / kPageEntries;
-  while (pages_.size() > pages_needed + 1) pages_.pop_back();
+  const size_t spare = std::max<size_t>(2, pages_needed / 8);
+  while (pages_.size() > pages_needed + spare) pages_.pop_back();
   if (capacity_ > kMinSlots && size_ * 8 < capacity_) Rehash(capacity_ / 2);
 }
 

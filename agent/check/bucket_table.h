@@ -19,7 +19,8 @@
 //     12-digit __rand_int__); longer keys take one heap allocation.
 //   - pages and the index are anonymous memory mappings of their own, not
 //     malloc's heap: pages not yet touched cost no resident memory, a page
-//     or index given up goes back to the system at once, and short-lived
+//     or index given up goes back to the system at once (but for spare
+//     pages, an eighth of those in use, kept for churn), and short-lived
 //     allocations elsewhere in the agent cannot pin the table's memory.
 // So a bucket costs 96 bytes, plus 5.3 to 10.7 bytes of index while the
 // table grows (8.4 at 1M buckets; up to 32 after removals, before the index

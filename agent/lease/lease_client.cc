@@ -26,10 +26,11 @@ constexpr std::string_view kLog = "lease-client";
 // Poll timeout, at most: bounds how late a reachability change or a
 // handshake timeout is seen (heartbeats shorten it: they leave on time).
 // Messages, Submit() and Stop() wake the thread at once (Stop() and Submit()
-// through kWakeEndpoint), so an idle agent wakes ten times a second, not
-// fifty (each wake-up costs tens of microseconds on a virtual machine).
+// through an eventfd, Sockets::wake), so an idle agent wakes ten times a
+// second, not fifty (each wake-up costs tens of microseconds on a virtual
+// machine). Without an eventfd (WakeFd::ok()), 20 ms.
 constexpr int64_t kPollIntervalMs = 100;
-constexpr const char* kWakeEndpoint = "inproc://sluice-lease-client-wake";
+constexpr int64_t kPollIntervalWithoutWakeMs = 20;
 constexpr int kReconnectIvlMs = 100;
 constexpr int kReconnectIvlMaxMs = 1000;
 constexpr int kHighWaterMark = 1000;
@@ -152,15 +153,10 @@ Status LeaseClient::Impl::Open() {
       SplitControllerEndpoints(options_.endpoint);
   if (!endpoints.ok()) return endpoints.status();
   auto sockets = std::make_unique<Sockets>();
-  try {
-    sockets->wake_recv.set(zmq::sockopt::linger, 0);
-    sockets->wake_send.set(zmq::sockopt::linger, 0);
-    sockets->wake_recv.bind(kWakeEndpoint);
-    sockets->wake_send.connect(kWakeEndpoint);
-  } catch (const zmq::error_t& e) {
-    return Status::Internal(std::string("cannot make the lease client's "
-                                        "wake-up pair: ") +
-                            e.what());
+  if (!sockets->wake.ok()) {
+    LogWarn(kLog,
+            "no eventfd for waking the lease client (file descriptors "
+            "exhausted?): it polls every 20 ms instead");
   }
   for (const std::string& endpoint : *endpoints) {
     Status status = Connect(sockets.get(), endpoint, /*given=*/true);
@@ -189,28 +185,14 @@ void LeaseClient::Impl::RequestStop() {
   stop_.store(true);
   MutexLock lock(&mu_);
   if (sockets_ == nullptr) return;
-  try {
-    sockets_->wake_send.send(zmq::message_t(), zmq::send_flags::dontwait);
-  } catch (const zmq::error_t& e) {
-    // The thread still sees stop_ within one poll interval.
-    LogWarn(kLog, std::string("could not wake the client thread: ") + e.what() +
-                      "; it stops at its next poll");
-  }
+  sockets_->wake.Signal();
 }
 
 void LeaseClient::Impl::Submit(std::vector<LeaseWant> items) {
   MutexLock lock(&mu_);
   if (sockets_ == nullptr || stop_.load()) return;  // not running: dropped
   queue_.push_back(std::move(items));
-  if (wake_pending_) return;
-  try {
-    sockets_->wake_send.send(zmq::message_t(), zmq::send_flags::dontwait);
-    wake_pending_ = true;
-  } catch (const zmq::error_t& e) {
-    // Not fatal: the queue is flushed at the next poll anyway.
-    LogWarn(kLog, std::string("could not wake the client thread: ") + e.what() +
-                      "; the request goes at its next poll");
-  }
+  Wake();
 }
 
 void LeaseClient::Impl::Summarize(std::vector<LeaseWant> items) {
@@ -228,13 +210,8 @@ void LeaseClient::Impl::SubmitUsage(UsageReport report) {
 
 void LeaseClient::Impl::Wake() {
   if (wake_pending_) return;
-  try {
-    sockets_->wake_send.send(zmq::message_t(), zmq::send_flags::dontwait);
-    wake_pending_ = true;
-  } catch (const zmq::error_t& e) {
-    LogWarn(kLog, std::string("could not wake the client thread: ") + e.what() +
-                      "; the report goes at its next poll");
-  }
+  sockets_->wake.Signal();  // one write(2); none while one is pending
+  wake_pending_ = true;
 }
 
 void LeaseClient::Impl::FlushUsage(int64_t now) {
@@ -296,24 +273,21 @@ std::chrono::milliseconds LeaseClient::Impl::PollTimeout() const {
       (last_heartbeat_ + options_.heartbeat_ms * kNanosPerMilli -
        clock_->NowNanos()) /
       kNanosPerMilli;
-  return std::chrono::milliseconds(
-      std::clamp<int64_t>(next_beat_ms + 1, 1, kPollIntervalMs));
+  return std::chrono::milliseconds(std::clamp<int64_t>(
+      next_beat_ms + 1, 1,
+      io_->wake.ok() ? kPollIntervalMs : kPollIntervalWithoutWakeMs));
 }
 
 void LeaseClient::Impl::PollConnections() {
   std::vector<std::unique_ptr<Connection>>& connections = io_->connections;
   std::vector<zmq::pollitem_t> items;
   items.reserve(connections.size() + 1);
-  items.push_back({io_->wake_recv.handle(), 0, ZMQ_POLLIN, 0});
+  items.push_back({nullptr, io_->wake.fd(), ZMQ_POLLIN, 0});
   for (const auto& c : connections) {
     items.push_back({c->dealer->handle(), 0, ZMQ_POLLIN, 0});
   }
   zmq::poll(items.data(), items.size(), PollTimeout());
-  if (items[0].revents & ZMQ_POLLIN) {
-    zmq::message_t ignored;
-    while (io_->wake_recv.recv(ignored, zmq::recv_flags::dontwait)) {
-    }
-  }
+  if (items[0].revents & ZMQ_POLLIN) io_->wake.Drain();
   if (stop_.load()) return;
   // Handling a message may add or drop learned connections (FollowSet
   // runs after the loop, so the indices here stay valid).

@@ -30,6 +30,7 @@
 #include "common/rule.h"
 #include "common/wire.h"
 #include "platform/mutex.h"
+#include "platform/wake_fd.h"
 
 namespace sluice {
 
@@ -66,8 +67,7 @@ class LeaseClient::Impl {
   };
   struct Sockets {
     zmq::context_t context;
-    zmq::socket_t wake_recv{context, zmq::socket_type::pair};
-    zmq::socket_t wake_send{context, zmq::socket_type::pair};  // under mu_
+    WakeFd wake;  // Signal() by other threads, under mu_
     std::vector<std::unique_ptr<Connection>> connections;
   };
   // A connected DEALER for `endpoint` (CurveZMQ keys and watch when given).
@@ -128,14 +128,14 @@ class LeaseClient::Impl {
 
   Mutex mu_;
   // Set by Open() on the client thread before Run(), reset by Close()
-  // after that thread ended. Other threads use only wake_send, under mu_.
+  // after that thread ended. Other threads use only wake, under mu_.
   std::unique_ptr<Sockets> sockets_ GUARDED_BY(mu_) PT_GUARDED_BY(mu_);
   std::vector<std::vector<LeaseWant>> queue_ GUARDED_BY(mu_);
   // Batches given to Summarize(): for on_submitted only, never sent.
   std::vector<std::vector<LeaseWant>> unsent_ GUARDED_BY(mu_);
   std::vector<UsageReport> usage_queue_ GUARDED_BY(mu_);
   bool wake_pending_ GUARDED_BY(mu_) = false;
-  // sockets_.get(), for the client thread: its connections and wake_recv.
+  // sockets_.get(), for the client thread: its connections and wake.
   Sockets* io_ = nullptr;
 
   // Owned by the client thread (kept across Stop/Start).
