@@ -40,17 +40,12 @@ curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
   -d '{"name":"mem","domain":"api","match":{"client":"*"},"limit":10,"period":"1h"}' \
   "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
 
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 CONTROLLER_PID="${PIDS[0]}"
 # The controller's count of buckets with a budget.
 budgets() {
   curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk '$1 == "sluice_controller_lease_buckets" {printf "%d", $2}'
 }
-info() {  # info SOCKET FIELD
-  redis-cli -s "$1" RL.INFO | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
-}
-
 # checks SOCKET FIRST END OUT: RL.CHECK api 1 client <i> for i in
 # [FIRST, END), pipelined in batches of 10k; writes "admitted refused
 # errors" and the first error to OUT.
@@ -84,7 +79,7 @@ PY
 settle() {
   local i
   for i in $(seq 100); do
-    [ "$(info "$1" pending_lease_requests)" = 0 ] && break
+    [ "$(rl_info "$1" pending_lease_requests)" = 0 ] && break
     sleep 0.1
   done
   sleep 2
@@ -113,8 +108,8 @@ measure() {
   local after; after="$(rss_kb "$pid")"
   local ctl_after; ctl_after="$(rss_kb "$CONTROLLER_PID")"
   local budgets_after; budgets_after="$(budgets)"
-  local held; held="$(info "$sock" buckets)"
-  local table; table="$(info "$sock" bucket_memory_bytes)"
+  local held; held="$(rl_info "$sock" buckets)"
+  local table; table="$(rl_info "$sock" bucket_memory_bytes)"
   echo
   echo "== $name: --max-buckets $max, $fit checks on distinct buckets"
   echo "   admitted, refused, errors: $(sed -n 1p "$WORK/$name.fit")"
@@ -144,7 +139,7 @@ PY
     echo "   then $((BUCKETS - fit)) checks on new buckets beyond the cap:"
     echo "   admitted, refused, errors: $(sed -n 1p "$WORK/$name.over")"
     echo "   first error: $(sed -n 2p "$WORK/$name.over")"
-    echo "   buckets held: $(info "$sock" buckets), VmRSS: $over kB" \
+    echo "   buckets held: $(rl_info "$sock" buckets), VmRSS: $over kB" \
       "($(( (over - after) / 1024 )) MiB more: reply buffers, no buckets)"
   fi
   kill "$pid"; wait "$pid" 2>/dev/null || true

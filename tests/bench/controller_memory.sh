@@ -37,15 +37,10 @@ curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
   "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
 
 CONTROLLER_PID="${PIDS[0]}"
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 metric() {
   curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
     awk -v m="$1" '$1 == m {printf "%d", $2}'
 }
-info() {  # info SOCKET FIELD
-  redis-cli -s "$1" RL.INFO | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
-}
-
 start_agent() {  # start_agent NAME
   local sock="$WORK/$1.sock"
   "$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
@@ -75,7 +70,7 @@ settle() {  # settle SOCKET...: the lease requests drained, then 1 s
   local sock i
   for sock in "$@"; do
     for i in $(seq 100); do
-      [ "$(info "$sock" pending_lease_requests)" = 0 ] && break
+      [ "$(rl_info "$sock" pending_lease_requests)" = 0 ] && break
       sleep 0.1
     done
   done

@@ -8,6 +8,8 @@
 #                          and stops everything in $PIDS (and PostgreSQL) on
 #                          exit. Sets WORK, PIDS, DB, TOKEN, HTTP_PORT,
 #                          ZMQ_PORT.
+#   rss_kb PID             a process's resident memory (VmRSS), in kB
+#   rl_info SOCKET FIELD   one field of an agent's RL.INFO
 
 bench_daemons() {
   local build="$1"
@@ -41,4 +43,10 @@ bench_controller() {
   PIDS+=($!)
   wait_for controller 30 curl -sf "http://127.0.0.1:$HTTP_PORT/readyz" ||
     { cat "$WORK/controller.log"; exit 1; }
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+rl_info() {
+  redis-cli -s "$1" RL.INFO | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
 }
