@@ -28,9 +28,7 @@ BUCKETS="${1:-1000000}"
 CAP="${2:-250000}"
 BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
 bench_daemons "$BUILD"
-PY=/usr/bin/python3  # Debian's python3-redis is installed for this one
-"$PY" -c 'import redis' 2>/dev/null ||
-  die "$PY cannot import redis: install the Debian package python3-redis"
+bench_python_redis
 
 bench_controller mem
 
@@ -42,10 +40,7 @@ curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
 
 CONTROLLER_PID="${PIDS[0]}"
 # The controller's count of buckets with a budget.
-budgets() {
-  curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
-    awk '$1 == "sluice_controller_lease_buckets" {printf "%d", $2}'
-}
+budgets() { bench_metric sluice_controller_lease_buckets; }
 # checks SOCKET FIRST END OUT: RL.CHECK api 1 client <i> for i in
 # [FIRST, END), pipelined in batches of 10k; writes "admitted refused
 # errors" and the first error to OUT.

@@ -27,9 +27,7 @@ source "$ROOT/tests/bench/stack.sh"
 BUCKETS="${1:-200000}"
 BUILD="${SLUICE_BENCH_BUILD:-$ROOT/build/release}"
 [ "${SLUICE_BENCH_NO_BUILD:-0}" = 1 ] || bench_daemons "$BUILD"
-PY=/usr/bin/python3  # Debian's python3-redis is installed for this one
-"$PY" -c 'import redis' 2>/dev/null ||
-  die "$PY cannot import redis: install the Debian package python3-redis"
+bench_python_redis
 
 bench_controller ctlmem
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
@@ -37,10 +35,6 @@ curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" \
   "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
 
 CONTROLLER_PID="${PIDS[0]}"
-metric() {
-  curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
-    awk -v m="$1" '$1 == m {printf "%d", $2}'
-}
 start_agent() {  # start_agent NAME
   local sock="$WORK/$1.sock"
   "$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
@@ -84,8 +78,8 @@ sleep 2  # both known to the controller: each bucket's safe share is half
 report() {  # report NAME RSS_BEFORE BUDGETS_BEFORE ENTRIES_BEFORE
   local rss budgets entries
   rss="$(rss_kb "$CONTROLLER_PID")"
-  budgets="$(metric sluice_controller_lease_buckets)"
-  entries="$(metric sluice_controller_lease_bucket_agents)"
+  budgets="$(bench_metric sluice_controller_lease_buckets)"
+  entries="$(bench_metric sluice_controller_lease_bucket_agents)"
   "$PY" - "$1" "$2" "$rss" "$3" "$budgets" "$4" "$entries" <<'PY'
 import sys
 name = sys.argv[1]
@@ -101,15 +95,15 @@ PY
 }
 
 rss0="$(rss_kb "$CONTROLLER_PID")"
-b0="$(metric sluice_controller_lease_buckets)"
-e0="$(metric sluice_controller_lease_bucket_agents)"
+b0="$(bench_metric sluice_controller_lease_buckets)"
+e0="$(bench_metric sluice_controller_lease_bucket_agents)"
 checks "$WORK/one.sock" 0 "$BUCKETS"
 settle "$WORK/one.sock"
 report "one agent per bucket" "$rss0" "$b0" "$e0" | tee "$WORK/one.out"
 
 rss0="$(rss_kb "$CONTROLLER_PID")"
-b0="$(metric sluice_controller_lease_buckets)"
-e0="$(metric sluice_controller_lease_bucket_agents)"
+b0="$(bench_metric sluice_controller_lease_buckets)"
+e0="$(bench_metric sluice_controller_lease_bucket_agents)"
 checks "$WORK/one.sock" "$BUCKETS" $((2 * BUCKETS)) &
 first=$!
 checks "$WORK/two.sock" "$BUCKETS" $((2 * BUCKETS))

@@ -8,6 +8,8 @@
 #                          and stops everything in $PIDS (and PostgreSQL) on
 #                          exit. Sets WORK, PIDS, DB, TOKEN, HTTP_PORT,
 #                          ZMQ_PORT.
+#   bench_python_redis     sets PY to a python3 that can import redis
+#   bench_metric NAME      the controller's metric NAME (an integer)
 #   rss_kb PID             a process's resident memory (VmRSS), in kB
 #   rl_info SOCKET FIELD   one field of an agent's RL.INFO
 
@@ -49,4 +51,15 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 rl_info() {
   redis-cli -s "$1" RL.INFO | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'
+}
+
+bench_python_redis() {
+  PY=/usr/bin/python3  # Debian's python3-redis is installed for this one
+  "$PY" -c 'import redis' 2>/dev/null ||
+    die "$PY cannot import redis: install the Debian package python3-redis"
+}
+
+bench_metric() {
+  curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk -v m="$1" '$1 == m {printf "%d", $2}'
 }
