@@ -40,6 +40,15 @@
 #                            controller/sluice-controller, for A/B runs)
 #   SLUICE_BENCH_CONFIGS="50x16 50x1 1x1"   the configurations to run
 #   SLUICE_BENCH_CASES="agent known ping lua same5 same3"   the cases to run
+#   SLUICE_BENCH_AGENT_B=FILE  a second sluice-agent (another checkout's, for
+#                            an A/B comparison in one run): it runs next to
+#                            the first, on its own socket and its own rule
+#                            (domain apib, the same limit), as the cases
+#                            agentB and knownB (add them to the cases)
+#
+# Each case's server CPU is also divided by PING's of the same round (run
+# next to it, seconds apart): the median of those paired ratios is steadier
+# than the ratio of the medians when the machine's speed drifts.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 source "$ROOT/deploy/lib.sh"
@@ -65,6 +74,14 @@ redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' \
 REDIS_PID=$!
 PIDS+=($!)
 CONTROLLER_PID="${PIDS[0]}"  # bench_controller started it first
+AGENT_B_PID=""
+if [ -n "${SLUICE_BENCH_AGENT_B:-}" ]; then
+  "$SLUICE_BENCH_AGENT_B" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
+    --socket "$WORK/agentb.sock" >"$WORK/agentb.log" 2>&1 &
+  AGENT_B_PID=$!
+  PIDS+=($!)
+  wait_for agentB 10 redis-cli -s "$WORK/agentb.sock" PING
+fi
 wait_for agent 10 redis-cli -s "$WORK/agent.sock" PING
 wait_for redis 10 redis-cli -s "$WORK/redis.sock" PING
 
@@ -72,6 +89,11 @@ wait_for redis 10 redis-cli -s "$WORK/redis.sock" PING
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -d '{"name":"bench","domain":"api","match":{"client":"*"},"limit":1000,"period":"1s"}' \
   "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
 wait_for rule 5 sh -c "redis-cli -s '$WORK/agent.sock' RL.CHECK api 0 client 1 | sed -n 2p | grep -qx 1000"
+if [ -n "$AGENT_B_PID" ]; then
+  curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -d '{"name":"benchb","domain":"apib","match":{"client":"*"},"limit":1000,"period":"1s"}' \
+    "http://127.0.0.1:$HTTP_PORT/api/v1/rules"
+  wait_for ruleB 5 sh -c "redis-cli -s '$WORK/agentb.sock' RL.CHECK apib 0 client 1 | sed -n 2p | grep -qx 1000"
+fi
 # While the controller learns (its first lease TTL, 2 s by default) its
 # budgets start empty and grant only fair shares of the refill: measure
 # the steady state.
@@ -81,36 +103,43 @@ SHA="$(redis-cli -s "$WORK/redis.sock" SCRIPT LOAD "$(cat "$ROOT/tests/bench/tok
 RESULTS="$WORK/results.csv"
 TICK="$(getconf CLK_TCK)"
 # CPU ticks (user + system) so far: agent main thread, agent (all threads,
-# also those that ended), controller, redis-server. After the ")" that ends
+# also those that ended), controller, redis-server, then agent B's main
+# thread and all its threads (0 0 without it). After the ")" that ends
 # the command name, utime and stime are the 12th and 13th fields.
 ticks() { sed 's/.*) //' "$1" | awk '{print $12 + $13}'; }
 cpu_snapshot() {
   echo "$(ticks "/proc/$AGENT_PID/task/$AGENT_PID/stat") $(ticks "/proc/$AGENT_PID/stat")" \
-    "$(ticks "/proc/$CONTROLLER_PID/stat") $(ticks "/proc/$REDIS_PID/stat")"
+    "$(ticks "/proc/$CONTROLLER_PID/stat") $(ticks "/proc/$REDIS_PID/stat")" \
+    "$(if [ -n "$AGENT_B_PID" ]; then echo "$(ticks "/proc/$AGENT_B_PID/task/$AGENT_B_PID/stat") $(ticks "/proc/$AGENT_B_PID/stat")"; else echo 0 0; fi)"
 }
 bench() {  # socket args...: one redis-benchmark run, its CSV line in $WORK/line
   local sock="$1"; shift
   redis-benchmark -s "$WORK/$sock" -c "$c" -P "$p" -n "$N" --csv "$@" | tail -1 >"$WORK/line"
 }
-run_case() {  # name clients pipeline
-  local name="$1" c="$2" p="$3" cpu before after
+run_case() {  # name clients pipeline round
+  local name="$1" c="$2" p="$3" round="$4" cpu before after
   local TIMEFORMAT='%U %S'  # the client's own CPU time (user, system)
   before="$(cpu_snapshot)"
   cpu="$( { time case "$name" in
     agent) bench agent.sock -r 100000 RL.CHECK api 1 client __rand_int__ ;;
     known) bench agent.sock -r 1000 RL.CHECK api 1 client __rand_int__ ;;
+    agentB) bench agentb.sock -r 100000 RL.CHECK apib 1 client __rand_int__ ;;
+    knownB) bench agentb.sock -r 1000 RL.CHECK apib 1 client __rand_int__ ;;
     ping)  bench redis.sock PING ;;
     lua)   bench redis.sock -r 100000 EVALSHA "$SHA" 1 tb:__rand_int__ 1000 1000 1 ;;
     same5) bench redis.sock -r 100000 SMISMEMBER s:__rand_int__ a b c d e ;;
     same3) bench redis.sock -r 100000 SMISMEMBER s:__rand_int__ a b c ;;
   esac; } 2>&1 )"
   after="$(cpu_snapshot)"
-  # name,clients,pipeline,client CPU us per request,
+  # name,clients,pipeline,round,client CPU us per request,
   # server CPU us per request: agent main,agent other threads,controller,redis,
   # <redis-benchmark CSV>
-  echo "$name,$c,$p,$(awk -v n="$N" '{printf "%.3f", ($1 + $2) * 1e6 / n}' <<<"$cpu"),$(
-    awk -v n="$N" -v tick="$TICK" -v b="$before" -v a="$after" 'BEGIN {
+  # (agentB and knownB: agent B's main thread and other threads.)
+  local ab=0; case "$name" in agentB|knownB) ab=1 ;; esac
+  echo "$name,$c,$p,$round,$(awk -v n="$N" '{printf "%.3f", ($1 + $2) * 1e6 / n}' <<<"$cpu"),$(
+    awk -v n="$N" -v tick="$TICK" -v b="$before" -v a="$after" -v ab="$ab" 'BEGIN {
       split(b, x, " "); split(a, y, " "); k = 1e6 / tick / n
+      if (ab) { x[1] = x[5]; x[2] = x[6]; y[1] = y[5]; y[2] = y[6] }
       printf "%.3f,%.3f,%.3f,%.3f", (y[1] - x[1]) * k, (y[2] - x[2] - y[1] + x[1]) * k,
         (y[3] - x[3]) * k, (y[4] - x[4]) * k}'),$(cat "$WORK/line")" >>"$RESULTS"
 }
@@ -123,7 +152,7 @@ for conf in ${SLUICE_BENCH_CONFIGS:-50x16 50x1 1x1}; do
   n_saved="$N"
   [ "$1" = 1 ] && N=$((N / 8))   # one client is slow; keep the run bounded
   for round in $(seq "$ROUNDS"); do
-    for name in ${SLUICE_BENCH_CASES:-agent known ping lua same5 same3}; do run_case "$name" "$1" "$2"; done
+    for name in ${SLUICE_BENCH_CASES:-agent known ping lua same5 same3}; do run_case "$name" "$1" "$2" "$round"; done
   done
   N="$n_saved"
 done
@@ -155,16 +184,25 @@ awk -v b="$RUN_START" -v a="$RUN_END" -v n="$CHECKS" -v tick="$TICK" 'BEGIN {
 
 /usr/bin/python3 - "$RESULTS" <<'PY'
 import csv, statistics, sys
-CASES = ("agent", "known", "ping", "lua", "same5", "same3")
-AGENT_CASES = ("agent", "known")
+CASES = ("agent", "known", "agentB", "knownB", "ping", "lua", "same5", "same3")
+AGENT_CASES = ("agent", "known", "agentB", "knownB")
 rows = {}
+by_round = {}  # (c, p, round) -> {name: server CPU}
 for r in csv.reader(open(sys.argv[1])):
-    name, c, p = r[0], r[1], r[2]
-    cpu, main, bg, ctl, redis = (float(x) for x in r[3:8])
-    rps, p99 = float(r[9]), float(r[14])
+    name, c, p, rnd = r[0], r[1], r[2], r[3]
+    cpu, main, bg, ctl, redis = (float(x) for x in r[4:9])
+    rps, p99 = float(r[10]), float(r[15])
     server = main + bg + ctl if name in AGENT_CASES else redis
     rows.setdefault((c, p), {}).setdefault(name, []).append(
         (rps, p99, cpu, server, main, bg, ctl, redis))
+    by_round.setdefault((c, p, rnd), {})[name] = server
+
+
+def paired(c, p, name):
+    """Median over the rounds of name's server CPU / PING's, and the list."""
+    ratios = [v[name] / v["ping"] for (rc, rp, _), v in by_round.items()
+              if rc == c and rp == p and name in v and v.get("ping", 0) > 0]
+    return (statistics.median(ratios) if ratios else None), ratios
 print(f"{'clients':>7} {'pipe':>4} {'case':>6} {'median rps':>11} {'p99 ms':>7} "
       f"{'client':>7} | server CPU us/req: {'total':>6} {'main':>6} {'bg':>6} {'ctl':>6} {'redis':>6}")
 goals = []
@@ -178,6 +216,12 @@ for (c, p), cases in rows.items():
         m = med[name]
         print(f"{c:>7} {p:>4} {name:>6} {m[0]:>11.0f} {m[1]:>7.3f} {m[2]:>7.3f} |"
               f" {'':>17} {m[3]:>6.2f} {m[4]:>6.2f} {m[5]:>6.2f} {m[6]:>6.2f} {m[7]:>6.2f}")
+    if "ping" in med:
+        for name in AGENT_CASES:
+            m, ratios = paired(c, p, name)
+            if m is not None:
+                print(f"        paired server CPU {name}/ping: median {m:.3f}x  "
+                      f"({' '.join(f'{x:.2f}' for x in ratios)})")
     if "agent" not in med or "ping" not in med:
         continue
     a, ping = med["agent"], med["ping"]
