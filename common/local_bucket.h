@@ -202,7 +202,9 @@ class LocalBucket {
   // bucket only reports (want 0, answered with no grant: MarkReported)
   // once what it admitted without a lease since its last report reaches
   // half of the share's capacity (burst / agents / 2), or
-  // timing.quiet_report_ns after its report window began. So each agent
+  // timing.quiet_report_ns after its report window began (for the only
+  // agent of the budget, ctx.agents == 1, that report is the sweep's:
+  // NeedsSweepLease, which may find it moot, ReportMoot). So each agent
   // holds at most half a share (plus one check's cost) unreported, and all
   // agents together half a burst: the bound in docs/leasing.md. Once the
   // share falls below half, or a check is refused, it asks for a lease as
@@ -303,6 +305,11 @@ class LocalBucket {
   bool ShareBehindLease(int64_t now, int64_t cost) const;
   // Whether the bucket is decided locally at `now` (see NeedsLease).
   bool DecidedLocally(const Rule& rule, int64_t now) const;
+  // NeedsLease (by_sweep false) and NeedsSweepLease (true) but for the
+  // sweep's own condition: only the sweep sends the quiet report of the
+  // budget's only agent.
+  bool WantsLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
+                  const LeaseContext& ctx, bool by_sweep, int64_t* want) const;
   // MarkRequested and MarkReported.
   void MarkSent(int64_t now, int64_t* admitted, int64_t* refused,
                 int64_t* unleased);

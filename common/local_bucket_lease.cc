@@ -27,6 +27,12 @@ bool LocalBucket::DecidedLocally(const Rule& rule, int64_t now) const {
 bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
                              const LeaseTiming& timing, const LeaseContext& ctx,
                              int64_t* want) const {
+  return WantsLease(rule, now, timing, ctx, /*by_sweep=*/false, want);
+}
+
+bool LocalBucket::WantsLease(const Rule& rule, int64_t now,
+                             const LeaseTiming& timing, const LeaseContext& ctx,
+                             bool by_sweep, int64_t* want) const {
   const int64_t demand = int64_t{admitted_} + int64_t{refused_};
   if (demand <= 0) return false;
   if (in_flight_ && now - window_start_ < timing.request_timeout_ns) {
@@ -38,9 +44,12 @@ bool LocalBucket::NeedsLease(const Rule& rule, int64_t now,
   if (timing.decide_locally && DecidedLocally(rule, now)) {
     // A report only: once half of the share's capacity was admitted
     // unreported, or the window is old.
+    // The only agent's quiet report is left to the sweep, which drops it
+    // when moot (ReportMoot) instead of sending it.
     *want = 0;
     return int64_t{unleased_} * 2 * Agents(ctx) >= rule.burst ||
-           now - window_start_ >= timing.quiet_report_ns;
+           (now - window_start_ >= timing.quiet_report_ns &&
+            (by_sweep || Agents(ctx) > 1));
   }
   const int64_t tokens = LeaseTokens(now);
   const bool low =
@@ -73,7 +82,7 @@ bool LocalBucket::NeedsSweepLease(const Rule& rule, int64_t now,
       now - window_start_ < timing.quiet_report_ns) {
     return false;
   }
-  return NeedsLease(rule, now, timing, ctx, want);
+  return WantsLease(rule, now, timing, ctx, /*by_sweep=*/true, want);
 }
 
 bool LocalBucket::ReportMoot(const Rule& rule, int64_t now,

@@ -100,6 +100,25 @@ TEST(LocalDecisionTest, ItReportsAfterTheQuietDelayAtTheLatest) {
   EXPECT_TRUE(bucket.Idle(rule, 5 * kSec, timing));
 }
 
+// The only agent of the budget leaves its quiet report to the sweep (which
+// drops it when moot); with others spending the budget a check sends it.
+TEST(LocalDecisionTest, AloneTheQuietReportIsTheSweeps) {
+  const Rule rule = HundredRule();
+  const LeaseTiming timing;  // 5 s
+  for (const int64_t agents : {1, 2}) {
+    const LeaseContext ctx{true, agents};
+    LocalBucket bucket(rule, 0, ctx);
+    int64_t want = -1;
+    ASSERT_TRUE(Check(&bucket, rule, 0, ctx));
+    ASSERT_TRUE(Check(&bucket, rule, 5 * kSec, ctx));
+    EXPECT_EQ(bucket.NeedsLease(rule, 5 * kSec, timing, ctx, &want), agents > 1)
+        << agents << " agents";
+    EXPECT_TRUE(bucket.NeedsSweepLease(rule, 5 * kSec, timing, ctx, &want))
+        << agents << " agents";
+    EXPECT_EQ(want, 0);
+  }
+}
+
 TEST(LocalDecisionTest, BelowHalfAShareItAsksForALease) {
   const Rule rule = HundredRule();
   const LeaseContext ctx{true, 1};

@@ -98,6 +98,22 @@ TEST_F(CheckerLocalTest, AloneOnTheBudgetTheQuietReportIsNotSent) {
   EXPECT_EQ(unsent[0].unleased, 10);
 }
 
+// Still checked, the same bucket is evicted without its report too: a
+// check leaves the only agent's quiet report to the sweep.
+TEST_F(CheckerLocalTest, AloneOnTheBudgetACheckSendsNoQuietReport) {
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(Check("a"));
+    EXPECT_TRUE(Wants().empty()) << "check " << i;
+    now_ += 500 * kMs;
+  }
+  std::vector<LeaseWant> wants, unsent;
+  const Checker::SweepStats stats = checker_.Sweep(now_, 100, &wants, &unsent);
+  EXPECT_TRUE(wants.empty());
+  EXPECT_EQ(stats.moot, 1u);
+  ASSERT_EQ(unsent.size(), 1u);
+  EXPECT_EQ(unsent[0].admitted, 12);
+}
+
 // A bucket that has not refilled still reports, alone or not: the
 // controller's budget must be charged before it grants the rest.
 TEST_F(CheckerLocalTest, AloneOnTheBudgetABucketNotRefilledReports) {
