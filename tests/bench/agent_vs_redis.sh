@@ -61,6 +61,11 @@ for tool in redis-server redis-benchmark redis-cli curl; do
   command -v "$tool" >/dev/null || die "$tool not found: install redis-server, redis-tools and curl"
 done
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+# A request costs a server at least a read, a write and a share of a wait:
+# where a system call is dear (some hypervisors), that floor is most of it.
+if [ -x "$BUILD/tests/bench/syscall_cost" ]; then
+  log "one system call (getppid) costs $("$BUILD/tests/bench/syscall_cost") ns on this host"
+fi
 
 bench_controller bench
 METRICS_PORT="$(free_port)"

@@ -1,6 +1,7 @@
 # Shared set-up for the benchmarks: sourced after deploy/lib.sh.
 #
-#   bench_daemons BUILD    builds sluice-agent and sluice-controller (Release)
+#   bench_daemons BUILD    builds sluice-agent, sluice-controller and
+#                          tests/bench/syscall_cost (Release)
 #                          in BUILD (incremental: a stale tree is brought up
 #                          to date, so the numbers are the checkout's)
 #   bench_controller NAME  makes $WORK (/tmp/sluice-NAME.XXXXXX), starts a
@@ -19,7 +20,8 @@ bench_daemons() {
   if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$SLUICE_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   fi
-  cmake --build "$build" -j"$(nproc)" --target sluice-agent sluice-controller >/dev/null
+  cmake --build "$build" -j"$(nproc)" --target sluice-agent sluice-controller \
+    syscall_cost >/dev/null
 }
 
 bench_cleanup() {

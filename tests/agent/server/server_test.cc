@@ -595,10 +595,12 @@ TEST_F(ServerTest, ChecksPipelinedBehindAWaitingAcquireRunAfterIt) {
   FlushPipeline(other.get());
   EXPECT_EQ(Integers(GetReply(other.get()).get()).at(0), 1);
   EXPECT_EQ(ReplyString(GetReply(other.get()).get()), "PONG");
-  sim_.AdvanceMillis(100);  // the token the RL.ACQUIRE waits for
+  // The peek's reply comes before the wait's: once it is here, the batch
+  // ran and the RL.ACQUIRE waits (the clock must not move before).
   std::vector<long long> peek = Integers(GetReply(waiter.get()).get());
   ASSERT_EQ(peek.size(), 5u);
   EXPECT_EQ(peek[2], 0);  // empty before the wait
+  sim_.AdvanceMillis(100);  // the token the RL.ACQUIRE waits for
   std::vector<long long> acquired = Integers(GetReply(waiter.get()).get());
   ASSERT_EQ(acquired.size(), 5u);
   EXPECT_EQ(acquired[0], 1);
