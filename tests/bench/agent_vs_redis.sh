@@ -4,6 +4,8 @@
 #   known  RL.CHECK over 1,000 per-client buckets, which the agent holds
 #          after the first round (buckets known, no new bucket per check)
 #   ping   Redis PING (the cost of a no-op on the same socket type)
+#   floor  PING answered by tests/bench/ping_floor: epoll_wait, recv and
+#          send and nothing else, the least any server spends per request
 #   lua    Redis Lua token bucket (EVALSHA) over 100k keys
 #   same5  Redis SMISMEMBER s:<rand> a b c d e: a no-op with the agent's
 #          reply shape (5 integers), 2 arguments more in the request
@@ -39,7 +41,7 @@
 #                            of another checkout's agent/sluice-agent and
 #                            controller/sluice-controller, for A/B runs)
 #   SLUICE_BENCH_CONFIGS="50x16 50x1 1x1"   the configurations to run
-#   SLUICE_BENCH_CASES="agent known ping lua same5 same3"   the cases to run
+#   SLUICE_BENCH_CASES="agent known ping floor lua same5 same3"   the cases to run
 #   SLUICE_BENCH_AGENT_B=FILE  a second sluice-agent (another checkout's, for
 #                            an A/B comparison in one run): it runs next to
 #                            the first, on its own socket and its own rule
@@ -79,6 +81,13 @@ redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' \
 REDIS_PID=$!
 PIDS+=($!)
 CONTROLLER_PID="${PIDS[0]}"  # bench_controller started it first
+FLOOR_PID=0
+if [ -x "$BUILD/tests/bench/ping_floor" ]; then
+  "$BUILD/tests/bench/ping_floor" "$WORK/floor.sock" &
+  FLOOR_PID=$!
+  PIDS+=($!)
+  wait_for floor 10 redis-cli -s "$WORK/floor.sock" PING
+fi
 AGENT_B_PID=""
 if [ -n "${SLUICE_BENCH_AGENT_B:-}" ]; then
   "$SLUICE_BENCH_AGENT_B" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
@@ -109,13 +118,15 @@ RESULTS="$WORK/results.csv"
 TICK="$(getconf CLK_TCK)"
 # CPU ticks (user + system) so far: agent main thread, agent (all threads,
 # also those that ended), controller, redis-server, then agent B's main
-# thread and all its threads (0 0 without it). After the ")" that ends
+# thread and all its threads (0 0 without it), then ping_floor (0 without
+# it). After the ")" that ends
 # the command name, utime and stime are the 12th and 13th fields.
 ticks() { sed 's/.*) //' "$1" | awk '{print $12 + $13}'; }
 cpu_snapshot() {
   echo "$(ticks "/proc/$AGENT_PID/task/$AGENT_PID/stat") $(ticks "/proc/$AGENT_PID/stat")" \
     "$(ticks "/proc/$CONTROLLER_PID/stat") $(ticks "/proc/$REDIS_PID/stat")" \
-    "$(if [ -n "$AGENT_B_PID" ]; then echo "$(ticks "/proc/$AGENT_B_PID/task/$AGENT_B_PID/stat") $(ticks "/proc/$AGENT_B_PID/stat")"; else echo 0 0; fi)"
+    "$(if [ -n "$AGENT_B_PID" ]; then echo "$(ticks "/proc/$AGENT_B_PID/task/$AGENT_B_PID/stat") $(ticks "/proc/$AGENT_B_PID/stat")"; else echo 0 0; fi)" \
+    "$(if [ "$FLOOR_PID" != 0 ]; then ticks "/proc/$FLOOR_PID/stat"; else echo 0; fi)"
 }
 bench() {  # socket args...: one redis-benchmark run, its CSV line in $WORK/line
   local sock="$1"; shift
@@ -124,6 +135,7 @@ bench() {  # socket args...: one redis-benchmark run, its CSV line in $WORK/line
 run_case() {  # name clients pipeline round
   local name="$1" c="$2" p="$3" round="$4" cpu before after
   local TIMEFORMAT='%U %S'  # the client's own CPU time (user, system)
+  if [ "$name" = floor ] && [ "$FLOOR_PID" = 0 ]; then return; fi  # not built
   before="$(cpu_snapshot)"
   cpu="$( { time case "$name" in
     agent) bench agent.sock -r 100000 RL.CHECK api 1 client __rand_int__ ;;
@@ -131,6 +143,7 @@ run_case() {  # name clients pipeline round
     agentB) bench agentb.sock -r 100000 RL.CHECK apib 1 client __rand_int__ ;;
     knownB) bench agentb.sock -r 1000 RL.CHECK apib 1 client __rand_int__ ;;
     ping)  bench redis.sock PING ;;
+    floor) bench floor.sock PING ;;
     lua)   bench redis.sock -r 100000 EVALSHA "$SHA" 1 tb:__rand_int__ 1000 1000 1 ;;
     same5) bench redis.sock -r 100000 SMISMEMBER s:__rand_int__ a b c d e ;;
     same3) bench redis.sock -r 100000 SMISMEMBER s:__rand_int__ a b c ;;
@@ -139,12 +152,15 @@ run_case() {  # name clients pipeline round
   # name,clients,pipeline,round,client CPU us per request,
   # server CPU us per request: agent main,agent other threads,controller,redis,
   # <redis-benchmark CSV>
-  # (agentB and knownB: agent B's main thread and other threads.)
-  local ab=0; case "$name" in agentB|knownB) ab=1 ;; esac
-  echo "$name,$c,$p,$round,$(awk -v n="$N" '{printf "%.3f", ($1 + $2) * 1e6 / n}' <<<"$cpu"),$(
-    awk -v n="$N" -v tick="$TICK" -v b="$before" -v a="$after" -v ab="$ab" 'BEGIN {
+  # (agentB and knownB: agent B's main thread and other threads; floor:
+  # ping_floor in the redis column.)
+  local ab=0 fl=0
+  case "$name" in agentB|knownB) ab=1 ;; floor) fl=1 ;; esac
+  echo "$name,$c,$p,$round,$(tail -1 <<<"$cpu" | awk -v n="$N" '{printf "%.3f", ($1 + $2) * 1e6 / n}'),$(
+    awk -v n="$N" -v tick="$TICK" -v b="$before" -v a="$after" -v ab="$ab" -v fl="$fl" 'BEGIN {
       split(b, x, " "); split(a, y, " "); k = 1e6 / tick / n
       if (ab) { x[1] = x[5]; x[2] = x[6]; y[1] = y[5]; y[2] = y[6] }
+      if (fl) { x[4] = x[7]; y[4] = y[7] }
       printf "%.3f,%.3f,%.3f,%.3f", (y[1] - x[1]) * k, (y[2] - x[2] - y[1] + x[1]) * k,
         (y[3] - x[3]) * k, (y[4] - x[4]) * k}'),$(cat "$WORK/line")" >>"$RESULTS"
 }
@@ -157,7 +173,7 @@ for conf in ${SLUICE_BENCH_CONFIGS:-50x16 50x1 1x1}; do
   n_saved="$N"
   [ "$1" = 1 ] && N=$((N / 8))   # one client is slow; keep the run bounded
   for round in $(seq "$ROUNDS"); do
-    for name in ${SLUICE_BENCH_CASES:-agent known ping lua same5 same3}; do run_case "$name" "$1" "$2" "$round"; done
+    for name in ${SLUICE_BENCH_CASES:-agent known ping floor lua same5 same3}; do run_case "$name" "$1" "$2" "$round"; done
   done
   N="$n_saved"
 done
@@ -189,7 +205,7 @@ awk -v b="$RUN_START" -v a="$RUN_END" -v n="$CHECKS" -v tick="$TICK" 'BEGIN {
 
 /usr/bin/python3 - "$RESULTS" <<'PY'
 import csv, statistics, sys
-CASES = ("agent", "known", "agentB", "knownB", "ping", "lua", "same5", "same3")
+CASES = ("agent", "known", "agentB", "knownB", "ping", "floor", "lua", "same5", "same3")
 AGENT_CASES = ("agent", "known", "agentB", "knownB")
 rows = {}
 by_round = {}  # (c, p, round) -> {name: server CPU}
@@ -222,7 +238,7 @@ for (c, p), cases in rows.items():
         print(f"{c:>7} {p:>4} {name:>6} {m[0]:>11.0f} {m[1]:>7.3f} {m[2]:>7.3f} |"
               f" {'':>17} {m[3]:>6.2f} {m[4]:>6.2f} {m[5]:>6.2f} {m[6]:>6.2f} {m[7]:>6.2f}")
     if "ping" in med:
-        for name in AGENT_CASES:
+        for name in AGENT_CASES + ("floor",):
             m, ratios = paired(c, p, name)
             if m is not None:
                 print(f"        paired server CPU {name}/ping: median {m:.3f}x  "
