@@ -599,7 +599,7 @@ TEST_F(ServerTest, ChecksPipelinedBehindAWaitingAcquireRunAfterIt) {
   // ran and the RL.ACQUIRE waits (the clock must not move before).
   std::vector<long long> peek = Integers(GetReply(waiter.get()).get());
   ASSERT_EQ(peek.size(), 5u);
-  EXPECT_EQ(peek[2], 0);  // empty before the wait
+  EXPECT_EQ(peek[2], 0);    // empty before the wait
   sim_.AdvanceMillis(100);  // the token the RL.ACQUIRE waits for
   std::vector<long long> acquired = Integers(GetReply(waiter.get()).get());
   ASSERT_EQ(acquired.size(), 5u);
