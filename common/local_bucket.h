@@ -305,9 +305,9 @@ class LocalBucket {
   bool ShareBehindLease(int64_t now, int64_t cost) const;
   // Whether the bucket is decided locally at `now` (see NeedsLease).
   bool DecidedLocally(const Rule& rule, int64_t now) const;
-  // NeedsLease (by_sweep false) and NeedsSweepLease (true) but for the
-  // sweep's own condition: only the sweep sends the quiet report of the
-  // budget's only agent.
+  // What NeedsLease (by_sweep false) and NeedsSweepLease (true, after its
+  // own condition) decide; they differ in who sends the quiet report of
+  // the budget's only agent: the sweep alone.
   bool WantsLease(const Rule& rule, int64_t now, const LeaseTiming& timing,
                   const LeaseContext& ctx, bool by_sweep, int64_t* want) const;
   // MarkRequested and MarkReported.

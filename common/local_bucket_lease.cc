@@ -43,9 +43,8 @@ bool LocalBucket::WantsLease(const Rule& rule, int64_t now,
   }
   if (timing.decide_locally && DecidedLocally(rule, now)) {
     // A report only: once half of the share's capacity was admitted
-    // unreported, or the window is old.
-    // The only agent's quiet report is left to the sweep, which drops it
-    // when moot (ReportMoot) instead of sending it.
+    // unreported, or the window is old (the only agent's quiet report is
+    // the sweep's, which drops it when moot: ReportMoot).
     *want = 0;
     return int64_t{unleased_} * 2 * Agents(ctx) >= rule.burst ||
            (now - window_start_ >= timing.quiet_report_ns &&
