@@ -13,6 +13,7 @@ namespace {
 using local_bucket_internal::Agents;
 using local_bucket_internal::ClampCount;
 using local_bucket_internal::ClampToInt64;
+using local_bucket_internal::kCreditHorizonNanos;
 using local_bucket_internal::kEpsilon;
 using local_bucket_internal::RuleShape;
 
@@ -20,13 +21,6 @@ constexpr int64_t kClosedRetryMillis = 1000;
 // A contended bucket spreads each grant over this long (the agent's refresh
 // cadence, LeaseTiming::min_interval_ns by default): see UsableLeaseTokens.
 constexpr int64_t kLeasePaceNanos = 50 * kNanosPerMilli;
-// A bucket holding a lease decides from its safe share once its last
-// request is this old: the controller reserves an agent's share of the
-// refill as credit for it this long (AllocatorOptions::credit_horizon_ns)
-// and hands it over with the next grant; after, it is nobody's until
-// someone asks. Before, the safe share may admit up to one more grant's
-// worth per request (see ShareBehindLease).
-constexpr int64_t kShareBehindLeaseNanos = 200 * kNanosPerMilli;
 
 // Whole tokens in a (possibly fractional, possibly negative) balance.
 int64_t WholeTokens(double tokens) {
@@ -96,9 +90,12 @@ int64_t LocalBucket::LeaseTokens(int64_t now) const {
 
 int64_t LocalBucket::UsableLeaseTokens(int64_t now) const {
   const int64_t tokens = LeaseTokens(now);
-  // Only while the bucket refuses (its demand exceeds what it is granted),
-  // and once the grant for the last request is in.
-  if ((refused_ == 0 && !contended_) || in_flight_ || !requested_) {
+  // Only when the bucket was contended as it asked (MarkSent), and once
+  // the grant for that request is in. Refusals while the request was in
+  // flight do not count: those checks waited for this grant, which the
+  // controller sized without knowing of them (a grant from a full budget
+  // paced for them refused the rest of a burst the budget held).
+  if (!contended_ || in_flight_ || !requested_) {
     return tokens;
   }
   const int64_t elapsed = now - window_start_;
@@ -136,7 +133,10 @@ bool LocalBucket::ShareUsable(const Rule& rule, const LeaseContext& ctx) {
 }
 
 bool LocalBucket::ShareBehindLease(int64_t now, int64_t cost) const {
-  return !requested_ || now - window_start_ >= kShareBehindLeaseNanos ||
+  // Once the last request is older than the controller's credit horizon,
+  // the agent's share of the refill is nobody's: the safe share decides.
+  // Before, it may admit up to one more grant's worth per request.
+  return !requested_ || now - window_start_ >= kCreditHorizonNanos ||
          int64_t{unleased_} + cost <= int64_t{last_grant_};
 }
 

@@ -5,8 +5,9 @@
 //   1. A valid lease (now < lease expiry): `lease_tokens` granted by the
 //      controller. They do not refill locally; they are spent, then the
 //      lease is renewed in the background. They die at expiry.
-//      Pacing: while the bucket is contended (it refused a check since its
-//      last report, or the last report had refusals), the grant for its
+//      Pacing: while the bucket is contended (its last report, the one
+//      the grant answers, had refusals and covered less than the
+//      controller's 200 ms credit horizon), the grant for its
 //      last request is released evenly over 50 ms from that request (the
 //      refresh cadence of a contended bucket), instead of all at once: a
 //      contended agent gets small grants (its fair share of the refill
@@ -350,7 +351,7 @@ class LocalBucket {
   uint32_t unleased_ = 0;
   uint32_t last_cost_ = 1;       // the last cost > 0 seen, at most burst
   uint32_t old_gap_units_ : 16;  // old_expiry() = lease_expiry_ - gap
-  uint32_t contended_ : 1;       // the last report had refusals
+  uint32_t contended_ : 1;       // the last report: refusals, < 200 ms
   uint32_t in_flight_ : 1;       // a request was sent, no answer yet
   uint32_t requested_ : 1;       // a request or report was ever sent
   // The retry queue's end (Refuse), in milliseconds after window_start_

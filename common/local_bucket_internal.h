@@ -21,6 +21,11 @@ namespace local_bucket_internal {
 constexpr double kEpsilon = 1e-6;
 // The shortest window a demand is measured over.
 constexpr int64_t kMinDemandWindowNanos = 100 * kNanosPerMilli;
+// The controller reserves an agent's share of the refill as credit for it
+// this long after its request (AllocatorOptions::credit_horizon_ns) and
+// hands it over with the next grant; after, it is nobody's until someone
+// asks. A contended bucket asks far more often (every 50 ms by default).
+constexpr int64_t kCreditHorizonNanos = 200 * kNanosPerMilli;
 
 inline int64_t Agents(const LeaseContext& ctx) {
   return std::max<int64_t>(1, ctx.agents);

@@ -13,6 +13,7 @@ namespace sluice {
 using local_bucket_internal::Agents;
 using local_bucket_internal::ClampCount;
 using local_bucket_internal::ClampToInt64;
+using local_bucket_internal::kCreditHorizonNanos;
 using local_bucket_internal::kEpsilon;
 using local_bucket_internal::kMinDemandWindowNanos;
 using local_bucket_internal::RuleShape;
@@ -115,7 +116,13 @@ void LocalBucket::MarkSent(int64_t now, int64_t* admitted, int64_t* refused,
   *admitted = admitted_;
   *refused = refused_;
   *unleased = unleased_;
-  contended_ = refused_ > 0 ? 1 : 0;
+  // Refusals make the bucket contended (its grants are paced) only when
+  // its report window was a contended bucket's, shorter than the credit
+  // horizon: refusals counted over a longer window are old news (a burst
+  // refused in part, then a pause), and pacing the grant of the next
+  // burst would refuse that burst what the budget holds for it.
+  contended_ =
+      refused_ > 0 && now - window_start_ < kCreditHorizonNanos ? 1 : 0;
   admitted_ = refused_ = unleased_ = 0;
   const int64_t queue_end = retry_queue_millis_ == 0 ? 0 : RetryQueueEnd();
   window_start_ = now;

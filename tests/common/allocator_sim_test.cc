@@ -296,12 +296,14 @@ TEST_P(AgentPacingTest, ContendedGrantsAreReleasedOver50Ms) {
   // Spend the safe share (500 of 1000 for 2 agents), refusing if asked.
   for (int i = 0; i < 500; ++i) bucket.Take(rule, 0, 1, ctx, &d);
   if (c.contended) bucket.CountRefused(7);
+  // The request 50 ms after the refusals (a contended bucket's cadence).
+  const int64_t t = 50 * kMs;
   int64_t admitted, refused, unleased;
-  bucket.MarkRequested(kSec, &admitted, &refused, &unleased);
-  bucket.ApplyGrant(rule, kSec, 100, 2 * kSec, kSec + kMs);
-  bucket.CanTake(rule, kSec + c.at_ms * kMs, 1, ctx, &d);
+  bucket.MarkRequested(t, &admitted, &refused, &unleased);
+  bucket.ApplyGrant(rule, t, 100, 2 * kSec, t + kMs);
+  bucket.CanTake(rule, t + c.at_ms * kMs, 1, ctx, &d);
   EXPECT_EQ(d.remaining, c.usable);
-  EXPECT_EQ(bucket.LeaseTokens(kSec + c.at_ms * kMs), 100);
+  EXPECT_EQ(bucket.LeaseTokens(t + c.at_ms * kMs), 100);
 }
 
 INSTANTIATE_TEST_SUITE_P(

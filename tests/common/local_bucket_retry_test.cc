@@ -66,6 +66,83 @@ TEST(LocalBucketRetryTest, AFullRefillAfterASpentLeaseIsAdmitted) {
   EXPECT_EQ(d.remaining, 9);
 }
 
+// 15 checks against a full budget, 2 s after a burst that was refused in
+// part: the first check's request carries those old refusals, and its
+// grant arrives mid-burst. The grant is released at once, not paced as a
+// contended bucket's (which left the burst refused after 4 checks when
+// the grant came early): the burst gets its 10.
+TEST(LocalBucketRetryTest, OldRefusalsDoNotPaceTheNextBurst) {
+  const Rule rule = TenPerSecond();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  ASSERT_TRUE(Check(&bucket, rule, 0, 1, ctx).allowed);
+  Request(&bucket, 0);
+  for (int i = 1; i < 15; ++i) Check(&bucket, rule, i * 10000, 1, ctx);
+  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs);
+  // 2.2 s later: the lease lapsed, the share is full again.
+  const int64_t t = 2200 * kMs;
+  int admitted = Check(&bucket, rule, t, 1, ctx).allowed ? 1 : 0;
+  Request(&bucket, t);
+  for (int i = 1; i < 4; ++i) {
+    admitted += Check(&bucket, rule, t + i * 100000, 1, ctx).allowed ? 1 : 0;
+  }
+  // The controller's budget was full: it charged the request's unleased
+  // token and granted the other 9, of which the 3 admitted from the share
+  // meanwhile are netted.
+  bucket.ApplyGrant(rule, t, 9, 2 * kSec, t + 2 * kMs);
+  for (int i = 0; i < 11; ++i) {
+    admitted +=
+        Check(&bucket, rule, t + 2 * kMs + i * 100000, 1, ctx).allowed ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 10);
+}
+
+// Checks refused while the request is in flight (the share ran out before
+// the grant came) waited for that grant: it is released at once, not
+// paced as a contended bucket's.
+TEST(LocalBucketRetryTest, RefusalsWhileTheRequestIsInFlightDoNotPaceIt) {
+  const Rule rule = TenPerSecond();
+  const LeaseContext ctx{true, 2};  // share: 5 tokens, the budget 10
+  LocalBucket bucket(rule, 0, ctx);
+  ASSERT_TRUE(Check(&bucket, rule, 0, 1, ctx).allowed);
+  Request(&bucket, 0);
+  int admitted = 1;
+  for (int i = 1; i < 6; ++i) {
+    admitted += Check(&bucket, rule, i * 100000, 1, ctx).allowed ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 5);  // the share; the sixth check was refused
+  // The other agent is idle: the controller charged the request's
+  // unleased token and granted the other 9 (4 are netted).
+  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs);
+  for (int i = 0; i < 8; ++i) {
+    admitted += Check(&bucket, rule, 2 * kMs + i * 100000, 1, ctx).allowed;
+  }
+  EXPECT_EQ(admitted, 10);
+}
+
+// A bucket refused within its last report window, when that window was a
+// contended one's (shorter than the 200 ms credit horizon), is still
+// paced: its grant is released over 50 ms.
+TEST(LocalBucketRetryTest, RecentRefusalsStillPaceTheGrant) {
+  const Rule rule = TenPerSecond();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  Decision d;
+  while (bucket.CanTake(rule, 0, 1, ctx, &d)) bucket.Take(rule, 0, 1, ctx, &d);
+  Request(&bucket, 0);
+  bucket.ApplyGrant(rule, 0, 0, 2 * kSec, 1 * kMs);
+  Check(&bucket, rule, 10 * kMs, 1, ctx);  // refused: the share is empty
+  Request(&bucket, 100 * kMs);             // carries the refusal
+  bucket.ApplyGrant(rule, 100 * kMs, 4, 2 * kSec, 101 * kMs);
+  // 25 ms after the request, half the grant is released.
+  EXPECT_EQ(bucket.LeaseTokens(125 * kMs), 4);
+  int admitted = 0;
+  for (int i = 0; i < 4; ++i) {
+    admitted += Check(&bucket, rule, 125 * kMs, 1, ctx).allowed ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 2);
+}
+
 TEST(LocalBucketRetryTest, ALapsedLeaseIsDecidedFromTheShareOfTheRefill) {
   const Rule rule = TenPerSecond();
   const LeaseContext ctx{true, 2};  // share: 5 tokens, 5/s
