@@ -33,6 +33,9 @@
 # after its checks, during a later case: per case, its report would count
 # against whatever ran then. (The leasing goal, <= 0.3 us per check,
 # is for SLUICE_BENCH_CONFIGS=50x16 SLUICE_BENCH_CASES=agent: 100k buckets.)
+# Each agent's event loop over the whole run, user and system apart, per
+# request it served: with SLUICE_BENCH_AGENT_B, the A/B comparison least
+# moved by the host's drift (both agents' cases alternate throughout).
 #
 #   tests/bench/agent_vs_redis.sh [ROUNDS] [REQUESTS]
 #   SLUICE_BENCH_BUILD=DIR   a Release build tree (default build/release,
@@ -165,21 +168,49 @@ run_case() {  # name clients pipeline round
         (y[3] - x[3]) * k, (y[4] - x[4]) * k}'),$(cat "$WORK/line")" >>"$RESULTS"
 }
 
+# The event loops' user and system ticks (agent, then agent B: 0 0
+# without it), over the whole run: the steadiest A/B comparison on a noisy
+# host, as both see the same drift; printed per request each served.
+loop_ticks() {
+  sed 's/.*) //' "/proc/$AGENT_PID/task/$AGENT_PID/stat" | awk '{printf "%d %d ", $12, $13}'
+  if [ -n "$AGENT_B_PID" ]; then
+    sed 's/.*) //' "/proc/$AGENT_B_PID/task/$AGENT_B_PID/stat" | awk '{printf "%d %d", $12, $13}'
+  else
+    printf "0 0"
+  fi
+}
+SERVED_A=0
+SERVED_B=0
+
 # The whole run's background too: reports of buckets decided locally leave
 # up to 5 s after their checks, in a later case's run (see below).
 RUN_START="$(cpu_snapshot)"
+LOOP_START="$(loop_ticks)"
 for conf in ${SLUICE_BENCH_CONFIGS:-50x16 50x1 1x1}; do
   set -- ${conf/x/ }
   n_saved="$N"
   [ "$1" = 1 ] && N=$((N / 8))   # one client is slow; keep the run bounded
   for round in $(seq "$ROUNDS"); do
-    for name in ${SLUICE_BENCH_CASES:-agent known ping floor lua same5 same3}; do run_case "$name" "$1" "$2" "$round"; done
+    for name in ${SLUICE_BENCH_CASES:-agent known ping floor lua same5 same3}; do
+      run_case "$name" "$1" "$2" "$round"
+      case "$name" in
+        agent|known) SERVED_A=$((SERVED_A + N)) ;;
+        agentB|knownB) SERVED_B=$((SERVED_B + N)) ;;
+      esac
+    done
   done
   N="$n_saved"
 done
 
+LOOP_END="$(loop_ticks)"
 sleep 6  # the last reports (LeaseTiming::quiet_report_ns) go out
 RUN_END="$(cpu_snapshot)"
+awk -v b="$LOOP_START" -v a="$LOOP_END" -v na="$SERVED_A" -v nb="$SERVED_B" -v tick="$TICK" 'BEGIN {
+  split(b, x, " "); split(a, y, " ")
+  if (na > 0) printf "==> agent event loop over the whole run, per request it served: user %.3f us, system %.3f us\n",
+    (y[1] - x[1]) * 1e6 / tick / na, (y[2] - x[2]) * 1e6 / tick / na
+  if (nb > 0) printf "==> agent B event loop over the whole run, per request it served: user %.3f us, system %.3f us\n",
+    (y[3] - x[3]) * 1e6 / tick / nb, (y[4] - x[4]) * 1e6 / tick / nb}' >&2
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "agent: $(redis-cli -s "$WORK/agent.sock" RL.INFO | tr -d '\r' | grep -E '^(buckets|leases):' | tr '\n' ' ')"
 # How the checks were decided (most should be admitted, as in the Lua case)
