@@ -37,6 +37,15 @@ Decision Check(LocalBucket* bucket, const Rule& rule, int64_t now, int64_t cost,
   return d;
 }
 
+// Takes tokens one by one at `now` until the bucket refuses.
+void SpendTheShare(LocalBucket* bucket, const Rule& rule,
+                   const LeaseContext& ctx, int64_t now = 0) {
+  Decision d;
+  while (bucket->CanTake(rule, now, 1, ctx, &d)) {
+    bucket->Take(rule, now, 1, ctx, &d);
+  }
+}
+
 void Request(LocalBucket* bucket, int64_t now) {
   int64_t admitted, refused, unleased;
   bucket->MarkRequested(now, &admitted, &refused, &unleased);
@@ -127,8 +136,7 @@ TEST(LocalBucketRetryTest, RecentRefusalsStillPaceTheGrant) {
   const Rule rule = TenPerSecond();
   const LeaseContext ctx{true, 1};
   LocalBucket bucket(rule, 0, ctx);
-  Decision d;
-  while (bucket.CanTake(rule, 0, 1, ctx, &d)) bucket.Take(rule, 0, 1, ctx, &d);
+  SpendTheShare(&bucket, rule, ctx);
   Request(&bucket, 0);
   bucket.ApplyGrant(rule, 0, 0, 2 * kSec, 1 * kMs);
   Check(&bucket, rule, 10 * kMs, 1, ctx);  // refused: the share is empty
@@ -220,8 +228,7 @@ TEST_P(RetrySpreadTest, SuccessiveRefusalsGetSuccessiveTurns) {
   const Rule rule = TenPerSecond();
   const LeaseContext ctx{true, c.agents};
   LocalBucket bucket(rule, 0, ctx);
-  Decision d;
-  while (bucket.CanTake(rule, 0, 1, ctx, &d)) bucket.Take(rule, 0, 1, ctx, &d);
+  SpendTheShare(&bucket, rule, ctx);
   std::vector<int64_t> got;
   for (size_t i = 0; i < c.retry_ms.size(); ++i) {
     got.push_back(Check(&bucket, rule, 0, c.cost, ctx).retry_after_ms);
@@ -256,8 +263,7 @@ TEST(LocalBucketRetryTest, TheQueueOutlivesARequestAndEmptiesAsTurnsPass) {
   const Rule rule = TenPerSecond();
   const LeaseContext ctx{true, 1};
   LocalBucket bucket(rule, 0, ctx);
-  Decision d;
-  while (bucket.CanTake(rule, 0, 1, ctx, &d)) bucket.Take(rule, 0, 1, ctx, &d);
+  SpendTheShare(&bucket, rule, ctx);
   EXPECT_EQ(Check(&bucket, rule, 0, 1, ctx).retry_after_ms, 100);
   EXPECT_EQ(Check(&bucket, rule, 0, 1, ctx).retry_after_ms, 200);
   EXPECT_EQ(Check(&bucket, rule, 0, 1, ctx).retry_after_ms, 300);
@@ -266,9 +272,7 @@ TEST(LocalBucketRetryTest, TheQueueOutlivesARequestAndEmptiesAsTurnsPass) {
   EXPECT_EQ(Check(&bucket, rule, 50 * kMs, 5, ctx).retry_after_ms, 750);
   // Once its turns have passed (and the share refilled), a refusal is told
   // when its own cost is there.
-  while (bucket.CanTake(rule, 2 * kSec, 1, ctx, &d)) {
-    bucket.Take(rule, 2 * kSec, 1, ctx, &d);
-  }
+  SpendTheShare(&bucket, rule, ctx, 2 * kSec);
   EXPECT_EQ(Check(&bucket, rule, 2 * kSec, 2, ctx).retry_after_ms, 200);
 }
 
