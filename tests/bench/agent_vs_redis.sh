@@ -124,7 +124,8 @@ TICK="$(getconf CLK_TCK)"
 # thread and all its threads (0 0 without it), then ping_floor (0 without
 # it). After the ")" that ends
 # the command name, utime and stime are the 12th and 13th fields.
-ticks() { sed 's/.*) //' "$1" | awk '{print $12 + $13}'; }
+user_sys() { sed 's/.*) //' "$1" | awk '{printf "%d %d", $12, $13}'; }
+ticks() { user_sys "$1" | awk '{print $1 + $2}'; }
 cpu_snapshot() {
   echo "$(ticks "/proc/$AGENT_PID/task/$AGENT_PID/stat") $(ticks "/proc/$AGENT_PID/stat")" \
     "$(ticks "/proc/$CONTROLLER_PID/stat") $(ticks "/proc/$REDIS_PID/stat")" \
@@ -172,12 +173,8 @@ run_case() {  # name clients pipeline round
 # without it), over the whole run: the steadiest A/B comparison on a noisy
 # host, as both see the same drift; printed per request each served.
 loop_ticks() {
-  sed 's/.*) //' "/proc/$AGENT_PID/task/$AGENT_PID/stat" | awk '{printf "%d %d ", $12, $13}'
-  if [ -n "$AGENT_B_PID" ]; then
-    sed 's/.*) //' "/proc/$AGENT_B_PID/task/$AGENT_B_PID/stat" | awk '{printf "%d %d", $12, $13}'
-  else
-    printf "0 0"
-  fi
+  echo "$(user_sys "/proc/$AGENT_PID/task/$AGENT_PID/stat")" \
+    "$(if [ -n "$AGENT_B_PID" ]; then user_sys "/proc/$AGENT_B_PID/task/$AGENT_B_PID/stat"; else echo 0 0; fi)"
 }
 SERVED_A=0
 SERVED_B=0
