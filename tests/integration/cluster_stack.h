@@ -7,7 +7,8 @@
 //
 // Controller i listens on its own ports (HTTP, agents, metrics), kept
 // across restarts; it advertises tcp://127.0.0.1:<agents port>, spelled as
-// the agents' --controller lists spell it. Agents are numbered from 0 and
+// the agents' --controller lists spell it, and runs at nice 10, as if on a
+// host of its own (see StartController). Agents are numbered from 0 and
 // called "it-agent-<i>". Not thread-safe, except Http() and Metric(),
 // which any thread may call for a controller that is not being started.
 #pragma once

@@ -207,6 +207,24 @@ class HostileClientsTest : public ::testing::Test {
     return RawExchange(port_, request, 5000);
   }
 
+  // A connection from `source` that the server admitted, proved by its
+  // answer to a request on it (kept alive). A connection refused because
+  // one this test closed was not yet released is opened again; fails the
+  // test if none is admitted within 5 s.
+  RawConnection HoldAdmitted(const std::string& source) {
+    const auto start = Clock::now();
+    while (MsSince(start) < 5000) {
+      RawConnection connection(port_, source);
+      if (connection.Send(RawRequest("GET", "/healthz")) &&
+          connection.Read().status == 200) {
+        return connection;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "no connection from " << source << " was admitted";
+    return RawConnection(port_, source);
+  }
+
   std::unique_ptr<testing::TestDatabase> db_;
   testing::ChildProcess controller_;
   std::string log_;
@@ -410,8 +428,10 @@ TEST_F(HostileClientsTest, MalformedAndOversizedRequestsGetClearErrors) {
 TEST_F(HostileClientsTest, ConnectionCapsRefuseWith503AndRecover) {
   StartController({"--http-max-connections", "30",
                    "--http-max-connections-per-client", "5"});
+  // Each held connection is known to be counted before the next is opened;
+  // the server releases a closed one (as after Exchange) a moment later.
   std::vector<RawConnection> held;
-  for (int i = 0; i < 5; ++i) held.emplace_back(port_, "127.0.3.1");
+  for (int i = 0; i < 5; ++i) held.push_back(HoldAdmitted("127.0.3.1"));
   RawConnection sixth(port_, "127.0.3.1");
   RawResponse refused = sixth.Read(2000);
   EXPECT_EQ(refused.status, 503);
@@ -421,7 +441,7 @@ TEST_F(HostileClientsTest, ConnectionCapsRefuseWith503AndRecover) {
 
   for (int a = 2; a <= 6; ++a) {  // 25 more: 30 in all
     for (int i = 0; i < 5; ++i) {
-      held.emplace_back(port_, "127.0.3." + std::to_string(a));
+      held.push_back(HoldAdmitted("127.0.3." + std::to_string(a)));
     }
   }
   RawResponse full = RawExchange(port_, RawRequest("GET", "/healthz"), 2000);
