@@ -132,11 +132,14 @@ bool LocalBucket::ShareUsable(const Rule& rule, const LeaseContext& ctx) {
   return ctx.controller_reachable || rule.failure_mode == FailureMode::kLocal;
 }
 
-bool LocalBucket::ShareBehindLease(int64_t now, int64_t cost) const {
+bool LocalBucket::ShareBehindLease(int64_t now, int64_t cost,
+                                   int64_t agents) const {
   // Once the last request is older than the controller's credit horizon,
   // the agent's share of the refill is nobody's: the safe share decides.
-  // Before, it may admit up to one more grant's worth per request.
-  return !requested_ || now - window_start_ >= kCreditHorizonNanos ||
+  // Before, it may admit up to one more grant's worth per request, unless
+  // no other agent shares the budget.
+  return agents == 1 || !requested_ ||
+         now - window_start_ >= kCreditHorizonNanos ||
          int64_t{unleased_} + cost <= int64_t{last_grant_};
 }
 
@@ -170,7 +173,8 @@ bool LocalBucket::CanTake(const Rule& rule, int64_t now, int64_t cost,
     case Source::kLease: {
       const int64_t tokens = UsableLeaseTokens(now);
       allowed = cost <= tokens;
-      if (!allowed && ShareUsable(rule, ctx) && ShareBehindLease(now, cost)) {
+      if (!allowed && ShareUsable(rule, ctx) &&
+          ShareBehindLease(now, cost, agents)) {
         // The lease ran dry and no grant is due: the safe share decides.
         allowed = ShareCanTake(rule, now, cost, agents, d);
         d->remaining += tokens;

@@ -18,20 +18,22 @@
 //   2. No valid lease, or one that cannot pay for the check (spent, or
 //      paced) and whose last request is at least 200 ms old (before that,
 //      the controller holds the agent's share of the refill as credit for
-//      its next grant, so only one grant's worth per request: see
-//      ShareBehindLease), when the controller is reachable or failure_mode
-//      is `local`:
+//      its next grant, so only one grant's worth per request, unless the
+//      agent is the only one: see ShareBehindLease), when the controller
+//      is reachable or failure_mode is `local`:
 //      the safe share, a local token bucket of burst/agents capacity
 //      refilled at rate/agents (agents = connected agents last reported by
-//      the controller, at least 1). A grant of tokens empties it (the grant
-//      holds the agent's share of the refill until then), and what a lease
-//      admits drains it too (never below zero: a lease left unspent while
-//      the share refilled must not be spent on top of the refill), so
-//      between grants it admits at most the agent's share of the refill
-//      since the last one, and a bucket whose lease lapsed or ran dry is
-//      never refused only because no lease is in hand. What it admits is
-//      reported as `unleased` and charged to the global bucket by the
-//      controller (netted against a grant still in flight).
+//      the controller, at least 1). With several agents a grant of tokens
+//      empties it (the grant holds the agent's share of the refill until
+//      then); the only agent's share is the whole budget, of which a grant
+//      is part (ApplyGrant). What a lease admits drains it too (never
+//      below zero: a lease left unspent while the share refilled must not
+//      be spent on top of the refill), so between grants it admits at most
+//      the agent's share of the refill since the last one (the only
+//      agent's: what the budget holds), and a bucket whose lease lapsed or
+//      ran dry is never refused only because no lease is in hand. What it
+//      admits is reported as `unleased` and charged to the global bucket by
+//      the controller (netted against a grant still in flight).
 //   3. No valid lease, controller unreachable:
 //      - failure_mode `open`: admit everything.
 //      - failure_mode `closed`: refuse everything (retry_after 1000 ms, the
@@ -262,13 +264,18 @@ class LocalBucket {
   // earlier request leaves it in flight.
   // A grant of tokens > 0 also empties the safe share (it holds this
   // agent's credit, its share of the refill until about now), so that the
-  // safe share admits only the share of the refill since the last grant.
+  // safe share admits only the share of the refill since the last grant;
+  // except for the only agent (ctx.agents 1), whose share mirrors the
+  // whole budget: a grant is part of it, and drains it as it is spent
+  // (Take), so lease and share together admit what the share held, or the
+  // grant when that is more. (Emptied, a grant smaller than the budget, as
+  // asked for a burst's first checks, refused the rest of the burst.)
   // A reply with no lease (ttl 0) ends a valid lease that is spent, so the
   // safe share may admit at once (the controller holds no credit for us).
   // No tokens while no request is in flight (the answer to a report, from
   // a controller that answers reports) change nothing.
   void ApplyGrant(const Rule& rule, int64_t requested_at, int64_t tokens,
-                  int64_t ttl_ns, int64_t now);
+                  int64_t ttl_ns, int64_t now, const LeaseContext& ctx);
 
   // True when the bucket is indistinguishable from a fresh one at `now`
   // (no valid lease, no request in flight younger than
@@ -302,8 +309,11 @@ class LocalBucket {
   // tokens to the agent's credit first, so within one grant's worth per
   // request the safe share only brings forward what the agent's next grant
   // would hold (its fair share, which may be below rate/agents when others
-  // weigh more); beyond, it would eat into the others' refill.
-  bool ShareBehindLease(int64_t now, int64_t cost) const;
+  // weigh more); beyond, it would eat into the others' refill. The only
+  // agent (`agents` 1) eats into nobody's: its share is the whole budget's
+  // refill since its last grant, so it may always use it (else a grant
+  // slower than the rest of a burst refuses what the budget holds).
+  bool ShareBehindLease(int64_t now, int64_t cost, int64_t agents) const;
   // Whether the bucket is decided locally at `now` (see NeedsLease).
   bool DecidedLocally(const Rule& rule, int64_t now) const;
   // What NeedsLease (by_sweep false) and NeedsSweepLease (true, after its

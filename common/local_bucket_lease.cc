@@ -131,7 +131,8 @@ void LocalBucket::MarkSent(int64_t now, int64_t* admitted, int64_t* refused,
 }
 
 void LocalBucket::ApplyGrant(const Rule& rule, int64_t requested_at,
-                             int64_t tokens, int64_t ttl_ns, int64_t now) {
+                             int64_t tokens, int64_t ttl_ns, int64_t now,
+                             const LeaseContext& ctx) {
   if (!in_flight_ && tokens <= 0) return;  // the answer to a report
   if (in_flight_ && requested_at >= window_start_) in_flight_ = 0;
   tokens = std::clamp<int64_t>(tokens, 0, kMaxCount);
@@ -153,7 +154,9 @@ void LocalBucket::ApplyGrant(const Rule& rule, int64_t requested_at,
   // The grant holds this agent's credit, its share of the refill until
   // about now: the safe share starts again from empty, so that what it
   // admits until the next grant is the share of the refill since this one.
-  if (tokens > 0) {
+  // The only agent's share is the budget's: the grant's tokens drain it as
+  // they are spent instead.
+  if (tokens > 0 && Agents(ctx) > 1) {
     const TokenBucketShape shape = RuleShape(rule);
     share_.TakeUpTo(shape, now, shape.capacity);
   }

@@ -205,23 +205,20 @@ bool Checker::MatchBuckets(const Prepared* prep, const Descriptor& d,
       key = key_scratch_;
       hash = BucketTable::HashOf(key);
     }
-    Matched m{rule, BucketTable::kNone, false, Decision{}, &ctx_};
+    Matched m{rule, BucketTable::kNone, false, Decision{}, ContextFor(key)};
     if (peek) {
       m.handle = table_.Find(key);
       if (m.handle != BucketTable::kNone) {
         LocalBucket& bucket = table_.bucket(m.handle);
-        m.ctx = ContextFor(key, bucket, now);
         m.can = bucket.CanTake(*rule, now, 0, *m.ctx, &m.d);
       } else {
         LocalBucket fresh(*rule, now, ctx_);
-        m.ctx = ContextFor(key, fresh, now);
         m.can = fresh.CanTake(*rule, now, 0, *m.ctx, &m.d);
       }
     } else {
       m.handle = table_.FindOrCreate(key, hash, *rule, now, ctx_);
       if (m.handle == BucketTable::kNone) return false;
       LocalBucket& bucket = table_.bucket(m.handle);
-      m.ctx = ContextFor(key, bucket, now);
       m.can = bucket.CanTake(*rule, now, cost, *m.ctx, &m.d);
     }
     if (!m.can && rule->mode == RuleMode::kEnforce) *admitted = false;
@@ -296,14 +293,11 @@ void Checker::SetOwners(std::shared_ptr<const OwnerMap> owners) {
                   !owners_->all_reachable();
 }
 
-const LeaseContext* Checker::ContextFor(std::string_view key,
-                                        const LocalBucket& bucket,
-                                        int64_t now) const {
-  // Only while some owners are away, and only for a bucket without a valid
-  // lease: the only buckets whose decision reachability changes.
-  if (!owners_mixed_ || bucket.has_lease(now) || owners_->Reachable(key)) {
-    return &ctx_;
-  }
+const LeaseContext* Checker::ContextFor(std::string_view key) const {
+  // Only while some owners are away. (A valid lease still pays first,
+  // whatever the context: LocalBucket's sources; what the away context
+  // changes is whether its safe share may follow.)
+  if (!owners_mixed_ || owners_->Reachable(key)) return &ctx_;
   return &owner_away_ctx_;
 }
 
@@ -467,7 +461,7 @@ size_t Checker::ApplyGrant(const KeyedGrant& grant, int64_t sent_at,
     const int64_t ttl_ms = std::clamp<int64_t>(item.ttl_ms, 0, kMaxTtlMs);
     table_.bucket(h).ApplyGrant(*rule, sent_at,
                                 std::max<int64_t>(item.tokens, 0),
-                                ttl_ms * kNanosPerMilli, now);
+                                ttl_ms * kNanosPerMilli, now, ctx_);
     ++applied;
   }
   return applied;

@@ -122,10 +122,10 @@ class Checker {
   // Several controllers (agent/check/owner_map.h): which buckets' owners
   // are reachable. Null, or every owner reachable, or none: the lease
   // context alone decides, as with one controller. Otherwise a bucket
-  // without a valid lease whose owner is away is decided as if the
-  // controller were unreachable (its lease spent, then its failure_mode),
-  // and its lease requests wait (nothing is marked). The check of a bucket
-  // holding a valid lease never looks the owner up.
+  // whose owner is away is decided as if the controller were unreachable
+  // (a valid lease it holds is spent first, then its failure_mode), and
+  // its lease requests wait (nothing is marked). Only then does a check
+  // look the owner up.
   void SetOwners(std::shared_ptr<const OwnerMap> owners);
 
   // See the header comment. `cost` >= 0.
@@ -251,10 +251,9 @@ class Checker {
   // The reply: the most restrictive enforce rule of matched_.
   void Report(bool admitted, Decision* out) const;
 
-  // The context a bucket is decided in: ctx_, or owner_away_ctx_ when it
-  // holds no valid lease and its owner is away (SetOwners).
-  const LeaseContext* ContextFor(std::string_view key,
-                                 const LocalBucket& bucket, int64_t now) const;
+  // The context a bucket is decided in: ctx_, or owner_away_ctx_ when its
+  // owner is away (SetOwners).
+  const LeaseContext* ContextFor(std::string_view key) const;
   // False when the bucket's owner is away (SetOwners).
   bool OwnerReachable(BucketTable::Handle h) const;
 

@@ -255,8 +255,9 @@ class Simulation {
         }
         queue_.push_back(reply);
       } else {
-        nodes_[m.agent].bucket->ApplyGrant(config_.rule, m.sent_at,
-                                           m.offer.tokens, m.offer.ttl_ns, t);
+        const LeaseContext ctx{true, static_cast<int64_t>(nodes_.size())};
+        nodes_[m.agent].bucket->ApplyGrant(
+            config_.rule, m.sent_at, m.offer.tokens, m.offer.ttl_ns, t, ctx);
       }
     }
   }
@@ -300,7 +301,7 @@ TEST_P(AgentPacingTest, ContendedGrantsAreReleasedOver50Ms) {
   const int64_t t = 50 * kMs;
   int64_t admitted, refused, unleased;
   bucket.MarkRequested(t, &admitted, &refused, &unleased);
-  bucket.ApplyGrant(rule, t, 100, 2 * kSec, t + kMs);
+  bucket.ApplyGrant(rule, t, 100, 2 * kSec, t + kMs, ctx);
   bucket.CanTake(rule, t + c.at_ms * kMs, 1, ctx, &d);
   EXPECT_EQ(d.remaining, c.usable);
   EXPECT_EQ(bucket.LeaseTokens(t + c.at_ms * kMs), 100);

@@ -133,7 +133,7 @@ TEST(LocalDecisionTest, BelowHalfAShareItAsksForALease) {
   EXPECT_EQ(sent.unleased, 51);  // what the share admitted is charged
   // The grant nets what the share admitted meanwhile and empties it.
   ASSERT_TRUE(Check(&bucket, rule, 1 * kMs, ctx));
-  bucket.ApplyGrant(rule, 0, 50, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 50, 2 * kSec, 2 * kMs, ctx);
   EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 49);
 }
 
@@ -159,7 +159,7 @@ TEST(LocalDecisionTest, NoTokensAnsweringAReportChangeNothing) {
   ASSERT_TRUE(Check(&bucket, rule, 0, ctx));
   Sent sent;
   bucket.MarkReported(5 * kSec, &sent.admitted, &sent.refused, &sent.unleased);
-  bucket.ApplyGrant(rule, 5 * kSec, 0, 2 * kSec, 5 * kSec + kMs);
+  bucket.ApplyGrant(rule, 5 * kSec, 0, 2 * kSec, 5 * kSec + kMs, ctx);
   EXPECT_FALSE(bucket.has_lease(5 * kSec + kMs));
   EXPECT_TRUE(Check(&bucket, rule, 5 * kSec + 2 * kMs, ctx));
 }
@@ -198,7 +198,7 @@ TEST(LocalDecisionTest, AFastClientOfAFreshBucketGetsTheWholeBurst) {
   for (int64_t t = 0; t < 100 * kMs; t += 100 * 1000) {  // every 0.1 ms
     if (in_flight_at >= 0 && t >= in_flight_at + kMs) {
       const LeaseOffer offer = budget.Grant(1, t, sent);
-      bucket.ApplyGrant(rule, in_flight_at, offer.tokens, offer.ttl_ns, t);
+      bucket.ApplyGrant(rule, in_flight_at, offer.tokens, offer.ttl_ns, t, ctx);
       in_flight_at = -1;
     }
     if (Check(&bucket, rule, t, ctx)) {
@@ -270,7 +270,7 @@ TEST(LocalDecisionTest, NotRefilledRefusedOrLeasedTheReportIsNotMoot) {
   ASSERT_TRUE(Check(&leased, rule, 0, alone));
   Sent sent;
   leased.MarkRequested(0, &sent.admitted, &sent.refused, &sent.unleased);
-  leased.ApplyGrant(rule, 0, 50, 10 * kSec, kMs);
+  leased.ApplyGrant(rule, 0, 50, 10 * kSec, kMs, alone);
   ASSERT_TRUE(Check(&leased, rule, kMs, alone));
   EXPECT_FALSE(leased.ReportMoot(rule, 6 * kSec, timing, alone));
 }

@@ -66,7 +66,7 @@ TEST(LocalBucketRetryTest, AFullRefillAfterASpentLeaseIsAdmitted) {
   EXPECT_EQ(admitted, 10);
   // The controller had 9 left after the first unleased token: granted,
   // and netted against the 9 admitted from the safe share meanwhile.
-  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs, ctx);
   EXPECT_TRUE(bucket.has_lease(1100 * kMs));
   EXPECT_EQ(bucket.LeaseTokens(1100 * kMs), 0);
   // 1.1 s later (the lease valid, spent): the safe share decides.
@@ -87,7 +87,7 @@ TEST(LocalBucketRetryTest, OldRefusalsDoNotPaceTheNextBurst) {
   ASSERT_TRUE(Check(&bucket, rule, 0, 1, ctx).allowed);
   Request(&bucket, 0);
   for (int i = 1; i < 15; ++i) Check(&bucket, rule, i * 10000, 1, ctx);
-  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs, ctx);
   // 2.2 s later: the lease lapsed, the share is full again.
   const int64_t t = 2200 * kMs;
   int admitted = Check(&bucket, rule, t, 1, ctx).allowed ? 1 : 0;
@@ -98,7 +98,7 @@ TEST(LocalBucketRetryTest, OldRefusalsDoNotPaceTheNextBurst) {
   // The controller's budget was full: it charged the request's unleased
   // token and granted the other 9, of which the 3 admitted from the share
   // meanwhile are netted.
-  bucket.ApplyGrant(rule, t, 9, 2 * kSec, t + 2 * kMs);
+  bucket.ApplyGrant(rule, t, 9, 2 * kSec, t + 2 * kMs, ctx);
   for (int i = 0; i < 11; ++i) {
     admitted +=
         Check(&bucket, rule, t + 2 * kMs + i * 100000, 1, ctx).allowed ? 1 : 0;
@@ -122,7 +122,7 @@ TEST(LocalBucketRetryTest, RefusalsWhileTheRequestIsInFlightDoNotPaceIt) {
   EXPECT_EQ(admitted, 5);  // the share; the sixth check was refused
   // The other agent is idle: the controller charged the request's
   // unleased token and granted the other 9 (4 are netted).
-  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 2 * kMs, ctx);
   for (int i = 0; i < 8; ++i) {
     admitted += Check(&bucket, rule, 2 * kMs + i * 100000, 1, ctx).allowed;
   }
@@ -138,10 +138,10 @@ TEST(LocalBucketRetryTest, RecentRefusalsStillPaceTheGrant) {
   LocalBucket bucket(rule, 0, ctx);
   SpendTheShare(&bucket, rule, ctx);
   Request(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 0, 2 * kSec, 1 * kMs);
+  bucket.ApplyGrant(rule, 0, 0, 2 * kSec, 1 * kMs, ctx);
   Check(&bucket, rule, 10 * kMs, 1, ctx);  // refused: the share is empty
   Request(&bucket, 100 * kMs);             // carries the refusal
-  bucket.ApplyGrant(rule, 100 * kMs, 4, 2 * kSec, 101 * kMs);
+  bucket.ApplyGrant(rule, 100 * kMs, 4, 2 * kSec, 101 * kMs, ctx);
   // 25 ms after the request, half the grant is released.
   EXPECT_EQ(bucket.LeaseTokens(125 * kMs), 4);
   int admitted = 0;
@@ -156,7 +156,7 @@ TEST(LocalBucketRetryTest, ALapsedLeaseIsDecidedFromTheShareOfTheRefill) {
   const LeaseContext ctx{true, 2};  // share: 5 tokens, 5/s
   LocalBucket bucket(rule, 0, ctx);
   Request(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 4, kSec, 1 * kMs);  // empties the safe share
+  bucket.ApplyGrant(rule, 0, 4, kSec, 1 * kMs, ctx);  // empties the safe share
   for (int i = 0; i < 4; ++i)
     ASSERT_TRUE(Check(&bucket, rule, 0, 1, ctx).allowed);
   // 400 ms after the grant: the share of the refill since, 2 tokens.
@@ -172,20 +172,71 @@ TEST(LocalBucketRetryTest, WithinTheCreditHorizonOneGrantsWorthPerRequest) {
   // credit at the controller, which comes with the next grant: the safe
   // share may bring forward one grant's worth (charged to that credit),
   // no more; after 200 ms, whatever it holds.
+  const Rule rule = MakeRule(1, "api", {{"route", "*"}}, 100, 1000, 100);
+  const LeaseContext ctx{true, 2};  // share: 50 tokens, 50/s
+  LocalBucket bucket(rule, 0, ctx);
+  Request(&bucket, 0);
+  bucket.ApplyGrant(rule, 0, 1, kSec, 1 * kMs, ctx);  // empties the share
+  ASSERT_TRUE(Check(&bucket, rule, 1 * kMs, 1, ctx).allowed);  // the lease
+  EXPECT_TRUE(Check(&bucket, rule, 150 * kMs, 1, ctx).allowed);
+  // The share holds 6 more, but they are the next grant's.
+  EXPECT_FALSE(Check(&bucket, rule, 160 * kMs, 1, ctx).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 199 * kMs, 1, ctx).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, 200 * kMs, 1, ctx).allowed);
+  // A grant of nothing: nothing to bring forward until 200 ms.
+  Request(&bucket, 400 * kMs);
+  bucket.ApplyGrant(rule, 400 * kMs, 0, kSec, 401 * kMs, ctx);
+  EXPECT_FALSE(Check(&bucket, rule, 599 * kMs, 1, ctx).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, 600 * kMs, 1, ctx).allowed);
+}
+
+// The only agent eats into no one's refill: behind a spent lease, its
+// share decides at once, also within 200 ms of its request. A burst that
+// spent its lease and sent its request goes on from the share while the
+// grant is on its way (it was refused after one grant's worth).
+TEST(LocalBucketRetryTest, TheOnlyAgentSpendsItsShareWhileTheGrantIsOnItsWay) {
   const Rule rule = TenPerSecond();
   const LeaseContext ctx{true, 1};
   LocalBucket bucket(rule, 0, ctx);
   Request(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 1, kSec, 1 * kMs);
-  ASSERT_TRUE(Check(&bucket, rule, 1 * kMs, 1, ctx).allowed);  // the lease
-  EXPECT_TRUE(Check(&bucket, rule, 150 * kMs, 1, ctx).allowed);
-  EXPECT_FALSE(Check(&bucket, rule, 199 * kMs, 1, ctx).allowed);
-  EXPECT_TRUE(Check(&bucket, rule, 300 * kMs, 1, ctx).allowed);
-  // A grant of nothing: nothing to bring forward until 200 ms.
-  Request(&bucket, 400 * kMs);
-  bucket.ApplyGrant(rule, 400 * kMs, 0, kSec, 401 * kMs);
-  EXPECT_FALSE(Check(&bucket, rule, 599 * kMs, 1, ctx).allowed);
-  EXPECT_TRUE(Check(&bucket, rule, 600 * kMs, 1, ctx).allowed);
+  bucket.ApplyGrant(rule, 0, 2, 2 * kSec, 1 * kMs, ctx);  // valid until 2 s
+  // 1.1 s later the budget is full: 2 leased, 8 more in the share.
+  int admitted = 0;
+  for (int i = 0; i < 15; ++i) {
+    const int64_t now = 1100 * kMs + i * kMs;
+    if (i == 3) Request(&bucket, now);  // the grant has not come back
+    admitted += Check(&bucket, rule, now, 1, ctx).allowed ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 10);
+}
+
+// The only agent's share mirrors the whole budget, and a grant is part of
+// it: a grant smaller than the budget (as asked for a burst's first
+// checks) does not empty the share; what the lease admits drains it.
+// (Emptied, the burst was refused after the grant, the budget still full.)
+TEST(LocalBucketRetryTest, TheOnlyAgentsGrantDoesNotEmptyItsShare) {
+  const Rule rule = TenPerSecond();
+  const LeaseContext ctx{true, 1};
+  LocalBucket bucket(rule, 0, ctx);
+  Request(&bucket, 0);
+  bucket.ApplyGrant(rule, 0, 4, 2 * kSec, 1 * kMs, ctx);
+  int admitted = 0;
+  for (int i = 0; i < 15; ++i) {
+    admitted += Check(&bucket, rule, 2 * kMs, 1, ctx).allowed ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 10);
+  EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 0);
+  // With two agents the grant holds this agent's credit: the share is
+  // emptied, and behind the lease only the refill since comes.
+  const LeaseContext two{true, 2};
+  LocalBucket shared(rule, 0, two);
+  Request(&shared, 0);
+  shared.ApplyGrant(rule, 0, 4, 2 * kSec, 1 * kMs, two);
+  admitted = 0;
+  for (int i = 0; i < 15; ++i) {
+    admitted += Check(&shared, rule, 2 * kMs, 1, two).allowed ? 1 : 0;
+  }
+  EXPECT_EQ(admitted, 4);
 }
 
 // A reply with no lease (ttl 0: the bucket is held by a controller that
@@ -194,24 +245,24 @@ TEST(LocalBucketRetryTest, WithinTheCreditHorizonOneGrantsWorthPerRequest) {
 // agent keeps asking. A lease with tokens left is kept and spent first.
 TEST(LocalBucketRetryTest, NoLeaseReplyEndsASpentLeaseForTheSafeShare) {
   const Rule rule = TenPerSecond();
-  const LeaseContext ctx{true, 1};
+  const LeaseContext ctx{true, 2};  // share: 5 tokens, 5/s
   LocalBucket bucket(rule, 0, ctx);
   Request(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 2, kSec, 1 * kMs);
+  bucket.ApplyGrant(rule, 0, 2, kSec, 1 * kMs, ctx);
   Request(&bucket, 50 * kMs);
-  bucket.ApplyGrant(rule, 50 * kMs, 0, 0, 51 * kMs);  // tokens left: kept
+  bucket.ApplyGrant(rule, 50 * kMs, 0, 0, 51 * kMs, ctx);  // tokens left: kept
   EXPECT_TRUE(bucket.has_lease(52 * kMs));
   ASSERT_TRUE(Check(&bucket, rule, 52 * kMs, 1, ctx).allowed);
   ASSERT_TRUE(Check(&bucket, rule, 53 * kMs, 1, ctx).allowed);
   EXPECT_EQ(bucket.LeaseTokens(54 * kMs), 0);
   Request(&bucket, 100 * kMs);
-  bucket.ApplyGrant(rule, 100 * kMs, 0, 0, 101 * kMs);  // spent: ended
+  bucket.ApplyGrant(rule, 100 * kMs, 0, 0, 101 * kMs, ctx);  // spent: ended
   EXPECT_FALSE(bucket.has_lease(101 * kMs));
   // The safe share holds the refill since the lease was spent (at 53 ms,
-  // which took what had accrued since the grant): a token at 153 ms, long
-  // before the lease's expiry at 1 s.
-  EXPECT_FALSE(Check(&bucket, rule, 150 * kMs, 1, ctx).allowed);
-  EXPECT_TRUE(Check(&bucket, rule, 155 * kMs, 1, ctx).allowed);
+  // which took what had accrued since the grant): a token at 253 ms, long
+  // before the lease's expiry at 1 s, and within 200 ms of the request.
+  EXPECT_FALSE(Check(&bucket, rule, 250 * kMs, 1, ctx).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, 255 * kMs, 1, ctx).allowed);
 }
 
 struct SpreadCase {

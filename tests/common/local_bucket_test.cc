@@ -127,7 +127,7 @@ TEST(LocalBucketTest, CostAboveBurstIsNeverAllowed) {
   EXPECT_FALSE(bucket.CanTake(rule, 0, 21, Reachable(1), &d));
   EXPECT_EQ(d.retry_after_ms, -1);
   // Also with a lease, and also when failing open.
-  bucket.ApplyGrant(rule, 0, 20, 10 * kSec, 0);
+  bucket.ApplyGrant(rule, 0, 20, 10 * kSec, 0, Reachable(1));
   EXPECT_FALSE(bucket.CanTake(rule, 0, 21, Reachable(1), &d));
   EXPECT_EQ(d.retry_after_ms, -1);
   LocalBucket open(rule, 0, Unreachable(1));
@@ -155,7 +155,7 @@ TEST(LocalBucketTest, ZeroCostTakesNothingAndReportsTheBucket) {
 TEST(LocalBucketTest, SpendsLeaseTokensBeforeTheSafeShare) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));
-  bucket.ApplyGrant(rule, 0, 8, 2 * kSec, 0);
+  bucket.ApplyGrant(rule, 0, 8, 2 * kSec, 0, Reachable(2));
   ASSERT_TRUE(bucket.has_lease(0));
   EXPECT_EQ(bucket.lease_tokens(), 8);
 
@@ -194,7 +194,7 @@ TEST(LocalBucketTest, SafeShareSpentWhileRequestInFlightIsNettedFromGrant) {
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(Check(&bucket, rule, kMs, 1, Reachable(1)).allowed);
   }
-  bucket.ApplyGrant(rule, 0, 5, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 5, 2 * kSec, 2 * kMs, Reachable(1));
   // 5 granted, 3 of them already spent in the grant's window.
   EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 2);
   Counters next = Report(&bucket, 3 * kMs);
@@ -209,28 +209,29 @@ TEST(LocalBucketTest, NettingNeverTakesMoreThanTheGrant) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(Check(&bucket, rule, kMs, 1, Reachable(1)).allowed);
   }
-  bucket.ApplyGrant(rule, 0, 1, 2 * kSec, 2 * kMs);
+  bucket.ApplyGrant(rule, 0, 1, 2 * kSec, 2 * kMs, Reachable(1));
   EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 0);
   EXPECT_EQ(Report(&bucket, 3 * kMs).unleased, 3);  // still owed
 }
 
 TEST(LocalBucketTest, LeaseTokensDoNotRefillLocallyTheSafeShareDoes) {
   Rule rule = TestRule();
-  LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(rule, 0, 2, 10 * kSec, 0);  // empties the safe share
-  EXPECT_TRUE(Check(&bucket, rule, 0, 2, Reachable(1)).allowed);
-  EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
+  LocalBucket bucket(rule, 0, Reachable(2));
+  bucket.ApplyGrant(rule, 0, 2, 10 * kSec, 0,
+                    Reachable(2));  // empties the safe share
+  EXPECT_TRUE(Check(&bucket, rule, 0, 2, Reachable(2)).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(2)).allowed);
   // The lease is still valid and spent; the safe share refilled behind it.
   EXPECT_EQ(bucket.LeaseTokens(5 * kSec), 0);
-  EXPECT_TRUE(Check(&bucket, rule, 5 * kSec, 20, Reachable(1)).allowed);
-  EXPECT_EQ(Report(&bucket, 5 * kSec).unleased, 20);
+  EXPECT_TRUE(Check(&bucket, rule, 5 * kSec, 10, Reachable(2)).allowed);
+  EXPECT_EQ(Report(&bucket, 5 * kSec).unleased, 10);
 }
 
 TEST(LocalBucketTest, LeaseTokensDieAtExpiry) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));
   // Requested at 100 ms, granted at 300 ms, ttl 1 s: valid until 1100 ms.
-  bucket.ApplyGrant(rule, 100 * kMs, 8, kSec, 300 * kMs);
+  bucket.ApplyGrant(rule, 100 * kMs, 8, kSec, 300 * kMs, Reachable(2));
   EXPECT_TRUE(bucket.has_lease(1099 * kMs));
   EXPECT_EQ(bucket.LeaseTokens(1099 * kMs), 8);
   EXPECT_FALSE(bucket.has_lease(1100 * kMs));
@@ -245,7 +246,7 @@ TEST(LocalBucketTest, LeaseTokensDieAtExpiry) {
 TEST(LocalBucketTest, GrantThatExpiredInFlightAddsNothing) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(2));
-  bucket.ApplyGrant(rule, 0, 8, kSec, 2 * kSec);
+  bucket.ApplyGrant(rule, 0, 8, kSec, 2 * kSec, Reachable(2));
   EXPECT_FALSE(bucket.has_lease(2 * kSec));
   EXPECT_EQ(bucket.LeaseTokens(2 * kSec), 0);
 }
@@ -253,8 +254,9 @@ TEST(LocalBucketTest, GrantThatExpiredInFlightAddsNothing) {
 TEST(LocalBucketTest, PreviousLeaseTokensAreKeptUntilTheirOwnExpiry) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(rule, 0, 5, kSec, 0);                  // 5 until 1.0 s
-  bucket.ApplyGrant(rule, 400 * kMs, 3, kSec, 500 * kMs);  // 3 until 1.4 s
+  bucket.ApplyGrant(rule, 0, 5, kSec, 0, Reachable(1));  // 5 until 1.0 s
+  bucket.ApplyGrant(rule, 400 * kMs, 3, kSec, 500 * kMs,
+                    Reachable(1));  // 3 until 1.4 s
   EXPECT_EQ(bucket.LeaseTokens(500 * kMs), 8);
   EXPECT_EQ(bucket.lease_expiry(), 1400 * kMs);
   // Spending takes the older tokens first.
@@ -269,8 +271,10 @@ TEST(LocalBucketTest, PreviousLeaseTokensAreKeptUntilTheirOwnExpiry) {
 TEST(LocalBucketTest, LateGrantForAnOlderRequestNeverOutlivesItsWindow) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(rule, 500 * kMs, 4, kSec, 600 * kMs);  // until 1.5 s
-  bucket.ApplyGrant(rule, 0, 6, kSec, 700 * kMs);          // older: until 1.0 s
+  bucket.ApplyGrant(rule, 500 * kMs, 4, kSec, 600 * kMs,
+                    Reachable(1));  // until 1.5 s
+  bucket.ApplyGrant(rule, 0, 6, kSec, 700 * kMs,
+                    Reachable(1));  // older: until 1.0 s
   EXPECT_EQ(bucket.lease_expiry(), 1500 * kMs);
   EXPECT_EQ(bucket.LeaseTokens(700 * kMs), 10);
   EXPECT_EQ(bucket.LeaseTokens(1000 * kMs), 4);
@@ -281,14 +285,14 @@ TEST(LocalBucketTest, ZeroTokenGrantRefusesUntilTheCreditHorizon) {
   // agent's share of the refill is its credit there, coming with the next
   // grant, so the safe share is not used; after, it is.
   Rule rule = TestRule();
-  LocalBucket bucket(rule, 0, Reachable(1));
+  LocalBucket bucket(rule, 0, Reachable(2));
   Report(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 0, kSec, 0);
-  EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
-  EXPECT_FALSE(Check(&bucket, rule, 199 * kMs, 1, Reachable(1)).allowed);
+  bucket.ApplyGrant(rule, 0, 0, kSec, 0, Reachable(2));
+  EXPECT_FALSE(Check(&bucket, rule, 0, 1, Reachable(2)).allowed);
+  EXPECT_FALSE(Check(&bucket, rule, 199 * kMs, 1, Reachable(2)).allowed);
   EXPECT_TRUE(bucket.has_lease(200 * kMs));
-  EXPECT_TRUE(Check(&bucket, rule, 200 * kMs, 1, Reachable(1)).allowed);
-  EXPECT_TRUE(Check(&bucket, rule, kSec, 1, Reachable(1)).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, 200 * kMs, 1, Reachable(2)).allowed);
+  EXPECT_TRUE(Check(&bucket, rule, kSec, 1, Reachable(2)).allowed);
 }
 
 // --- Controller unreachable ---
@@ -297,10 +301,10 @@ TEST(LocalBucketTest, UnreachableSpendsLeasesUntilExpiry) {
   for (FailureMode fm :
        {FailureMode::kOpen, FailureMode::kClosed, FailureMode::kLocal}) {
     Rule rule = TestRule(fm);
-    LocalBucket bucket(rule, 0, Unreachable(1));
-    bucket.ApplyGrant(rule, 0, 2, kSec, 0);
-    EXPECT_TRUE(Check(&bucket, rule, 0, 2, Unreachable(1)).allowed);
-    EXPECT_FALSE(Check(&bucket, rule, 0, 1, Unreachable(1)).allowed)
+    LocalBucket bucket(rule, 0, Unreachable(2));
+    bucket.ApplyGrant(rule, 0, 2, kSec, 0, Unreachable(2));
+    EXPECT_TRUE(Check(&bucket, rule, 0, 2, Unreachable(2)).allowed);
+    EXPECT_FALSE(Check(&bucket, rule, 0, 1, Unreachable(2)).allowed)
         << FailureModeName(fm);
   }
 }
@@ -414,7 +418,7 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
   ASSERT_TRUE(
       bucket.NeedsLease(rule, 0, LeaseEveryBucket(), LeaseContext(), &want));
   Report(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, want, 2 * kSec, 1 * kMs);
+  bucket.ApplyGrant(rule, 0, want, 2 * kSec, 1 * kMs, Reachable(1));
   for (int i = 1; i < 4; ++i) {
     EXPECT_EQ(Check(&bucket, rule, i * 100 * kMs, 1, Reachable(1)).allowed, 1);
   }
@@ -427,7 +431,7 @@ TEST(LocalBucketTest, WindowLongerThanTheHorizonAsksForWhatItUsed) {
       bucket.NeedsLease(rule, t, LeaseEveryBucket(), LeaseContext(), &want));
   EXPECT_EQ(want, 8);  // twice the 3 + 1 used, not 4 / 3.7 s * 1 s
   Report(&bucket, t);
-  bucket.ApplyGrant(rule, t, want, 2 * kSec, t + 1 * kMs);
+  bucket.ApplyGrant(rule, t, want, 2 * kSec, t + 1 * kMs, Reachable(1));
   for (int i = 1; i < 4; ++i) {
     const int64_t at = t + i * 100 * kMs;
     EXPECT_EQ(Check(&bucket, rule, at, 1, Reachable(1)).allowed, 1);
@@ -473,7 +477,8 @@ TEST(LocalBucketTest, WhatALeaseAdmitsIsNotAdmittedAgainFromTheShare) {
   LocalBucket bucket(rule, 0, Reachable(1));
   ASSERT_TRUE(Check(&bucket, rule, 0, 1, Reachable(1)).allowed);
   Report(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 1 * kMs);  // the rest of the burst
+  bucket.ApplyGrant(rule, 0, 9, 2 * kSec, 1 * kMs,
+                    Reachable(1));  // the rest of the burst
   int admitted = 0;
   for (int i = 0; i < 15; ++i) {  // 1.1 s later: the share is full again
     admitted += Check(&bucket, rule, 1100 * kMs, 1, Reachable(1)).allowed;
@@ -505,7 +510,8 @@ TEST(LocalBucketTest, GrantEndsTheRequestInFlight) {
   LeaseTiming timing = LeaseEveryBucket();  // min interval 50 ms
   Check(&bucket, rule, 0, 1, Reachable());
   Report(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 5 * kMs);  // nothing granted
+  bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 5 * kMs,
+                    Reachable());  // nothing granted
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
   // Not in flight any more, but the last request is only 10 ms old.
@@ -522,7 +528,8 @@ TEST(LocalBucketTest, GrantForAnOlderRequestLeavesTheNewOneInFlight) {
   Report(&bucket, 0);
   Check(&bucket, rule, 2 * kSec, 1, Reachable());
   Report(&bucket, 2 * kSec);  // the first timed out; a second is sent
-  bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 2100 * kMs);  // answers the first
+  bucket.ApplyGrant(rule, 0, 0, 10 * kSec, 2100 * kMs,
+                    Reachable());  // answers the first
   Check(&bucket, rule, 2200 * kMs, 1, Reachable());
   int64_t want = 0;
   EXPECT_FALSE(
@@ -536,7 +543,8 @@ struct LeasedBucket {
   LeasedBucket() {
     Check(&bucket, rule, 0, 1, Reachable(1));
     Report(&bucket, 0);
-    bucket.ApplyGrant(rule, 0, 10, 2 * kSec, 0);  // 10 tokens until 2 s
+    bucket.ApplyGrant(rule, 0, 10, 2 * kSec, 0,
+                      Reachable());  // 10 tokens until 2 s
   }
 };
 
@@ -667,7 +675,7 @@ TEST(LocalBucketTest, BucketIsIdleOnlyWhenNothingDistinguishesIt) {
   EXPECT_FALSE(bucket.Idle(rule, 0, LeaseTiming()));  // safe share not full
   EXPECT_FALSE(bucket.Idle(rule, 999 * kMs, LeaseTiming()));
   EXPECT_TRUE(bucket.Idle(rule, 1000 * kMs, LeaseTiming()));  // refilled
-  bucket.ApplyGrant(rule, 1000 * kMs, 3, kSec, 1000 * kMs);
+  bucket.ApplyGrant(rule, 1000 * kMs, 3, kSec, 1000 * kMs, Reachable(2));
   EXPECT_FALSE(
       bucket.Idle(rule, 1500 * kMs, LeaseTiming()));  // holds a valid lease
   // The grant emptied the safe share: full again 2 s after.
@@ -696,7 +704,7 @@ TEST(LocalBucketTest, ReconfigureRescalesTheSafeShare) {
 TEST(LocalBucketTest, ReconfigureGivesUpLeasedTokensBeyondTheNewBurst) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(rule, 0, 15, kSec, 0);
+  bucket.ApplyGrant(rule, 0, 15, kSec, 0, Reachable(1));
   Rule smaller = rule;
   smaller.burst = 5;
   bucket.Reconfigure(rule, smaller, 0);
@@ -749,7 +757,8 @@ TEST(LocalBucketTest, GrantStampedAfterTheRequestEndsItsFlight) {
   LeaseTiming timing = LeaseEveryBucket();  // min interval 50 ms, timeout 1 s
   Check(&bucket, rule, 0, 1, Reachable());
   Report(&bucket, 0);
-  bucket.ApplyGrant(rule, 3 * kMs, 0, 10 * kSec, 5 * kMs);  // sent at 3 ms
+  bucket.ApplyGrant(rule, 3 * kMs, 0, 10 * kSec, 5 * kMs,
+                    Reachable());  // sent at 3 ms
   Check(&bucket, rule, 10 * kMs, 1, Reachable());
   int64_t want = 0;
   EXPECT_FALSE(
@@ -760,8 +769,10 @@ TEST(LocalBucketTest, GrantStampedAfterTheRequestEndsItsFlight) {
 TEST(LocalBucketTest, EarlierLeaseDiesAtMostOneGapUnitEarly) {
   Rule rule = TestRule();
   LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(rule, 0, 5, kSec + 500, 0);  // 5 tokens until 1 s + 500 ns
-  bucket.ApplyGrant(rule, 2000, 3, kSec, 0);     // 3 tokens until 1 s + 2000 ns
+  bucket.ApplyGrant(rule, 0, 5, kSec + 500, 0,
+                    Reachable(1));  // 5 tokens until 1 s + 500 ns
+  bucket.ApplyGrant(rule, 2000, 3, kSec, 0,
+                    Reachable(1));  // 3 tokens until 1 s + 2000 ns
   EXPECT_EQ(bucket.lease_expiry(), kSec + 2000);
   // The gap of 1500 ns is kept as one unit (128 us): the 5 die at
   // 1 s + 2000 ns - 128 us, up to 128 us early.
@@ -777,13 +788,13 @@ TEST(LocalBucketTest, EarlierLeaseFarBeforeTheLatestIsDropped) {
   const int64_t max_gap =
       LocalBucket::kMaxOldGapUnits * LocalBucket::kOldGapUnitNanos;
   LocalBucket kept(rule, 0, Reachable(1));
-  kept.ApplyGrant(rule, 0, 5, kSec, 0);
-  kept.ApplyGrant(rule, 0, 3, kSec + max_gap, 0);
+  kept.ApplyGrant(rule, 0, 5, kSec, 0, Reachable(1));
+  kept.ApplyGrant(rule, 0, 3, kSec + max_gap, 0, Reachable(1));
   EXPECT_EQ(kept.LeaseTokens(0), 8);
   EXPECT_EQ(kept.LeaseTokens(kSec), 3);
   LocalBucket dropped(rule, 0, Reachable(1));
-  dropped.ApplyGrant(rule, 0, 5, kSec, 0);
-  dropped.ApplyGrant(rule, 0, 3, kSec + max_gap + 1000, 0);
+  dropped.ApplyGrant(rule, 0, 5, kSec, 0, Reachable(1));
+  dropped.ApplyGrant(rule, 0, 3, kSec + max_gap + 1000, 0, Reachable(1));
   EXPECT_EQ(dropped.LeaseTokens(0), 3);  // stricter, never looser
 }
 
@@ -796,15 +807,15 @@ Rule HugeRule(FailureMode failure_mode = FailureMode::kLocal) {
 
 TEST(LocalBucketTest, GrantAboveTheCountRangeIsHeldAsTheMaximum) {
   Rule rule = HugeRule();
-  LocalBucket bucket(rule, 0, Reachable(1));
-  bucket.ApplyGrant(rule, 0, int64_t{1} << 36, 10 * kSec, 0);
+  LocalBucket bucket(rule, 0, Reachable(2));
+  bucket.ApplyGrant(rule, 0, int64_t{1} << 36, 10 * kSec, 0, Reachable(2));
   EXPECT_EQ(bucket.LeaseTokens(0), LocalBucket::kMaxCount);
   Decision d;
   EXPECT_TRUE(
-      bucket.CanTake(rule, 0, LocalBucket::kMaxCount, Reachable(1), &d));
+      bucket.CanTake(rule, 0, LocalBucket::kMaxCount, Reachable(2), &d));
   EXPECT_FALSE(
-      bucket.CanTake(rule, 0, LocalBucket::kMaxCount + 1, Reachable(1), &d));
-  bucket.Take(rule, 0, LocalBucket::kMaxCount, Reachable(1), &d);
+      bucket.CanTake(rule, 0, LocalBucket::kMaxCount + 1, Reachable(2), &d));
+  bucket.Take(rule, 0, LocalBucket::kMaxCount, Reachable(2), &d);
   EXPECT_EQ(d.remaining, 0);
 }
 
@@ -827,14 +838,14 @@ TEST(LocalBucketTest, CountersSaturateAtTheCountRange) {
 
 TEST(LocalBucketTest, LastCostAboveTheCountRangeStillAsksForALease) {
   Rule rule = HugeRule();
-  LocalBucket bucket(rule, 0, Reachable(1));
-  Check(&bucket, rule, 0, 1, Reachable(1));
+  LocalBucket bucket(rule, 0, Reachable(2));
+  Check(&bucket, rule, 0, 1, Reachable(2));
   Report(&bucket, 0);
-  bucket.ApplyGrant(rule, 0, 100, 10 * kSec, 0);
+  bucket.ApplyGrant(rule, 0, 100, 10 * kSec, 0, Reachable(2));
   // Refused from a 100-token lease (within 200 ms of the request, so not
   // from the safe share): the last cost is far above it.
   ASSERT_FALSE(
-      Check(&bucket, rule, 100 * kMs, int64_t{1} << 35, Reachable(1)).allowed);
+      Check(&bucket, rule, 100 * kMs, int64_t{1} << 35, Reachable(2)).allowed);
   int64_t want = 0;
   ASSERT_TRUE(bucket.NeedsLease(rule, 100 * kMs, LeaseEveryBucket(),
                                 LeaseContext(), &want));

@@ -461,6 +461,9 @@ TEST_F(CheckerTest, SweepEvictsIdleBucketsAndKeepsActiveOnes) {
 }
 
 TEST_F(CheckerTest, SweepReportsLeasedUseOnlyOnceTheBucketIsQuiet) {
+  // Two agents: the only agent's report of a quiet bucket would be moot
+  // (its safe share, the whole budget, refills what the lease paid for).
+  checker_.SetLeaseContext(LeaseContext{true, 2});
   const int64_t requested = now_;
   ASSERT_EQ(LeaseForA(2000), 1u);
   now_ = requested + 100 * kMs;

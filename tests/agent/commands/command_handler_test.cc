@@ -233,6 +233,9 @@ TEST_F(CommandHandlerTest, AcquireThatCanNeverSucceedAnswersAtOnce) {
 TEST_F(CommandHandlerTest, WaitingAcquireKeepsAskingForALease) {
   // The controller grants nothing twice (a lease of 0 tokens): the
   // RL.ACQUIRE still waiting must ask again, or it can only time out.
+  // (Two agents, and a cost of 2: more than a safe share of 1 token can
+  // hold, so only a lease can pay; the only agent's share would.)
+  checker_.SetLeaseContext(LeaseContext{true, 2});
   auto grant_nothing = [this] {
     std::vector<LeaseWant> wants;
     checker_.TakeLeaseWants(now_, &wants);
@@ -246,7 +249,7 @@ TEST_F(CommandHandlerTest, WaitingAcquireKeepsAskingForALease) {
   Run({"RL.CHECK", "api", "2", "client_id", "a"});
   EXPECT_EQ(grant_nothing(), 1u);
   now_ += 100 * kMs;
-  std::vector<std::string_view> args = {"RL.ACQUIRE", "api",       "1",
+  std::vector<std::string_view> args = {"RL.ACQUIRE", "api",       "2",
                                         "2000",       "client_id", "a"};
   Run(args);
   ASSERT_EQ(last_.action, CommandHandler::Action::kWait);
