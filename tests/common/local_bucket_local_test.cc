@@ -131,7 +131,7 @@ TEST(LocalDecisionTest, BelowHalfAShareItAsksForALease) {
   Sent sent;
   bucket.MarkRequested(0, &sent.admitted, &sent.refused, &sent.unleased);
   EXPECT_EQ(sent.unleased, 51);  // what the share admitted is charged
-  // The grant nets what the share admitted meanwhile and empties it.
+  // The grant nets what the share admitted meanwhile.
   ASSERT_TRUE(Check(&bucket, rule, 1 * kMs, ctx));
   bucket.ApplyGrant(rule, 0, 50, 2 * kSec, 2 * kMs, ctx);
   EXPECT_EQ(bucket.LeaseTokens(2 * kMs), 49);

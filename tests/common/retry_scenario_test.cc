@@ -60,7 +60,6 @@ class OneAgentScript {
         rule_(testing_rules::MakeRule(1, "retry", {{"route", "/retry"}}, 10,
                                       1000, 10)),
         allocator_(rule_, 0, &options_) {
-    rule_.failure_mode = FailureMode::kLocal;
     int64_t t = 100 * kMs;
     for (int trial = 0; trial < kTrials; ++trial) {
       if (trial > 0) t += 1100 * kMs;
@@ -189,7 +188,7 @@ class OneAgentScript {
   }
 
   const Link link_;
-  Rule rule_;
+  const Rule rule_;
   AllocatorOptions options_;
   BucketAllocator allocator_;
   const LeaseContext ctx_{true, 1};
