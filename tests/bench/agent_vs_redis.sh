@@ -45,6 +45,8 @@
 #                            controller/sluice-controller, for A/B runs)
 #   SLUICE_BENCH_CONFIGS="50x16 50x1 1x1"   the configurations to run
 #   SLUICE_BENCH_CASES="agent known ping floor lua same5 same3"   the cases to run
+#   SLUICE_BENCH_PIN=1       servers on the last core, redis-benchmark on
+#                            the first (steadier; see below)
 #   SLUICE_BENCH_AGENT_B=FILE  a second sluice-agent (another checkout's, for
 #                            an A/B comparison in one run): it runs next to
 #                            the first, on its own socket and its own rule
@@ -72,28 +74,43 @@ if [ -x "$BUILD/tests/bench/syscall_cost" ]; then
   log "one system call (getppid) costs $("$BUILD/tests/bench/syscall_cost") ns on this host"
 fi
 
+# Pinning (SLUICE_BENCH_PIN=1): every server answering the benchmark
+# (agents, redis-server, ping_floor) on the last core, redis-benchmark on
+# the first. Unpinned, the scheduler sometimes puts client and server on
+# one core and sometimes not, which moves a server's cost per request by
+# a third from run to run; pinned, both kinds of server meet the same
+# placement. The controller and PostgreSQL stay unpinned.
+SERVER_PIN=()
+CLIENT_PIN=()
+if [ "${SLUICE_BENCH_PIN:-0}" = 1 ]; then
+  [ "$(nproc)" -ge 2 ] || die "SLUICE_BENCH_PIN=1 needs two cores or more"
+  SERVER_PIN=(taskset -c "$(($(nproc) - 1))")
+  CLIENT_PIN=(taskset -c 0)
+  log "pinned: servers on core $(($(nproc) - 1)), redis-benchmark on core 0"
+fi
+
 bench_controller bench
 METRICS_PORT="$(free_port)"
-"$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
+"${SERVER_PIN[@]}" "$BUILD/agent/sluice-agent" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
   --socket "$WORK/agent.sock" --metrics "127.0.0.1:$METRICS_PORT" \
   >"$WORK/agent.log" 2>&1 &
 AGENT_PID=$!
 PIDS+=($!)
-redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' \
+"${SERVER_PIN[@]}" redis-server --port 0 --unixsocket "$WORK/redis.sock" --save '' \
   --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
 REDIS_PID=$!
 PIDS+=($!)
 CONTROLLER_PID="${PIDS[0]}"  # bench_controller started it first
 FLOOR_PID=0
 if [ -x "$BUILD/tests/bench/ping_floor" ]; then
-  "$BUILD/tests/bench/ping_floor" "$WORK/floor.sock" &
+  "${SERVER_PIN[@]}" "$BUILD/tests/bench/ping_floor" "$WORK/floor.sock" &
   FLOOR_PID=$!
   PIDS+=($!)
   wait_for floor 10 redis-cli -s "$WORK/floor.sock" PING
 fi
 AGENT_B_PID=""
 if [ -n "${SLUICE_BENCH_AGENT_B:-}" ]; then
-  "$SLUICE_BENCH_AGENT_B" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
+  "${SERVER_PIN[@]}" "$SLUICE_BENCH_AGENT_B" --controller "tcp://127.0.0.1:$ZMQ_PORT" \
     --socket "$WORK/agentb.sock" >"$WORK/agentb.log" 2>&1 &
   AGENT_B_PID=$!
   PIDS+=($!)
@@ -134,7 +151,7 @@ cpu_snapshot() {
 }
 bench() {  # socket args...: one redis-benchmark run, its CSV line in $WORK/line
   local sock="$1"; shift
-  redis-benchmark -s "$WORK/$sock" -c "$c" -P "$p" -n "$N" --csv "$@" | tail -1 >"$WORK/line"
+  "${CLIENT_PIN[@]}" redis-benchmark -s "$WORK/$sock" -c "$c" -P "$p" -n "$N" --csv "$@" | tail -1 >"$WORK/line"
 }
 run_case() {  # name clients pipeline round
   local name="$1" c="$2" p="$3" round="$4" cpu before after
