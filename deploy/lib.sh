@@ -21,7 +21,9 @@ SLUICE_PACKAGES=(
   chromium
 )
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2 || true; }
+# Each line carries the time since the script started (m:ss), so that a
+# CI log shows what each phase cost.
+log() { printf '\033[1m==> [%d:%02d] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2 || true; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
