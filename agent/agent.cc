@@ -203,14 +203,37 @@ void Agent::Stop() {
 void Agent::DoStop() {
   if (stopped_) return;
   stopped_ = true;
-  lease_client_->Stop();
-  StopListeners();
+  StopListeners();  // no decision after this
+  DrainAndStopLeaseClient();
   flush_timer_.cancel();
   sweep_timer_.cancel();
   usage_timer_.cancel();
   error_code ec;
   signals_.cancel(ec);
   io_.stop();
+}
+
+// Every bucket reports what it spent since its last report (the controller
+// accounts for it, and the lease client's thread adds it to the usage
+// summaries), then the last usage report leaves, and the lease client
+// stops once the controller has it: both waits within stop_drain_ms of
+// real time (a test's clock may stand still).
+void Agent::DrainAndStopLeaseClient() {
+  using std::chrono::milliseconds;
+  using std::chrono::steady_clock;
+  const milliseconds drain(options_.stop_drain_ms);
+  const steady_clock::time_point deadline = steady_clock::now() + drain;
+  std::vector<LeaseWant> reports;
+  checker_.TakeFinalReports(clock_->NowNanos(), &reports);
+  if (!reports.empty() && lease_client_->reachable()) {
+    lease_client_->Submit(std::move(reports));
+  }
+  lease_client_->Flush(drain);
+  ReportUsage(/*final=*/true);
+  const auto left =
+      std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
+  lease_client_->Stop(drain.count() > 0 ? std::max(left, milliseconds(1))
+                                        : milliseconds(0));
 }
 
 void Agent::StopListeners() {
@@ -314,7 +337,7 @@ void Agent::ArmUsage() {
   });
 }
 
-void Agent::ReportUsage() {
+void Agent::ReportUsage(bool final) {
   // The counters since the last sweep first, so the report is current.
   usage_.AddDecisions(*checker_.rules(), checker_.decision_counts(),
                       WallMillis());
@@ -330,7 +353,9 @@ void Agent::ReportUsage() {
         static_cast<int64_t>(checker_.CountLeased(clock_->NowNanos()));
   }
   state.leases = leases_held_;
-  std::optional<UsageReport> report = usage_.Report(WallMillis(), state);
+  std::optional<UsageReport> report =
+      final ? usage_.FinalReport(WallMillis(), state)
+            : usage_.Report(WallMillis(), state);
   if (report) lease_client_->SubmitUsage(std::move(*report));
   metrics_.SetUsageReports(lease_client_->usage_reports_dropped(),
                            lease_client_->usage_reports_pending());

@@ -93,6 +93,12 @@ struct AgentOptions {
   // (docs/analytics.md); a decision shows in /api/v1/usage within this
   // plus the controller's write.
   int64_t usage_report_ms = 1000;
+  // Stopping, the agent sends every bucket's last report and its last
+  // usage report (the counts since the previous one, and the current
+  // minute's summaries), and waits this long at most, in all, for the
+  // controller's acknowledgement (not at all while no controller is
+  // reachable). 0: it does not wait.
+  int64_t stop_drain_ms = 1000;
   bool handle_signals = true;  // stop on SIGINT/SIGTERM
 };
 
@@ -126,8 +132,11 @@ class Agent {
   void Sweep();
   void Submit(std::vector<LeaseWant> wants);
   void ArmUsage();
-  void ReportUsage();
+  // Sends the usage gathered since the last report; `final`: the last
+  // one, with the current minute's summaries (UsageCollector::FinalReport).
+  void ReportUsage(bool final = false);
   void DoStop();
+  void DrainAndStopLeaseClient();
   void StopListeners();
   void AppendInfo(std::string* out) const;
 

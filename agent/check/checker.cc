@@ -412,6 +412,18 @@ Checker::SweepStats Checker::Sweep(int64_t now, size_t max_entries,
   return stats;
 }
 
+void Checker::TakeFinalReports(int64_t now, std::vector<LeaseWant>* out) {
+  ClearPending();
+  for (size_t i = 0; i < table_.size(); ++i) {
+    const auto h = static_cast<BucketTable::Handle>(i);
+    LeaseWant w;
+    table_.bucket(h).MarkReported(now, &w.admitted, &w.refused, &w.unleased);
+    if (w.admitted == 0 && w.refused == 0 && w.unleased == 0) continue;
+    if (!ParseBucketKey(table_.key(h), &w.rule_id, &w.values)) continue;
+    out->push_back(std::move(w));
+  }
+}
+
 size_t Checker::ApplyGrant(const LeaseGrant& grant, int64_t sent_at,
                            int64_t now) {
   return ApplyGrant(KeyGrant(grant), sent_at, now);

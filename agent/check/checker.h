@@ -176,6 +176,13 @@ class Checker {
   SweepStats Sweep(int64_t now, size_t max_entries, std::vector<LeaseWant>* out,
                    std::vector<LeaseWant>* unsent = nullptr);
 
+  // The agent stops: appends a report (want 0: nothing asked) of what each
+  // bucket admitted and refused since its last report, for every bucket
+  // that has one, so that the controller accounts for the tokens it spent
+  // and the usage summaries count them. The pending list is dropped (its
+  // requests are not sent). Visits the whole table.
+  void TakeFinalReports(int64_t now, std::vector<LeaseWant>* out);
+
   // Applies a grant to the buckets it names (ApplyGrant with the time its
   // request was sent). Items for buckets no longer held are ignored (their
   // tokens expire unused). Returns the items applied.

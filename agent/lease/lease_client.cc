@@ -65,6 +65,14 @@ std::string MakeRoutingId(const std::string& agent_id) {
   return id + "/" + suffix;
 }
 
+// The drain is bounded in real time, whatever the injected clock does: a
+// stopping agent must not wait on a clock that a test holds still.
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
 
 LeaseClient::Impl::Impl(LeaseClientOptions options,
@@ -168,7 +176,9 @@ Status LeaseClient::Impl::Open() {
   queue_.clear();
   unsent_.clear();
   wake_pending_ = false;
+  batches_taken_ = batches_given_;  // what was queued is gone
   stop_.store(false);
+  drain_deadline_.store(0);
   return Status::Ok();
 }
 
@@ -179,6 +189,27 @@ void LeaseClient::Impl::Close() {
   queue_.clear();
   unsent_.clear();
   wake_pending_ = false;
+  batches_taken_ = batches_given_;
+}
+
+void LeaseClient::Impl::RequestDrain(std::chrono::milliseconds drain) {
+  drain_deadline_.store(SteadyNanos() +
+                        std::chrono::nanoseconds(drain).count());
+  MutexLock lock(&mu_);
+  if (sockets_ == nullptr) return;
+  sockets_->wake.Signal();
+}
+
+bool LeaseClient::Impl::Drained() {
+  const int64_t deadline = drain_deadline_.load();
+  if (deadline == 0) return false;
+  if (SteadyNanos() >= deadline) return true;
+  const bool any_reachable =
+      std::any_of(io_->connections.begin(), io_->connections.end(),
+                  [](const auto& c) { return c->reachable; });
+  if (!any_reachable) return true;
+  MutexLock lock(&mu_);
+  return usage_queue_.empty() && usage_outbox_.size() == 0;
 }
 
 void LeaseClient::Impl::RequestStop() {
@@ -192,6 +223,7 @@ void LeaseClient::Impl::Submit(std::vector<LeaseWant> items) {
   MutexLock lock(&mu_);
   if (sockets_ == nullptr || stop_.load()) return;  // not running: dropped
   queue_.push_back(std::move(items));
+  ++batches_given_;
   Wake();
 }
 
@@ -199,6 +231,21 @@ void LeaseClient::Impl::Summarize(std::vector<LeaseWant> items) {
   MutexLock lock(&mu_);
   if (sockets_ == nullptr || stop_.load()) return;  // not running: dropped
   unsent_.push_back(std::move(items));  // no hurry: taken at the next tick
+  ++batches_given_;
+}
+
+void LeaseClient::Impl::Flush(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(&mu_);
+  const uint64_t target = batches_given_;
+  if (sockets_ == nullptr || stop_.load() || batches_taken_ >= target) return;
+  Wake();
+  while (batches_taken_ < target) {
+    if (!taken_cv_.WaitUntil(&mu_, deadline) &&
+        std::chrono::steady_clock::now() >= deadline) {
+      return;
+    }
+  }
 }
 
 void LeaseClient::Impl::SubmitUsage(UsageReport report) {
@@ -252,7 +299,7 @@ void LeaseClient::Impl::Run() {
   last_heartbeat_ = now;
   follow_pending_ = true;  // learned members are connected to again
   RebuildOwners();
-  while (!stop_.load()) {
+  while (!stop_.load() && !Drained()) {
     try {
       Tick();
     } catch (const zmq::error_t& e) {
@@ -373,9 +420,13 @@ Status LeaseClient::Start() {
   return Status::Ok();
 }
 
-void LeaseClient::Stop() {
+void LeaseClient::Stop(std::chrono::milliseconds drain) {
   if (!thread_.joinable()) return;
-  impl_->RequestStop();
+  if (drain.count() > 0) {
+    impl_->RequestDrain(drain);  // Run() returns once drained
+  } else {
+    impl_->RequestStop();
+  }
   thread_.join();
   impl_->Close();
 }
@@ -386,6 +437,11 @@ void LeaseClient::Submit(std::vector<LeaseWant> items) {
 
 void LeaseClient::Summarize(std::vector<LeaseWant> items) {
   impl_->Summarize(std::move(items));
+}
+
+void LeaseClient::Flush(std::chrono::milliseconds timeout) {
+  if (!thread_.joinable()) return;
+  impl_->Flush(timeout);
 }
 
 void LeaseClient::SubmitUsage(UsageReport report) {

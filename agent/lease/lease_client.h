@@ -27,6 +27,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -90,7 +91,12 @@ class LeaseClient {
   // an empty or repeated element. The rule set
   // received so far is kept across Stop()/Start().
   Status Start();
-  void Stop();
+  // Stops the thread and closes the sockets. With `drain` above zero it
+  // first sends the usage reports queued (SubmitUsage) or waiting for
+  // their acknowledgement, and waits at most `drain` for the last
+  // acknowledgement (not at all while no controller is reachable): an
+  // agent that stops loses none of the usage it counted.
+  void Stop(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
 
   // Queues a request; the client thread sends it (assigning seq) within a
   // few milliseconds, split by owner. Items whose owner is unreachable are
@@ -100,6 +106,12 @@ class LeaseClient {
   // client thread hands them to on_submitted at its next tick, and sends
   // nothing.
   void Summarize(std::vector<LeaseWant> items);
+
+  // Returns once the client thread has taken every batch given to
+  // Submit() and Summarize() before the call (handed it to on_submitted,
+  // and sent it), or after `timeout`; at once when the thread is not
+  // running.
+  void Flush(std::chrono::milliseconds timeout);
 
   // Usage analytics: queues a report the same way; the client thread
   // keeps it (agent/usage/usage_outbox.h) and sends it until the

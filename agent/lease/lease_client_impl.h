@@ -44,9 +44,13 @@ class LeaseClient::Impl {
   void Run() EXCLUDES(mu_);
   void Close() EXCLUDES(mu_);
   void RequestStop() EXCLUDES(mu_);
+  // Run() returns once no usage report waits (queued or unacknowledged),
+  // no controller is reachable, or `drain` has passed (steady clock).
+  void RequestDrain(std::chrono::milliseconds drain) EXCLUDES(mu_);
   void Submit(std::vector<LeaseWant> items) EXCLUDES(mu_);
   void Summarize(std::vector<LeaseWant> items) EXCLUDES(mu_);
   void SubmitUsage(UsageReport report) EXCLUDES(mu_);
+  void Flush(std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
  private:
   // One controller: its DEALER and what the client knows of it.
@@ -100,6 +104,8 @@ class LeaseClient::Impl {
   // Usage reports: new ones into the outbox, due ones out (to one
   // reachable controller).
   void FlushUsage(int64_t now) EXCLUDES(mu_);
+  // A drain was asked for and is over (RequestDrain).
+  bool Drained() EXCLUDES(mu_);
   void Wake() REQUIRES(mu_);
 
   // Several controllers: connects to members no connection serves, drops
@@ -125,6 +131,8 @@ class LeaseClient::Impl {
   LeaseClient* const owner_;  // for its atomics
   std::string routing_id_;
   std::atomic<bool> stop_{false};
+  // steady_clock nanoseconds; 0: no drain asked for.
+  std::atomic<int64_t> drain_deadline_{0};
 
   Mutex mu_;
   // Set by Open() on the client thread before Run(), reset by Close()
@@ -134,6 +142,11 @@ class LeaseClient::Impl {
   // Batches given to Summarize(): for on_submitted only, never sent.
   std::vector<std::vector<LeaseWant>> unsent_ GUARDED_BY(mu_);
   std::vector<UsageReport> usage_queue_ GUARDED_BY(mu_);
+  // Batches given to Submit() and Summarize() so far, and how many of
+  // them FlushSubmits() has handled (Flush() waits on taken_cv_).
+  uint64_t batches_given_ GUARDED_BY(mu_) = 0;
+  uint64_t batches_taken_ GUARDED_BY(mu_) = 0;
+  CondVar taken_cv_;
   bool wake_pending_ GUARDED_BY(mu_) = false;
   // sockets_.get(), for the client thread: its connections and wake.
   Sockets* io_ = nullptr;

@@ -226,11 +226,13 @@ void LeaseClient::Impl::SendRequests(Connection* c,
 void LeaseClient::Impl::FlushSubmits(int64_t now) {
   std::vector<std::vector<LeaseWant>> batch;
   std::vector<std::vector<LeaseWant>> unsent;
+  uint64_t taking = 0;
   {
     MutexLock lock(&mu_);
     batch.swap(queue_);
     unsent.swap(unsent_);
     wake_pending_ = false;
+    taking = batches_given_;
   }
   if (callbacks_.on_submitted) {
     for (const std::vector<LeaseWant>& items : unsent) {
@@ -266,6 +268,11 @@ void LeaseClient::Impl::FlushSubmits(int64_t now) {
                   " lease request items: their owner in controller set " +
                   std::to_string(set_.version) +
                   " is not reachable (buckets retry)");
+  }
+  MutexLock lock(&mu_);
+  if (taking > batches_taken_) {
+    batches_taken_ = taking;
+    taken_cv_.NotifyAll();
   }
 }
 

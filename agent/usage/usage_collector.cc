@@ -1,5 +1,6 @@
 #include "agent/usage/usage_collector.h"
 
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -56,7 +57,20 @@ void UsageCollector::AddWants(const std::vector<LeaseWant>& wants,
 
 std::optional<UsageReport> UsageCollector::Report(int64_t now_ms,
                                                   const UsageReport& state) {
-  const int64_t minute = MinuteStart(now_ms);
+  return Make(now_ms, state, /*final=*/false);
+}
+
+std::optional<UsageReport> UsageCollector::FinalReport(
+    int64_t now_ms, const UsageReport& state) {
+  return Make(now_ms, state, /*final=*/true);
+}
+
+std::optional<UsageReport> UsageCollector::Make(int64_t now_ms,
+                                                const UsageReport& state,
+                                                bool final) {
+  // Summaries of minutes before this one; all of them in the last report.
+  const int64_t minute =
+      final ? std::numeric_limits<int64_t>::max() : MinuteStart(now_ms);
   UsageReport report;
   for (const auto& [key, c] : counts_) {
     report.counts.push_back(UsageCounts{key.first, key.second, c.allowed,
@@ -64,9 +78,16 @@ std::optional<UsageReport> UsageCollector::Report(int64_t now_ms,
   }
   counts_.clear();
   // The ended minutes' summaries, moved out under the mutex (never waited
-  // for: if AddWants() holds it, they go with a later report).
+  // for, but by the last report: if AddWants() holds it, they go with a
+  // later report).
   std::map<Key, Summaries> ended;
-  if (summaries_mu_.try_lock()) {
+  bool locked = true;
+  if (final) {
+    summaries_mu_.lock();
+  } else {
+    locked = summaries_mu_.try_lock();
+  }
+  if (locked) {
     for (auto it = summaries_.begin(); it != summaries_.end();) {
       if (it->first.second >= minute) {
         ++it;

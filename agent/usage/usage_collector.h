@@ -11,7 +11,8 @@
 //     costs a few hundred ns per item.
 // Report() then makes a UsageReport of everything gathered since the last
 // one: exact counts per rule and minute, and the summaries of the minutes
-// that have ended.
+// that have ended; FinalReport(), when the agent stops, those of the
+// current minute too.
 //
 // Times are Unix milliseconds, passed in (the minute a harvest falls in
 // is the minute its counts are booked to).
@@ -56,6 +57,11 @@ class UsageCollector {
   // counts and no ended minute), numbered 1, 2, ... `report` carries the
   // agent's state fields (version, rules_version, buckets, leases) to copy.
   std::optional<UsageReport> Report(int64_t now_ms, const UsageReport& state);
+  // The agent's last report, as it stops: Report() with the summaries of
+  // every minute, the current one too (nothing comes after it), and it
+  // waits for the summaries' mutex.
+  std::optional<UsageReport> FinalReport(int64_t now_ms,
+                                         const UsageReport& state);
 
  private:
   struct Summaries {
@@ -63,6 +69,11 @@ class UsageCollector {
     HeavyHitters by_allowed;
   };
   using Key = std::pair<int64_t, int64_t>;  // rule id, minute
+
+  // Report() (summaries of the minutes before `now_ms`'s, if the mutex is
+  // free) or FinalReport() (all of them, waiting for it).
+  std::optional<UsageReport> Make(int64_t now_ms, const UsageReport& state,
+                                  bool final);
 
   const std::string agent_id_;
   const uint64_t incarnation_;

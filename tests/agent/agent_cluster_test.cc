@@ -142,6 +142,8 @@ class AgentClusterTest : public ::testing::Test {
     options.reachable_timeout_ms = kReachableTimeoutMs;
     // The subject is where lease requests go: every bucket used asks.
     options.timing = testing_timing::LeaseEveryBucket();
+    // The fake controllers acknowledge no usage report: stop at once.
+    options.stop_drain_ms = 0;
     agent_ = std::make_unique<Agent>(options, &clock_);
     Status started = agent_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();

@@ -20,12 +20,15 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "controller/catalog/rule_catalog.h"
 #include "controller/lease/lease_server.h"
+#include "controller/lease/usage_sink.h"
 #include "tests/agent/hiredis_client.h"
 #include "tests/common/test_timing.h"
 #include "tests/support/free_port.h"
@@ -107,6 +110,41 @@ Rule FailureModeRule(int64_t id, const std::string& domain,
   return rule;
 }
 
+// The controller's usage side, standing in for the usage ingest: keeps
+// every report and acknowledges it at once.
+class RecordingUsageSink : public UsageSink {
+ public:
+  bool Offer(const std::string& peer, UsageReport report) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    acks_.push_back({peer, UsageAck{report.incarnation, report.seq}});
+    reports_.push_back(std::move(report));
+    return true;
+  }
+  void TakeAcks(std::vector<std::pair<std::string, UsageAck>>* out) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    out->insert(out->end(), acks_.begin(), acks_.end());
+    acks_.clear();
+  }
+  // The sums over every report of the rule's counts.
+  RuleDecisionCounts Counts(int64_t rule_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    RuleDecisionCounts sum;
+    for (const UsageReport& report : reports_) {
+      for (const UsageCounts& c : report.counts) {
+        if (c.rule_id != rule_id) continue;
+        sum.allowed += c.allowed;
+        sum.refused += c.refused;
+      }
+    }
+    return sum;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<UsageReport> reports_;
+  std::vector<std::pair<std::string, UsageAck>> acks_;
+};
+
 class AgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -122,9 +160,10 @@ class AgentTest : public ::testing::Test {
     std::system(("rm -rf " + dir_).c_str());
   }
 
-  void StartController() {
+  void StartController(UsageSink* usage_sink = nullptr) {
     LeaseServerOptions options;
     options.endpoint = endpoint_;
+    options.usage_sink = usage_sink;  // null: usage reports are refused
     lease_server_ =
         std::make_unique<LeaseServer>(options, &catalog_, &clock_, nullptr);
     Status started = lease_server_->Start();
@@ -141,6 +180,9 @@ class AgentTest : public ::testing::Test {
     options.handle_signals = false;
     options.heartbeat_ms = 50;
     options.reachable_timeout_ms = 500;
+    // A controller without a usage sink never acknowledges a usage
+    // report: stopping does not wait for one unless a test asks.
+    options.stop_drain_ms = 0;
     if (tweak) tweak(&options);
     agent_ = std::make_unique<Agent>(options, &clock_);
     Status started = agent_->Start();
@@ -165,6 +207,7 @@ class AgentTest : public ::testing::Test {
       "tcp://127.0.0.1:" + std::to_string(testing::PickFreePort());
   testing::SimulatedClock clock_;
   RuleCatalog catalog_;
+  RecordingUsageSink usage_sink_;  // outlives the lease server using it
   std::unique_ptr<LeaseServer> lease_server_;
   std::string dir_;
   std::string socket_path_;
@@ -349,6 +392,75 @@ TEST_F(AgentTest, WithoutTheControllerLeasesRunOutThenFailureModesApply) {
   // The safe share (burst / agents, one agent here), full again after 2 s
   // of refill, then empty: the clock stands still.
   EXPECT_EQ(allowed("local", 30), 10);
+}
+
+// Stopping, the agent sends the usage counted since its last report and
+// waits for the controller to have it: a restart loses no decision.
+TEST_F(AgentTest, StopSendsTheLastUsageAndWaitsForItsAcknowledgement) {
+  catalog_.Replace(3, {ClientRule(1, 10, 5)});
+  StartController(&usage_sink_);
+  StartAgent("", [](AgentOptions* options) {
+    options->usage_report_ms = 3'600'000;  // no report but the last
+    options->stop_drain_ms = 60'000;
+  });
+  Redis c = Connect();
+  ASSERT_TRUE(Eventually([&] {
+    const std::string info = Info(c.get());
+    return info.find("rules_version:3") != std::string::npos &&
+           info.find("controller_reachable:1") != std::string::npos;
+  })) << Info(c.get());
+  int allowed = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::vector<long long> v = Integers(
+        Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "a"}).get());
+    ASSERT_EQ(v.size(), 5u);
+    allowed += static_cast<int>(v[0]);
+  }
+  EXPECT_GE(allowed, 5);                 // the burst, at least
+  EXPECT_EQ(usage_sink_.Counts(1).allowed, 0);  // nothing reported yet
+  const auto stopping = SteadyClock::now();
+  StopAgent();
+  // The acknowledgement ended the wait, not its bound.
+  EXPECT_LT(SteadyClock::now() - stopping, std::chrono::seconds(30));
+  const RuleDecisionCounts counts = usage_sink_.Counts(1);
+  EXPECT_EQ(counts.allowed, allowed);
+  EXPECT_EQ(counts.refused, 20 - allowed);
+}
+
+// With no controller to take it, the last report is not waited for.
+TEST_F(AgentTest, StopWithoutAControllerDoesNotWait) {
+  StartAgent("", [](AgentOptions* options) {
+    options->usage_report_ms = 3'600'000;
+    options->stop_drain_ms = 60'000;
+  });
+  Redis c = Connect();
+  Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "a"});
+  const auto stopping = SteadyClock::now();
+  StopAgent();
+  EXPECT_LT(SteadyClock::now() - stopping, std::chrono::seconds(30));
+}
+
+// A controller that never acknowledges (this one refuses usage reports)
+// is waited for stop_drain_ms, no longer.
+TEST_F(AgentTest, StopWaitsForAnAcknowledgementAtMostTheDrainTime) {
+  catalog_.Replace(3, {ClientRule(1, 10, 5)});
+  StartController();
+  StartAgent("", [](AgentOptions* options) {
+    options->usage_report_ms = 3'600'000;
+    options->stop_drain_ms = 300;
+  });
+  Redis c = Connect();
+  ASSERT_TRUE(Eventually([&] {
+    const std::string info = Info(c.get());
+    return info.find("rules_version:3") != std::string::npos &&
+           info.find("controller_reachable:1") != std::string::npos;
+  })) << Info(c.get());
+  Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "a"});
+  const auto stopping = SteadyClock::now();
+  StopAgent();
+  const auto took = SteadyClock::now() - stopping;
+  EXPECT_GE(took, milliseconds(300));
+  EXPECT_LT(took, std::chrono::seconds(30));
 }
 
 }  // namespace

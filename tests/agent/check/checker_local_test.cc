@@ -175,5 +175,43 @@ TEST(CheckerLocalPressureTest, AFullerTableReportsAndEvictsAtOnce) {
   EXPECT_EQ(checker.Sweep(now + kMs, 100, &wants).evicted, 3u);
 }
 
+// The agent stops: every bucket with something unreported says it at
+// once (want 0), whatever its quiet time; a bucket already reported, and
+// the pending requests, say nothing.
+TEST_F(CheckerLocalTest, FinalReportsTellWhatEveryBucketSpentSinceItsLast) {
+  checker_.SetLeaseContext(LeaseContext{true, 2});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Check("a"));
+  ASSERT_TRUE(Check("b", 2));
+  ASSERT_TRUE(Check("c"));
+  now_ += 6 * kSec;
+  std::vector<LeaseWant> swept;
+  checker_.Sweep(now_, 100, &swept);  // c's (and a's, b's) quiet reports
+  ASSERT_EQ(swept.size(), 3u);
+  ASSERT_TRUE(Check("a"));
+  ASSERT_FALSE(Check("b", 60));  // refused: more than the share (50)
+  now_ += 10 * kMs;
+  std::vector<LeaseWant> reports;
+  checker_.TakeFinalReports(now_, &reports);
+  ASSERT_EQ(reports.size(), 2u);
+  for (const LeaseWant& w : reports) {
+    EXPECT_EQ(w.rule_id, 1);
+    EXPECT_EQ(w.want, 0);
+    ASSERT_EQ(w.values.size(), 1u);
+    if (w.values[0] == "a") {
+      EXPECT_EQ(w.admitted, 1);
+      EXPECT_EQ(w.refused, 0);
+    } else {
+      EXPECT_EQ(w.values[0], "b");
+      EXPECT_EQ(w.admitted, 0);
+      EXPECT_EQ(w.refused, 60);
+    }
+  }
+  EXPECT_EQ(checker_.pending_leases(), 0u);
+  // Said once.
+  reports.clear();
+  checker_.TakeFinalReports(now_, &reports);
+  EXPECT_TRUE(reports.empty());
+}
+
 }  // namespace
 }  // namespace sluice

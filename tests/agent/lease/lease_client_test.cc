@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -370,6 +371,33 @@ TEST_F(LeaseClientFakeControllerTest, SaysHelloAgainWhenTheControllerReturns) {
   ASSERT_TRUE(hello.has_value());
   EXPECT_EQ(hello->rules_version, 1);
   EXPECT_TRUE(client_->reachable());
+}
+
+// Flush() returns once the client thread has handed every batch given
+// before the call to on_submitted (where the agent's usage summaries are
+// made), however slow that is; with no controller, as here, too.
+TEST_F(LeaseClientTest, FlushReturnsOnceEveryBatchIsHandedOn) {
+  std::atomic<int> handed{0};
+  LeaseClientCallbacks callbacks = observer_.Callbacks();
+  callbacks.on_submitted = [&handed](const std::vector<LeaseWant>& wants) {
+    std::this_thread::sleep_for(milliseconds(20));  // a slow consumer
+    handed += static_cast<int>(wants.size());
+  };
+  LeaseClientOptions options;
+  options.endpoint = endpoint_;
+  LeaseClient client(options, callbacks, &clock_);
+  ASSERT_TRUE(client.Start().ok());
+  LeaseWant want;
+  want.rule_id = 1;
+  want.values = {"a"};
+  want.admitted = 1;
+  for (int i = 0; i < 4; ++i) client.Submit({want});
+  client.Summarize({want, want});
+  client.Flush(std::chrono::seconds(30));
+  EXPECT_EQ(handed.load(), 6);
+  client.Flush(std::chrono::seconds(30));  // nothing new: returns at once
+  client.Stop();
+  client.Flush(std::chrono::seconds(30));  // not running: returns at once
 }
 
 TEST(LeaseClientStartTest, RefusesAMalformedEndpoint) {

@@ -92,6 +92,38 @@ TEST(UsageCollectorTest, SummariesGoOutOnceTheirMinuteHasEnded) {
   }
 }
 
+// The agent stops in the middle of a minute: its last report carries that
+// minute's summaries (nothing would come after it), and its counts.
+TEST(UsageCollectorTest, TheFinalReportCarriesTheRunningMinutesSummaries) {
+  std::shared_ptr<const RuleIndex> rules =
+      RuleIndex::Build({MakeRule(7, "api", {{"client_id", "*"}})}, 1);
+  UsageCollector collector("web-1", 1, /*capacity=*/4);
+  collector.AddWants({Want(7, "42", 10, 5)}, kT0 + 5);
+  collector.AddWants({Want(7, "43", 2, 0)}, kT0 + 60'005);
+  collector.AddDecisions(*rules, {{12, 5, 0}}, kT0 + 60'010);
+  // A report in the second minute: the first minute's summaries only.
+  std::optional<UsageReport> report = collector.Report(kT0 + 60'020, State());
+  ASSERT_TRUE(report.has_value());
+  ASSERT_EQ(report->summaries.size(), 2u);
+  for (const UsageSummary& s : report->summaries) {
+    EXPECT_EQ(s.minute_ms, kT0);
+  }
+  collector.AddDecisions(*rules, {{3, 0, 0}}, kT0 + 60'030);
+  // The last one, still in the second minute: its summary (ranked by
+  // admitted tokens; nothing was refused) and the counts since.
+  report = collector.FinalReport(kT0 + 60'040, State());
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->seq, 2u);
+  ASSERT_EQ(report->summaries.size(), 1u);
+  EXPECT_EQ(report->summaries[0].minute_ms, kT0 + 60'000);
+  EXPECT_EQ(report->summaries[0].by, UsageRanking::kAllowed);
+  EXPECT_EQ(report->summaries[0].total, 2);
+  ASSERT_EQ(report->counts.size(), 1u);
+  EXPECT_EQ(report->counts[0].allowed, 3);
+  // Nothing is left to send.
+  EXPECT_FALSE(collector.FinalReport(kT0 + 60'050, State()).has_value());
+}
+
 // AddWants() on another thread (the lease client's) while the event loop
 // reports: Report() never waits for it, and nothing is lost or counted
 // twice (a minute whose summary was taken while items for it still came
