@@ -52,6 +52,15 @@ std::string Info(redisContext* c) {
   return std::string(r->str, r->len);
 }
 
+// True once the agent holds rules version `version` and reaches the
+// controller.
+bool Synced(redisContext* c, int64_t version) {
+  const std::string info = Info(c);
+  return info.find("rules_version:" + std::to_string(version)) !=
+             std::string::npos &&
+         info.find("controller_reachable:1") != std::string::npos;
+}
+
 template <typename Predicate>
 bool Eventually(Predicate predicate,
                 milliseconds timeout = milliseconds(3000)) {
@@ -242,11 +251,7 @@ TEST_F(AgentTest, EnforcesTheControllersRulesAndFollowsChanges) {
   StartController();
   StartAgent("127.0.0.1:0");
   Redis c = Connect();
-  ASSERT_TRUE(Eventually([&] {
-    const std::string info = Info(c.get());
-    return info.find("rules_version:3") != std::string::npos &&
-           info.find("controller_reachable:1") != std::string::npos;
-  })) << Info(c.get());
+  ASSERT_TRUE(Eventually([&] { return Synced(c.get(), 3); })) << Info(c.get());
 
   // One pipelined batch: decided at one instant, before any lease answer.
   for (int i = 0; i < 20; ++i) {
@@ -311,11 +316,7 @@ TEST_F(AgentTest, AFullBatchOfLeaseRequestsGoesWithoutWaiting) {
     options->timing = testing_timing::LeaseEveryBucket();
   });
   Redis c = Connect();
-  ASSERT_TRUE(Eventually([&] {
-    const std::string info = Info(c.get());
-    return info.find("rules_version:3") != std::string::npos &&
-           info.find("controller_reachable:1") != std::string::npos;
-  })) << Info(c.get());
+  ASSERT_TRUE(Eventually([&] { return Synced(c.get(), 3); })) << Info(c.get());
   auto requested = [&] {
     const std::string metrics = HttpGetMetrics(agent_->metrics_port());
     const std::string name = "\nsluice_agent_lease_requests_total ";
@@ -352,11 +353,7 @@ TEST_F(AgentTest, WithoutTheControllerLeasesRunOutThenFailureModesApply) {
     options->timing = testing_timing::LeaseEveryBucket();  // leases to run out
   });
   Redis c = Connect();
-  ASSERT_TRUE(Eventually([&] {
-    const std::string info = Info(c.get());
-    return info.find("rules_version:3") != std::string::npos &&
-           info.find("controller_reachable:1") != std::string::npos;
-  })) << Info(c.get());
+  ASSERT_TRUE(Eventually([&] { return Synced(c.get(), 3); })) << Info(c.get());
   auto allowed = [&](const std::string& domain, int checks) {
     int n = 0;
     for (int i = 0; i < checks; ++i) {
@@ -404,11 +401,7 @@ TEST_F(AgentTest, StopSendsTheLastUsageAndWaitsForItsAcknowledgement) {
     options->stop_drain_ms = 60'000;
   });
   Redis c = Connect();
-  ASSERT_TRUE(Eventually([&] {
-    const std::string info = Info(c.get());
-    return info.find("rules_version:3") != std::string::npos &&
-           info.find("controller_reachable:1") != std::string::npos;
-  })) << Info(c.get());
+  ASSERT_TRUE(Eventually([&] { return Synced(c.get(), 3); })) << Info(c.get());
   int allowed = 0;
   for (int i = 0; i < 20; ++i) {
     std::vector<long long> v = Integers(
@@ -416,7 +409,7 @@ TEST_F(AgentTest, StopSendsTheLastUsageAndWaitsForItsAcknowledgement) {
     ASSERT_EQ(v.size(), 5u);
     allowed += static_cast<int>(v[0]);
   }
-  EXPECT_GE(allowed, 5);                 // the burst, at least
+  EXPECT_GE(allowed, 5);                        // the burst, at least
   EXPECT_EQ(usage_sink_.Counts(1).allowed, 0);  // nothing reported yet
   const auto stopping = SteadyClock::now();
   StopAgent();
@@ -450,11 +443,7 @@ TEST_F(AgentTest, StopWaitsForAnAcknowledgementAtMostTheDrainTime) {
     options->stop_drain_ms = 300;
   });
   Redis c = Connect();
-  ASSERT_TRUE(Eventually([&] {
-    const std::string info = Info(c.get());
-    return info.find("rules_version:3") != std::string::npos &&
-           info.find("controller_reachable:1") != std::string::npos;
-  })) << Info(c.get());
+  ASSERT_TRUE(Eventually([&] { return Synced(c.get(), 3); })) << Info(c.get());
   Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "a"});
   const auto stopping = SteadyClock::now();
   StopAgent();
