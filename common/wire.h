@@ -154,7 +154,9 @@ struct UsageReport {
   int64_t buckets = 0;  // buckets held
   int64_t leases = 0;   // buckets holding a valid lease
   std::vector<UsageCounts> counts;
-  std::vector<UsageSummary> summaries;  // minutes that have ended
+  // Minutes that have ended; in an agent's last report, the running one's
+  // too.
+  std::vector<UsageSummary> summaries;
 };
 
 // The report (incarnation, seq) is stored (or was already).

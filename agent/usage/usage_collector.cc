@@ -77,10 +77,10 @@ std::optional<UsageReport> UsageCollector::Make(int64_t now_ms,
                                         c.refused, c.shadow_refused});
   }
   counts_.clear();
-  // The ended minutes' summaries, moved out under the mutex (never waited
-  // for, but by the last report: if AddWants() holds it, they go with a
-  // later report).
-  std::map<Key, Summaries> ended;
+  // The summaries, moved out under the mutex. Report() never waits for
+  // it (if AddWants() holds it, they go with a later report);
+  // FinalReport() does.
+  std::map<Key, Summaries> taken;
   bool locked = true;
   if (final) {
     summaries_mu_.lock();
@@ -92,12 +92,12 @@ std::optional<UsageReport> UsageCollector::Make(int64_t now_ms,
       if (it->first.second >= minute) {
         ++it;
       } else {
-        ended.insert(summaries_.extract(it++));
+        taken.insert(summaries_.extract(it++));
       }
     }
     summaries_mu_.unlock();
   }
-  for (const auto& [key, summaries] : ended) {
+  for (const auto& [key, summaries] : taken) {
     if (!summaries.by_refused.empty()) {
       report.summaries.push_back(ToUsageSummary(
           key.first, key.second, UsageRanking::kRefused, summaries.by_refused));
