@@ -420,17 +420,27 @@ TEST_F(AgentTest, StopSendsTheLastUsageAndWaitsForItsAcknowledgement) {
   EXPECT_EQ(counts.refused, 20 - allowed);
 }
 
-// With no controller to take it, the last report is not waited for.
-TEST_F(AgentTest, StopWithoutAControllerDoesNotWait) {
+// With no controller reachable to take it, the last report is not waited
+// for.
+TEST_F(AgentTest, StopWithNoControllerReachableDoesNotWait) {
+  catalog_.Replace(3, {ClientRule(1, 10, 5)});
+  StartController(&usage_sink_);
   StartAgent("", [](AgentOptions* options) {
     options->usage_report_ms = 3'600'000;
     options->stop_drain_ms = 60'000;
   });
   Redis c = Connect();
-  Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "a"});
+  ASSERT_TRUE(Eventually([&] { return Synced(c.get(), 3); })) << Info(c.get());
+  Command(c.get(), {"RL.CHECK", "api", "1", "client_id", "a"});  // counted
+  lease_server_->Stop();
+  clock_.AdvanceMillis(600);  // past reachable_timeout_ms: away
+  ASSERT_TRUE(Eventually([&] {
+    return Info(c.get()).find("controller_reachable:0") != std::string::npos;
+  })) << Info(c.get());
   const auto stopping = SteadyClock::now();
   StopAgent();
   EXPECT_LT(SteadyClock::now() - stopping, std::chrono::seconds(30));
+  EXPECT_EQ(usage_sink_.Counts(1).allowed, 0);  // nobody could take it
 }
 
 // A controller that never acknowledges (this one refuses usage reports)
