@@ -219,21 +219,16 @@ void Agent::DoStop() {
 // stops once the controller has it: both waits within stop_drain_ms of
 // real time (a test's clock may stand still).
 void Agent::DrainAndStopLeaseClient() {
-  using std::chrono::milliseconds;
-  using std::chrono::steady_clock;
-  const milliseconds drain(options_.stop_drain_ms);
-  const steady_clock::time_point deadline = steady_clock::now() + drain;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(options_.stop_drain_ms);
   std::vector<LeaseWant> reports;
   checker_.TakeFinalReports(clock_->NowNanos(), &reports);
   if (!reports.empty() && lease_client_->reachable()) {
     lease_client_->Submit(std::move(reports));
   }
-  lease_client_->Flush(drain);
+  lease_client_->Flush(deadline);
   ReportUsage(/*final=*/true);
-  const auto left =
-      std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now());
-  lease_client_->Stop(drain.count() > 0 ? std::max(left, milliseconds(1))
-                                        : milliseconds(0));
+  lease_client_->Stop(deadline);
 }
 
 void Agent::StopListeners() {

@@ -67,9 +67,9 @@ std::string MakeRoutingId(const std::string& agent_id) {
 
 // The drain is bounded in real time, whatever the injected clock does: a
 // stopping agent must not wait on a clock that a test holds still.
-int64_t SteadyNanos() {
+int64_t SteadyNanos(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
+             t.time_since_epoch())
       .count();
 }
 
@@ -192,9 +192,9 @@ void LeaseClient::Impl::Close() {
   batches_taken_ = batches_given_;
 }
 
-void LeaseClient::Impl::RequestDrain(std::chrono::milliseconds drain) {
-  drain_deadline_.store(SteadyNanos() +
-                        std::chrono::nanoseconds(drain).count());
+void LeaseClient::Impl::RequestDrain(
+    std::chrono::steady_clock::time_point until) {
+  drain_deadline_.store(std::max<int64_t>(1, SteadyNanos(until)));
   MutexLock lock(&mu_);
   if (sockets_ == nullptr) return;
   sockets_->wake.Signal();
@@ -203,7 +203,7 @@ void LeaseClient::Impl::RequestDrain(std::chrono::milliseconds drain) {
 bool LeaseClient::Impl::Drained() {
   const int64_t deadline = drain_deadline_.load();
   if (deadline == 0) return false;
-  if (SteadyNanos() >= deadline) return true;
+  if (SteadyNanos(std::chrono::steady_clock::now()) >= deadline) return true;
   const bool any_reachable =
       std::any_of(io_->connections.begin(), io_->connections.end(),
                   [](const auto& c) { return c->reachable; });
@@ -234,17 +234,13 @@ void LeaseClient::Impl::Summarize(std::vector<LeaseWant> items) {
   ++batches_given_;
 }
 
-void LeaseClient::Impl::Flush(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+void LeaseClient::Impl::Flush(std::chrono::steady_clock::time_point until) {
   MutexLock lock(&mu_);
   const uint64_t target = batches_given_;
   if (sockets_ == nullptr || stop_.load() || batches_taken_ >= target) return;
   Wake();
   while (batches_taken_ < target) {
-    if (!taken_cv_.WaitUntil(&mu_, deadline) &&
-        std::chrono::steady_clock::now() >= deadline) {
-      return;
-    }
+    if (!taken_cv_.WaitUntil(&mu_, until)) return;  // `until` passed
   }
 }
 
@@ -420,13 +416,16 @@ Status LeaseClient::Start() {
   return Status::Ok();
 }
 
-void LeaseClient::Stop(std::chrono::milliseconds drain) {
+void LeaseClient::Stop() {
   if (!thread_.joinable()) return;
-  if (drain.count() > 0) {
-    impl_->RequestDrain(drain);  // Run() returns once drained
-  } else {
-    impl_->RequestStop();
-  }
+  impl_->RequestStop();
+  thread_.join();
+  impl_->Close();
+}
+
+void LeaseClient::Stop(std::chrono::steady_clock::time_point drain_until) {
+  if (!thread_.joinable()) return;
+  impl_->RequestDrain(drain_until);  // Run() returns once drained
   thread_.join();
   impl_->Close();
 }
@@ -439,9 +438,9 @@ void LeaseClient::Summarize(std::vector<LeaseWant> items) {
   impl_->Summarize(std::move(items));
 }
 
-void LeaseClient::Flush(std::chrono::milliseconds timeout) {
+void LeaseClient::Flush(std::chrono::steady_clock::time_point until) {
   if (!thread_.joinable()) return;
-  impl_->Flush(timeout);
+  impl_->Flush(until);
 }
 
 void LeaseClient::SubmitUsage(UsageReport report) {

@@ -91,12 +91,14 @@ class LeaseClient {
   // an empty or repeated element. The rule set
   // received so far is kept across Stop()/Start().
   Status Start();
-  // Stops the thread and closes the sockets. With `drain` above zero it
-  // first sends the usage reports queued (SubmitUsage) or waiting for
-  // their acknowledgement, and waits at most `drain` for the last
-  // acknowledgement (not at all while no controller is reachable): an
-  // agent that stops loses none of the usage it counted.
-  void Stop(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
+  // Stops the thread and closes the sockets.
+  void Stop();
+  // Stop(), after sending the usage reports queued (SubmitUsage) or
+  // waiting for their acknowledgement, and waiting until `drain_until`
+  // (steady clock) at the latest for the last acknowledgement (not at all
+  // while no controller is reachable): an agent that stops loses none of
+  // the usage it counted.
+  void Stop(std::chrono::steady_clock::time_point drain_until);
 
   // Queues a request; the client thread sends it (assigning seq) within a
   // few milliseconds, split by owner. Items whose owner is unreachable are
@@ -109,9 +111,9 @@ class LeaseClient {
 
   // Returns once the client thread has taken every batch given to
   // Submit() and Summarize() before the call (handed it to on_submitted,
-  // and sent it), or after `timeout`; at once when the thread is not
-  // running.
-  void Flush(std::chrono::milliseconds timeout);
+  // and sent it), or at `until` (steady clock); at once when the thread is
+  // not running.
+  void Flush(std::chrono::steady_clock::time_point until);
 
   // Usage analytics: queues a report the same way; the client thread
   // keeps it (agent/usage/usage_outbox.h) and sends it until the

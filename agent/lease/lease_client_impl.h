@@ -45,12 +45,12 @@ class LeaseClient::Impl {
   void Close() EXCLUDES(mu_);
   void RequestStop() EXCLUDES(mu_);
   // Run() returns once no usage report waits (queued or unacknowledged),
-  // no controller is reachable, or `drain` has passed (steady clock).
-  void RequestDrain(std::chrono::milliseconds drain) EXCLUDES(mu_);
+  // no controller is reachable, or the steady clock reaches `until`.
+  void RequestDrain(std::chrono::steady_clock::time_point until) EXCLUDES(mu_);
   void Submit(std::vector<LeaseWant> items) EXCLUDES(mu_);
   void Summarize(std::vector<LeaseWant> items) EXCLUDES(mu_);
   void SubmitUsage(UsageReport report) EXCLUDES(mu_);
-  void Flush(std::chrono::milliseconds timeout) EXCLUDES(mu_);
+  void Flush(std::chrono::steady_clock::time_point until) EXCLUDES(mu_);
 
  private:
   // One controller: its DEALER and what the client knows of it.
@@ -131,7 +131,7 @@ class LeaseClient::Impl {
   LeaseClient* const owner_;  // for its atomics
   std::string routing_id_;
   std::atomic<bool> stop_{false};
-  // steady_clock nanoseconds; 0: no drain asked for.
+  // RequestDrain's `until`, in steady_clock nanoseconds; 0: no drain.
   std::atomic<int64_t> drain_deadline_{0};
 
   Mutex mu_;

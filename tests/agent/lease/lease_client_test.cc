@@ -393,11 +393,13 @@ TEST_F(LeaseClientTest, FlushReturnsOnceEveryBatchIsHandedOn) {
   want.admitted = 1;
   for (int i = 0; i < 4; ++i) client.Submit({want});
   client.Summarize({want, want});
-  client.Flush(std::chrono::seconds(30));
+  client.Flush(SteadyClock::now() + std::chrono::seconds(30));
   EXPECT_EQ(handed.load(), 6);
-  client.Flush(std::chrono::seconds(30));  // nothing new: returns at once
+  client.Flush(SteadyClock::now() +
+               std::chrono::seconds(30));  // nothing new: returns at once
   client.Stop();
-  client.Flush(std::chrono::seconds(30));  // not running: returns at once
+  client.Flush(SteadyClock::now() +
+               std::chrono::seconds(30));  // not running: returns at once
 }
 
 TEST(LeaseClientStartTest, RefusesAMalformedEndpoint) {
