@@ -362,24 +362,24 @@ bool Controller::SleepUnlessStopping(int64_t ms) {
 std::vector<ReadinessCheck> Controller::Readiness() {
   std::vector<ReadinessCheck> checks;
   checks.push_back({"database", db_.Ping()});
+  // Ready only once start-up is over, not as soon as the lease server
+  // runs: the API answers 503 until then.
+  bool is_ready;
+  Status fatal;
+  {
+    MutexLock lock(&mu_);
+    is_ready = ready_;
+    fatal = fatal_;
+  }
   Status lease = Status::Ok();
-  if (lease_server_ == nullptr || !lease_server_->running()) {
-    bool is_ready;
-    Status fatal;
-    {
-      MutexLock lock(&mu_);
-      is_ready = ready_;
-      fatal = fatal_;
-    }
-    if (!fatal.ok()) {
-      lease = Status::Unavailable("not running: " + fatal.message());
-    } else if (!is_ready) {
-      lease = Status::Unavailable(
-          "not started yet: it starts once migrations are applied and the "
-          "rules are loaded from PostgreSQL");
-    } else {
-      lease = Status::Unavailable("not running on " + options_.agents);
-    }
+  if (!fatal.ok()) {
+    lease = Status::Unavailable("not running: " + fatal.message());
+  } else if (!is_ready) {
+    lease = Status::Unavailable(
+        "not started yet: it starts once migrations are applied and the "
+        "rules are loaded from PostgreSQL");
+  } else if (lease_server_ == nullptr || !lease_server_->running()) {
+    lease = Status::Unavailable("not running on " + options_.agents);
   }
   checks.push_back({"lease_server", lease});
   const ClusterState cluster = cluster_mailbox_.State();

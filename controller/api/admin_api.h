@@ -138,7 +138,8 @@ class AdminApi {
     SessionStore* sessions = nullptr;
     // Served over HTTPS: session cookies are marked Secure.
     bool https = false;
-    // Serve the dashboard's files (web-ui/) at "/".
+    // Serve the dashboard's files (web-ui/) at "/"; off, "/" is a short
+    // page that points to the REST API.
     bool web_ui = true;
     // The checks /readyz reports; all must pass for 200.
     std::function<std::vector<ReadinessCheck>()> readiness;

@@ -194,6 +194,27 @@ TEST(ControllerTest, StaysUpUntilTheDatabaseExistsThenBecomesReady) {
   controller.Stop();
 }
 
+// A load balancer sends traffic once /readyz answers 200: from then on the
+// API must serve, not answer 503 "starting".
+TEST(ControllerTest, ReadyOnlyOnceTheApiServes) {
+  TestDatabase db;
+  ControllerOptions options = TestOptions(db.conninfo());
+  Controller controller(options);
+  ASSERT_TRUE(controller.Start().ok());
+  HttpTestClient client("http://" + options.http);
+  client.set_token(options.admin_token);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    ready = client.Send(methods::GET, "/readyz", "", false).status == 200;
+  }
+  ASSERT_TRUE(ready) << "not ready within 15 s";
+  HttpResult api = client.Get("/api/v1/rules");
+  EXPECT_EQ(api.status, 200) << api.body;
+  controller.Stop();
+}
+
 TEST(ControllerTest, ANewerSchemaIsFatal) {
   TestDatabase db;
   {

@@ -238,8 +238,9 @@ TEST_F(HostileClientsTest, StalledConnectionsAndHugeUploadsStarveNoOne) {
             std::string::npos)
       << controller_.LogTail();
   for (int i = 0; i < 20; ++i) {
-    ASSERT_EQ(Exchange(RawRequest("GET", "/api/v1/rules", {kBearer})).status,
-              200);
+    const RawResponse warm =
+        Exchange(RawRequest("GET", "/api/v1/rules", {kBearer}));
+    ASSERT_EQ(warm.status, 200) << warm.head << warm.body;
   }
   const int64_t rss_before = RssKiB(controller_.pid());
   ASSERT_GT(rss_before, 0);
