@@ -125,6 +125,7 @@ Status LeaseClient::Impl::Connect(Sockets* sockets, const std::string& endpoint,
                                   bool given) {
   auto connection = std::make_unique<Connection>();
   connection->endpoint = endpoint;
+  connection->serial = next_connection_serial_++;
   connection->given = given;
   try {
     connection->dealer = std::make_unique<zmq::socket_t>(
@@ -208,8 +209,21 @@ bool LeaseClient::Impl::Drained() {
       std::any_of(io_->connections.begin(), io_->connections.end(),
                   [](const auto& c) { return c->reachable; });
   if (!any_reachable) return true;
+  if (AwaitingGrants()) return false;
   MutexLock lock(&mu_);
   return usage_queue_.empty() && usage_outbox_.size() == 0;
+}
+
+// The grants of a stopping agent's last reports tell that each owner has
+// counted what its buckets spent; a controller that went away answers
+// nothing, so its requests are not waited for.
+bool LeaseClient::Impl::AwaitingGrants() const {
+  for (const auto& entry : pending_) {
+    for (const auto& c : io_->connections) {
+      if (c->serial == entry.second.connection && c->reachable) return true;
+    }
+  }
+  return false;
 }
 
 void LeaseClient::Impl::RequestStop() {

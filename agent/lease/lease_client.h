@@ -93,11 +93,12 @@ class LeaseClient {
   Status Start();
   // Stops the thread and closes the sockets.
   void Stop();
-  // Stop(), after sending the usage reports queued (SubmitUsage) or
-  // waiting for their acknowledgement, and waiting until `drain_until`
-  // (steady clock) at the latest for the last acknowledgement (not at all
-  // while no controller is reachable): an agent that stops loses none of
-  // the usage it counted.
+  // Stop(), after sending the usage reports queued (SubmitUsage) and
+  // receiving their acknowledgement, and the grants of the lease requests
+  // sent to reachable controllers (a stopping agent's last reports, to
+  // every owner); waits until `drain_until` (steady clock) at the latest,
+  // and not at all while no controller is reachable: an agent that stops
+  // loses none of the usage it counted.
   void Stop(std::chrono::steady_clock::time_point drain_until);
 
   // Queues a request; the client thread sends it (assigning seq) within a

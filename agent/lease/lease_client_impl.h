@@ -44,8 +44,10 @@ class LeaseClient::Impl {
   void Run() EXCLUDES(mu_);
   void Close() EXCLUDES(mu_);
   void RequestStop() EXCLUDES(mu_);
-  // Run() returns once no usage report waits (queued or unacknowledged),
-  // no controller is reachable, or the steady clock reaches `until`.
+  // Run() returns once no usage report waits (queued or unacknowledged)
+  // and no lease request to a reachable controller waits for its grant,
+  // once no controller is reachable, or when the steady clock reaches
+  // `until`.
   void RequestDrain(std::chrono::steady_clock::time_point until) EXCLUDES(mu_);
   void Submit(std::vector<LeaseWant> items) EXCLUDES(mu_);
   void Summarize(std::vector<LeaseWant> items) EXCLUDES(mu_);
@@ -56,7 +58,8 @@ class LeaseClient::Impl {
   // One controller: its DEALER and what the client knows of it.
   struct Connection {
     std::string endpoint;
-    bool given = false;  // from --controller; learned ones may be dropped
+    uint64_t serial = 0;  // unique for the client's life (pending requests)
+    bool given = false;   // from --controller; learned ones may be dropped
     std::unique_ptr<zmq::socket_t> dealer;
     // CurveZMQ only: reconnects after a refused handshake.
     std::unique_ptr<CurveHandshakeWatch> handshake_watch;
@@ -106,6 +109,8 @@ class LeaseClient::Impl {
   void FlushUsage(int64_t now) EXCLUDES(mu_);
   // A drain was asked for and is over (RequestDrain).
   bool Drained() EXCLUDES(mu_);
+  // A lease request to a reachable controller waits for its grant.
+  bool AwaitingGrants() const;
   void Wake() REQUIRES(mu_);
 
   // Several controllers: connects to members no connection serves, drops
@@ -161,7 +166,13 @@ class LeaseClient::Impl {
   int64_t version_ = 0;
   std::map<int64_t, Rule> rules_;
   uint64_t next_seq_ = 1;
-  std::map<uint64_t, int64_t> pending_;     // seq -> sent_at
+  // Lease requests waiting for their grant, by seq.
+  struct PendingRequest {
+    int64_t sent_at = 0;
+    uint64_t connection = 0;  // Connection::serial
+  };
+  std::map<uint64_t, PendingRequest> pending_;
+  uint64_t next_connection_serial_ = 1;
   ControllerSet set_;                       // the highest version seen
   std::shared_ptr<const OwnerMap> owners_;  // rebuilt on every change
   bool follow_pending_ = false;             // the set or a member's id changed

@@ -154,7 +154,7 @@ void LeaseClient::Impl::HandleGrant(const LeaseGrant& grant, int64_t now) {
                   ", which is not outstanding (answered already or too old)");
     return;
   }
-  const int64_t sent_at = it->second;
+  const int64_t sent_at = it->second.sent_at;
   pending_.erase(it);
   if (callbacks_.on_grant) callbacks_.on_grant(grant, sent_at);
 }
@@ -201,7 +201,7 @@ void LeaseClient::Impl::SendRequests(Connection* c,
   LeaseRequest request;
   auto send = [&] {
     request.seq = next_seq_++;
-    pending_[request.seq] = clock_->NowNanos();
+    pending_[request.seq] = PendingRequest{clock_->NowNanos(), c->serial};
     if (!Send(c, request)) {
       pending_.erase(request.seq);
       ++*dropped;
@@ -279,7 +279,7 @@ void LeaseClient::Impl::FlushSubmits(int64_t now) {
 void LeaseClient::Impl::PrunePending(int64_t now) {
   // Seqs grow with time, so the oldest requests come first.
   while (!pending_.empty() &&
-         now - pending_.begin()->second > kPendingMaxAgeNanos) {
+         now - pending_.begin()->second.sent_at > kPendingMaxAgeNanos) {
     pending_.erase(pending_.begin());
   }
 }

@@ -376,6 +376,56 @@ TEST_F(LeaseClientFakeControllerTest, SaysHelloAgainWhenTheControllerReturns) {
 // Flush() returns once the client thread has handed every batch given
 // before the call to on_submitted (where the agent's usage summaries are
 // made), however slow that is; with no controller, as here, too.
+// A stopping agent's last reports count once their owner has them: a
+// draining Stop() returns when the controller has answered every lease
+// request, not before.
+TEST_F(LeaseClientFakeControllerTest, StopWaitsForTheGrantsOfItsRequests) {
+  FakeController controller(context_, endpoint_);
+  StartClient();
+  ASSERT_TRUE(controller.Await<Hello>().has_value());
+  controller.Send(Snapshot(1, {MakeRule(1, 1, 10, 20)}));
+  ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
+  client_->Submit({Want(1, "a", 0)});
+  std::optional<LeaseRequest> request = controller.Await<LeaseRequest>();
+  ASSERT_TRUE(request.has_value());
+
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    client_->Stop(SteadyClock::now() + std::chrono::seconds(30));
+    stopped = true;
+  });
+  controller.Drain(milliseconds(300));  // heartbeats, if any; no grant
+  EXPECT_FALSE(stopped.load()) << "stopped before the grant came";
+  LeaseGrant grant;
+  grant.seq = request->seq;
+  controller.Send(grant);
+  EXPECT_TRUE(Eventually([&] { return stopped.load(); }));
+  stopper.join();
+}
+
+// ... but does not wait for a controller that went quiet: its grants will
+// not come.
+TEST_F(LeaseClientFakeControllerTest, StopDoesNotWaitForAQuietController) {
+  FakeController controller(context_, endpoint_);
+  StartClient();
+  ASSERT_TRUE(controller.Await<Hello>().has_value());
+  controller.Send(Snapshot(1, {MakeRule(1, 1, 10, 20)}));
+  ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
+  client_->Submit({Want(1, "a", 0)});
+  ASSERT_TRUE(controller.Await<LeaseRequest>().has_value());
+
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    client_->Stop(SteadyClock::now() + std::chrono::seconds(30));
+    stopped = true;
+  });
+  controller.Drain(milliseconds(100));
+  EXPECT_FALSE(stopped.load());
+  clock_.AdvanceMillis(kReachableTimeoutMs + 1);  // nothing heard since
+  EXPECT_TRUE(Eventually([&] { return stopped.load(); }));
+  stopper.join();
+}
+
 TEST_F(LeaseClientTest, FlushReturnsOnceEveryBatchIsHandedOn) {
   std::atomic<int> handed{0};
   LeaseClientCallbacks callbacks = observer_.Callbacks();
