@@ -373,59 +373,67 @@ TEST_F(LeaseClientFakeControllerTest, SaysHelloAgainWhenTheControllerReturns) {
   EXPECT_TRUE(client_->reachable());
 }
 
-// Flush() returns once the client thread has handed every batch given
-// before the call to on_submitted (where the agent's usage summaries are
-// made), however slow that is; with no controller, as here, too.
+// A client reachable through a FakeController, with one report sent and
+// not answered yet, then stopped with a drain of up to 30 s on a thread of
+// its own.
+class LeaseClientStopTest : public LeaseClientFakeControllerTest {
+ protected:
+  ~LeaseClientStopTest() override {
+    if (stopper_.joinable()) stopper_.join();
+  }
+
+  // The report's request, as the controller received it.
+  std::optional<LeaseRequest> StartWithAReportOut(FakeController* controller) {
+    StartClient();
+    if (!controller->Await<Hello>().has_value()) return std::nullopt;
+    controller->Send(Snapshot(1, {MakeRule(1, 1, 10, 20)}));
+    if (!Eventually([&] { return client_->reachable(); })) return std::nullopt;
+    client_->Submit({Want(1, "a", 0)});
+    return controller->Await<LeaseRequest>();
+  }
+
+  void StopInTheBackground() {
+    stopper_ = std::thread([this] {
+      client_->Stop(SteadyClock::now() + std::chrono::seconds(30));
+      stopped_ = true;
+    });
+  }
+
+  std::atomic<bool> stopped_{false};
+  std::thread stopper_;
+};
+
 // A stopping agent's last reports count once their owner has them: a
 // draining Stop() returns when the controller has answered every lease
 // request, not before.
-TEST_F(LeaseClientFakeControllerTest, StopWaitsForTheGrantsOfItsRequests) {
+TEST_F(LeaseClientStopTest, WaitsForTheGrantsOfItsRequests) {
   FakeController controller(context_, endpoint_);
-  StartClient();
-  ASSERT_TRUE(controller.Await<Hello>().has_value());
-  controller.Send(Snapshot(1, {MakeRule(1, 1, 10, 20)}));
-  ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
-  client_->Submit({Want(1, "a", 0)});
-  std::optional<LeaseRequest> request = controller.Await<LeaseRequest>();
+  std::optional<LeaseRequest> request = StartWithAReportOut(&controller);
   ASSERT_TRUE(request.has_value());
-
-  std::atomic<bool> stopped{false};
-  std::thread stopper([&] {
-    client_->Stop(SteadyClock::now() + std::chrono::seconds(30));
-    stopped = true;
-  });
+  StopInTheBackground();
   controller.Drain(milliseconds(300));  // heartbeats, if any; no grant
-  EXPECT_FALSE(stopped.load()) << "stopped before the grant came";
+  EXPECT_FALSE(stopped_.load()) << "stopped before the grant came";
   LeaseGrant grant;
   grant.seq = request->seq;
   controller.Send(grant);
-  EXPECT_TRUE(Eventually([&] { return stopped.load(); }));
-  stopper.join();
+  EXPECT_TRUE(Eventually([&] { return stopped_.load(); }));
 }
 
 // ... but does not wait for a controller that went quiet: its grants will
 // not come.
-TEST_F(LeaseClientFakeControllerTest, StopDoesNotWaitForAQuietController) {
+TEST_F(LeaseClientStopTest, DoesNotWaitForAQuietController) {
   FakeController controller(context_, endpoint_);
-  StartClient();
-  ASSERT_TRUE(controller.Await<Hello>().has_value());
-  controller.Send(Snapshot(1, {MakeRule(1, 1, 10, 20)}));
-  ASSERT_TRUE(Eventually([&] { return client_->reachable(); }));
-  client_->Submit({Want(1, "a", 0)});
-  ASSERT_TRUE(controller.Await<LeaseRequest>().has_value());
-
-  std::atomic<bool> stopped{false};
-  std::thread stopper([&] {
-    client_->Stop(SteadyClock::now() + std::chrono::seconds(30));
-    stopped = true;
-  });
+  ASSERT_TRUE(StartWithAReportOut(&controller).has_value());
+  StopInTheBackground();
   controller.Drain(milliseconds(100));
-  EXPECT_FALSE(stopped.load());
+  EXPECT_FALSE(stopped_.load());
   clock_.AdvanceMillis(kReachableTimeoutMs + 1);  // nothing heard since
-  EXPECT_TRUE(Eventually([&] { return stopped.load(); }));
-  stopper.join();
+  EXPECT_TRUE(Eventually([&] { return stopped_.load(); }));
 }
 
+// Flush() returns once the client thread has handed every batch given
+// before the call to on_submitted (where the agent's usage summaries are
+// made), however slow that is; with no controller, as here, too.
 TEST_F(LeaseClientTest, FlushReturnsOnceEveryBatchIsHandedOn) {
   std::atomic<int> handed{0};
   LeaseClientCallbacks callbacks = observer_.Callbacks();
