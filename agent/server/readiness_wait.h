@@ -58,8 +58,9 @@ class ReadinessWait final : private boost::asio::detail::reactor_op {
 
   bool pending() const { return pending_; }
 
-  // Starts waiting (see the contract above); at most one wait at a time.
-  // `keep` (the owner of this object, usually) is held until `done` ran.
+  // Starts waiting (see the contract above); at most one wait at a time,
+  // and every wait of one object on the same `io`. `keep` (the owner of
+  // this object, usually) is held until `done` ran.
   void Start(boost::asio::io_context& io, WaitableSocket* socket,
              std::shared_ptr<void> keep, Done done, void* target) {
     pending_ = true;
@@ -68,10 +69,15 @@ class ReadinessWait final : private boost::asio::detail::reactor_op {
     target_ = target;
     ec_ = boost::system::error_code();
     skip_ = true;  // the try at once: not done
-    boost::asio::use_service<boost::asio::detail::reactor>(io).start_op(
-        boost::asio::detail::reactor::read_op, socket->native_handle(),
-        socket->reactor_data(), this, /*is_continuation=*/false,
-        /*allow_speculative=*/true);
+    // Looked up once: Asio's service lookup takes the io_context's
+    // registry lock and walks its services.
+    if (reactor_ == nullptr) {
+      reactor_ = &boost::asio::use_service<boost::asio::detail::reactor>(io);
+    }
+    reactor_->start_op(boost::asio::detail::reactor::read_op,
+                       socket->native_handle(), socket->reactor_data(), this,
+                       /*is_continuation=*/false,
+                       /*allow_speculative=*/true);
     skip_ = false;  // every later try (a readiness event): done
   }
 
@@ -92,6 +98,7 @@ class ReadinessWait final : private boost::asio::detail::reactor_op {
     if (owner != nullptr) self->done_(self->target_, self->ec_);
   }
 
+  boost::asio::detail::reactor* reactor_ = nullptr;  // `io`'s, once known
   bool pending_ = false;
   bool skip_ = false;
   std::shared_ptr<void> keep_;
