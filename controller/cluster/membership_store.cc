@@ -6,18 +6,14 @@
 
 namespace sluice {
 
-std::string MembersToJson(const std::vector<ControllerMember>& members) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const ControllerMember& m : members) {
-    list.push_back({{"id", m.id}, {"endpoint", m.endpoint}});
-  }
-  return list.dump();
-}
+namespace {
 
-StatusOr<std::vector<ControllerMember>> MembersFromJson(const std::string& s) {
-  nlohmann::json list = nlohmann::json::parse(s, nullptr, false);
+// controller_set.members, a JSON array of {"id", "endpoint"}.
+StatusOr<std::vector<ControllerMember>> MembersFromJsonValue(
+    const nlohmann::json& list) {
   if (!list.is_array()) {
-    return Status::Internal("controller_set.members is not a JSON array: " + s);
+    return Status::Internal("controller_set.members is not a JSON array: " +
+                            list.dump());
   }
   std::vector<ControllerMember> members;
   for (const nlohmann::json& m : list) {
@@ -34,53 +30,47 @@ StatusOr<std::vector<ControllerMember>> MembersFromJson(const std::string& s) {
   return members;
 }
 
-namespace {
-
-StatusOr<ControllerSet> ReadSet(pqxx::work& tx, bool lock) {
-  pqxx::result r = tx.exec(std::string("SELECT version, members::text FROM "
-                                       "controller_set") +
-                           (lock ? " FOR UPDATE" : ""));
-  if (r.empty()) {
-    return Status::Internal(
-        "the controller_set row is missing (migration 0012 inserts it)");
-  }
+// {"version": n, "members": [...]} of controller_beat's result.
+StatusOr<ControllerSet> SetFromJson(const nlohmann::json& j) {
   ControllerSet set;
-  set.version = r[0][0].as<int64_t>();
+  set.version = j.at("version").get<int64_t>();
   StatusOr<std::vector<ControllerMember>> members =
-      MembersFromJson(r[0][1].as<std::string>());
+      MembersFromJsonValue(j.at("members"));
   if (!members.ok()) return members.status();
   set.members = std::move(members).value();
   return set;
 }
 
-std::vector<ControllerMember> LiveMembers(pqxx::work& tx, int64_t dead_ms) {
-  pqxx::result r = tx.exec_params(
-      "SELECT id, endpoint FROM controllers WHERE heartbeat_at >= "
-      "clock_timestamp() - $1::double precision * interval '1 millisecond' "
-      "ORDER BY id",
-      dead_ms);
-  std::vector<ControllerMember> live;
-  for (const auto& row : r) {
-    live.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+// controller_beat's jsonb (migrations/0015_controller_beat.sql).
+StatusOr<BeatResult> BeatFromJson(const std::string& text) {
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::Internal("controller_beat returned no JSON object: " + text);
   }
-  SortMembers(&live);  // byte order, whatever the database's collation
-  return live;
-}
-
-std::vector<MemberRow> AllRows(pqxx::work& tx) {
-  pqxx::result r = tx.exec(
-      "SELECT id, endpoint, http, version, "
-      "to_char(started_at AT TIME ZONE 'UTC', "
-      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-      "(extract(epoch FROM clock_timestamp() - heartbeat_at) * 1000)::bigint "
-      "FROM controllers ORDER BY id");
-  std::vector<MemberRow> rows;
-  for (const auto& row : r) {
-    rows.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
-                    row[2].as<std::string>(), row[3].as<std::string>(),
-                    row[4].as<std::string>(), row[5].as<int64_t>()});
+  try {
+    BeatResult result;
+    StatusOr<ControllerSet> previous = SetFromJson(j.at("previous"));
+    if (!previous.ok()) return previous.status();
+    StatusOr<ControllerSet> stored = SetFromJson(j.at("stored"));
+    if (!stored.ok()) return stored.status();
+    result.previous = std::move(previous).value();
+    result.stored = std::move(stored).value();
+    result.replaced = j.at("replaced").get<bool>();
+    result.rules_revision = j.at("rules_revision").get<int64_t>();
+    for (const nlohmann::json& row : j.at("rows")) {
+      result.rows.push_back({row.at("id").get<std::string>(),
+                             row.at("endpoint").get<std::string>(),
+                             row.at("http").get<std::string>(),
+                             row.at("version").get<std::string>(),
+                             row.at("started_at").get<std::string>(),
+                             row.at("heartbeat_age_ms").get<int64_t>()});
+    }
+    return result;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Internal(
+        std::string("controller_beat returned an unexpected result (") +
+        e.what() + "): " + text);
   }
-  return rows;
 }
 
 }  // namespace
@@ -88,52 +78,20 @@ std::vector<MemberRow> AllRows(pqxx::work& tx) {
 StatusOr<BeatResult> MembershipStore::Beat(const MemberInfo& self,
                                            int64_t dead_ms, int64_t forget_ms,
                                            bool replace_same_endpoint) {
-  BeatResult result;
+  std::string text;
   Status status = db_->Run([&](pqxx::connection& conn) -> Status {
-    result = BeatResult();
-    pqxx::work tx(conn, "controller-heartbeat");
-    tx.exec_params(
-        "INSERT INTO controllers (id, endpoint, http, version, started_at, "
-        "heartbeat_at) VALUES ($1, $2, $3, $4, clock_timestamp(), "
-        "clock_timestamp()) ON CONFLICT (id) DO UPDATE SET heartbeat_at = "
-        "clock_timestamp(), endpoint = EXCLUDED.endpoint, http = "
-        "EXCLUDED.http",
-        self.id, self.endpoint, self.http, self.version);
-    if (replace_same_endpoint) {
-      tx.exec_params("DELETE FROM controllers WHERE endpoint = $1 AND id <> $2",
-                     self.endpoint, self.id);
-    }
-    tx.exec_params(
-        "DELETE FROM controllers WHERE heartbeat_at < clock_timestamp() - "
-        "$1::double precision "
-        "* interval '1 millisecond'",
-        forget_ms);
-    const std::vector<ControllerMember> live = LiveMembers(tx, dead_ms);
-    StatusOr<ControllerSet> stored = ReadSet(tx, /*lock=*/false);
-    if (!stored.ok()) return stored.status();
-    result.previous = *stored;
-    if (stored->members != live) {
-      stored = ReadSet(tx, /*lock=*/true);  // the latest, under the lock
-      if (!stored.ok()) return stored.status();
-      if (stored->members != live) {
-        tx.exec_params(
-            "UPDATE controller_set SET version = version + 1, members = "
-            "$1::jsonb, changed_at = clock_timestamp()",
-            MembersToJson(live));
-        stored->version += 1;
-        stored->members = live;
-        result.replaced = true;
-      }
-    }
-    result.stored = std::move(stored).value();
-    result.rules_revision =
-        tx.exec("SELECT revision FROM rules_state")[0][0].as<int64_t>();
-    result.rows = AllRows(tx);
-    tx.commit();
+    // No BEGIN/COMMIT: the one statement is its own transaction.
+    pqxx::nontransaction tx(conn, "controller-heartbeat");
+    pqxx::result r = tx.exec_params(
+        "SELECT controller_beat($1, $2, $3, $4, $5::bigint, $6::bigint, "
+        "$7::boolean)::text",
+        self.id, self.endpoint, self.http, self.version, dead_ms, forget_ms,
+        replace_same_endpoint);
+    text = r.at(0).at(0).as<std::string>();
     return Status::Ok();
   });
   if (!status.ok()) return status;
-  return result;
+  return BeatFromJson(text);
 }
 
 Status MembershipStore::Leave(const std::string& id) {

@@ -3,7 +3,10 @@
 // Database connection of its own (the heartbeat must not queue behind the
 // REST API's queries).
 //
-// Beat() is one heartbeat round, one transaction, by the database's clock:
+// Beat() is one heartbeat round: one statement, one round trip, calling
+// controller_beat() (migrations/0015_controller_beat.sql) outside any
+// BEGIN/COMMIT, so that the statement is its own transaction. By the
+// database's clock, it
 //   1. upserts this controller's row with heartbeat_at = now();
 //   2. when `replace_same_endpoint` (the first round after this process
 //      bound its endpoint), deletes other rows with the same endpoint: they
@@ -11,11 +14,15 @@
 //      could be bound;
 //   3. deletes rows silent for longer than `forget_ms`;
 //   4. reads the live members (heartbeat at most `dead_ms` old), sorted by
-//      id; when they differ from the stored set, locks the row, reads it
-//      again and, if they still differ, stores them with version + 1;
+//      id in byte order; when they differ from the stored set, locks the
+//      row, reads it again and, if they still differ, stores them with
+//      version + 1;
 //   5. reads the rules' revision (so that changes made through other
-//      controllers are picked up within a heartbeat).
-// Failures come as Database maps them (Unavailable when unreachable).
+//      controllers are picked up within a heartbeat);
+//   6. reads every row, for the API.
+// An error in any step undoes them all. Failures come as Database maps
+// them: Unavailable when unreachable, Internal for the rest (a missing
+// controller_set row, a malformed members list).
 //
 // Thread-safe (Database serialises its connection).
 #pragma once
@@ -69,9 +76,5 @@ class MembershipStore {
  private:
   Database* const db_;
 };
-
-// The members JSON of controller_set ([{"id", "endpoint"}]), both ways.
-std::string MembersToJson(const std::vector<ControllerMember>& members);
-StatusOr<std::vector<ControllerMember>> MembersFromJson(const std::string& s);
 
 }  // namespace sluice
