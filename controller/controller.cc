@@ -1,5 +1,6 @@
 #include "controller/controller.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -257,6 +258,8 @@ Status Controller::InitializeOnce() {
 }
 
 void Controller::Background() {
+  // Named for top -H and perf (tests/bench/idle_cost.sh).
+  pthread_setname_np(pthread_self(), "sluice-catalog");
   // 1. Migrations, tokens, rules: retry while PostgreSQL is unreachable.
   for (;;) {
     Status init = InitializeOnce();

@@ -1,5 +1,6 @@
 #include "controller/cluster/cluster_member.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -57,6 +58,8 @@ void ClusterMember::Stop() {
 }
 
 void ClusterMember::Run() {
+  // Named for top -H and perf (tests/bench/idle_cost.sh).
+  pthread_setname_np(pthread_self(), "sluice-member");
   bool first = true;
   bool failing = false;
   const auto period = std::chrono::milliseconds(options_.timings.heartbeat_ms);
