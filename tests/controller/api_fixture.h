@@ -7,7 +7,6 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <pqxx/pqxx>
 #include <sstream>
 #include <string>
 
@@ -101,15 +100,7 @@ class ApiTest : public ::testing::Test {
 
   // Runs `sql` in the test database; returns the first column of the
   // first row as text ("" when there is none).
-  std::string Sql(const std::string& sql) {
-    pqxx::connection conn(test_db_->conninfo());
-    pqxx::nontransaction tx(conn);
-    pqxx::result rows = tx.exec(sql);
-    if (rows.empty() || rows.columns() == 0 || rows[0][0].is_null()) {
-      return "";
-    }
-    return rows[0][0].as<std::string>();
-  }
+  std::string Sql(const std::string& sql) { return test_db_->Sql(sql); }
   int64_t Count(const std::string& sql) { return std::stoll(Sql(sql)); }
 
   std::ostringstream token_out_;

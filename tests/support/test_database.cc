@@ -44,4 +44,12 @@ TestDatabase::~TestDatabase() {
   }
 }
 
+std::string TestDatabase::Sql(const std::string& sql) const {
+  pqxx::connection conn(conninfo_);
+  pqxx::nontransaction tx(conn);
+  pqxx::result rows = tx.exec(sql);
+  if (rows.empty() || rows.columns() == 0 || rows[0][0].is_null()) return "";
+  return rows[0][0].as<std::string>();
+}
+
 }  // namespace sluice::testing

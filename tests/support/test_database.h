@@ -24,6 +24,11 @@ class TestDatabase {
   const std::string& conninfo() const { return conninfo_; }
   const std::string& name() const { return name_; }
 
+  // Runs `sql` on a connection of its own, outside a transaction block;
+  // returns the first column of the first row as text ("" when there is
+  // none, or it is NULL). Throws what libpqxx throws.
+  std::string Sql(const std::string& sql) const;
+
   // The server's admin connection string ($SLUICE_TEST_DB), or throws.
   static std::string ServerConninfo();
 

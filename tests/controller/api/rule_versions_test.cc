@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
 #include <string>
 
 #include "tests/controller/api_fixture.h"

@@ -55,13 +55,7 @@ class MembershipStoreTest : public testing::MigratedDatabaseTest {
     return beat.ok() ? std::move(beat).value() : BeatResult{};
   }
 
-  std::string Sql(const std::string& sql) {
-    pqxx::connection conn(test_db_->conninfo());
-    pqxx::nontransaction tx(conn);
-    pqxx::result rows = tx.exec(sql);
-    return rows.empty() || rows[0][0].is_null() ? ""
-                                                : rows[0][0].as<std::string>();
-  }
+  std::string Sql(const std::string& sql) { return test_db_->Sql(sql); }
 
   // `id` last beat `ms` ago.
   void Silence(const std::string& id, int64_t ms) {

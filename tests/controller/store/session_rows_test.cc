@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <memory>
-#include <pqxx/pqxx>
 #include <string>
 
 #include "controller/api/session_store.h"
@@ -34,13 +33,7 @@ class SessionRowsTest : public testing::MigratedDatabaseTest {
         name + "', 'viewer', '" + std::string(64, fill) + "') RETURNING id"));
   }
 
-  std::string Sql(const std::string& sql) {
-    pqxx::connection conn(test_db_->conninfo());
-    pqxx::nontransaction tx(conn);
-    pqxx::result rows = tx.exec(sql);
-    return rows.empty() || rows[0][0].is_null() ? ""
-                                                : rows[0][0].as<std::string>();
-  }
+  std::string Sql(const std::string& sql) { return test_db_->Sql(sql); }
 
   void Recheck() {
     clock_a_.Advance(SessionStore::kRecheckSeconds * kNanosPerSecond);
