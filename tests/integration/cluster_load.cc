@@ -267,9 +267,9 @@ Misses ClusterLoad::ExpectFast(const std::string& what, double from,
       "%.3f ms max %.3f ms (%zu checks)\n",
       what.c_str(), from, to, p50, p99, p999, max, all.size());
   Misses misses;
-  Soft(&misses, p99 < 1.0,
+  Soft(&misses, p99 < kFastP99Ms,
        what + Figure(": p99 check latency %.3f ms, expected under %.0f ms", p99,
-                     1.0));
+                     kFastP99Ms));
   return misses;
 }
 

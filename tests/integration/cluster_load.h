@@ -88,7 +88,13 @@ class ClusterLoad {
   void ExpectHeld(const std::string& what, double steady_from);
   // Soft: every tenant admitted at least 95 % of the rate in [from, to).
   Misses ExpectUsed(const std::string& what, double from, double to);
-  // Soft: p99 of the check's round trip under 1 ms in [from, to).
+  // Soft: p99 of the check's round trip under kFastP99Ms in [from, to).
+  // It guards that no decision waits on a controller (a grant, or the 3 s
+  // until one is called unreachable), not the speed of a decision, which
+  // the benchmarks measure (tests/bench/): on two shared cores, this
+  // stack's seven Debug daemons and sixteen clients put the steady state's
+  // p99 anywhere from 0.55 to 2.2 ms, by the host's load alone.
+  static constexpr double kFastP99Ms = 5.0;
   Misses ExpectFast(const std::string& what, double from, double to);
   // Hard: every accepted change reached every agent (within 5 s), and
   // there was at least one; soft: each within 1 s.

@@ -23,7 +23,7 @@ namespace sluice::testing {
 namespace {
 
 // Three, as in cluster_test.cc: on two shared cores a run of seven daemons
-// and sixteen clients can miss the 1 ms p99 by a few percent; a further
+// and sixteen clients can miss a soft expectation now and then; a further
 // attempt runs only then.
 constexpr int kAttempts = 3;
 constexpr double kOutageSeconds = 20;
